@@ -1,0 +1,1 @@
+"""Shopper Analytics: an asset-based data platform for e-commerce shopper behaviour on Dagster."""

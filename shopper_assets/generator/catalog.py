@@ -1,0 +1,167 @@
+"""Product catalog, ad campaigns and discount codes: small pools built once per seed.
+
+Categories differ in price level and popularity, and products inside a category follow a Zipf-like
+popularity, so revenue by category and top-product reports look like a real shop, not uniform noise.
+Faker only names brands (a few hundred calls), never per event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from faker import Faker
+
+#: name, number of products, median price (USD), price spread (lognormal sigma), traffic share
+CATEGORIES: tuple[tuple[str, int, float, float, float], ...] = (
+    ("electronics", 320, 180.0, 0.9, 0.13),
+    ("computers", 140, 650.0, 0.6, 0.05),
+    ("home_kitchen", 300, 38.0, 0.8, 0.12),
+    ("fashion", 420, 34.0, 0.6, 0.16),
+    ("shoes", 160, 72.0, 0.5, 0.07),
+    ("beauty", 220, 19.0, 0.6, 0.09),
+    ("books", 380, 14.0, 0.4, 0.09),
+    ("toys", 200, 26.0, 0.7, 0.07),
+    ("sports_outdoors", 200, 48.0, 0.8, 0.07),
+    ("grocery", 260, 7.5, 0.5, 0.06),
+    ("garden", 120, 39.0, 0.8, 0.04),
+    ("pet_supplies", 150, 23.0, 0.7, 0.05),
+)
+
+BRAND_SUFFIXES = ("Labs", "Co", "Works", "Goods", "Supply", "Brands", "Studio", "House", "& Sons", "Collective")
+
+#: code, percent off the line; weights say how often each code is used
+DISCOUNT_CODES: tuple[tuple[str, int, float], ...] = (
+    ("WELCOME10", 10, 0.35),
+    ("SAVE15", 15, 0.30),
+    ("FLASH12", 12, 0.20),
+    ("VIP20", 20, 0.15),
+)
+DISCOUNT_ORDER_SHARE = 0.18
+
+ZIPF_EXPONENT = 1.1
+N_CAMPAIGNS = 8
+
+
+def _clean(name: str) -> str:
+    """Brand names go into JSON unescaped: keep them plain ASCII without quotes or backslashes."""
+    return "".join(c for c in name if c.isascii() and c not in '"\\').strip()
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Products grouped by category; every per-product array is indexed by product number."""
+
+    category_names: tuple[str, ...]
+    category_share: np.ndarray  # traffic share per category, sums to 1
+    product_ids: tuple[str, ...]
+    product_category: np.ndarray  # int16 category per product
+    product_brand: tuple[str | None, ...]
+    price_cents: np.ndarray  # int64, > 0
+    cat_cum: np.ndarray  # popularity CDF laid out as [c, c + 1) per category c, products in category order
+
+    @property
+    def n_products(self) -> int:
+        return len(self.product_ids)
+
+    def sample_in_category(self, category: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One product per entry of ``category``, Zipf-popular within the category (vectorised)."""
+        u = category.astype(np.float64) + rng.random(category.shape[0])
+        idx = np.searchsorted(self.cat_cum, u, side="right")
+        return np.minimum(idx, self.n_products - 1).astype(np.int32)
+
+    def sample_category(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        cdf = np.cumsum(self.category_share)
+        return np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right"), len(cdf) - 1).astype(np.int16)
+
+
+@dataclass(frozen=True)
+class Campaigns:
+    """A handful of ad campaigns, each promoting one category with a few ads (sponsored listings)."""
+
+    campaign_ids: tuple[str, ...]
+    campaign_category: np.ndarray  # int16 per campaign
+    ad_ids: tuple[str, ...]
+    ad_campaign: np.ndarray  # int16 per ad
+    ad_weight: np.ndarray  # sampling weight per ad (bigger campaigns buy more impressions)
+
+    def sample_ads(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        cdf = np.cumsum(self.ad_weight)
+        return np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right"), len(cdf) - 1).astype(np.int16)
+
+
+def _price_cents(rng: np.random.Generator, n: int, median: float, sigma: float) -> np.ndarray:
+    """Lognormal prices with shop-like endings (.99 mostly, some .49 and .00)."""
+    dollars = np.maximum(np.floor(median * np.exp(sigma * rng.standard_normal(n))), 0).astype(np.int64)
+    ending = np.array([99, 49, 0], dtype=np.int64)[np.searchsorted([0.7, 0.85], rng.random(n), side="right")]
+    cents = dollars * 100 + ending
+    return np.maximum(cents, 99)
+
+
+def build_catalog(seed: int) -> Catalog:
+    """Deterministic catalog for a seed: brands per category, prices, Zipf popularity."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xCA7A]))
+    fake = Faker("en_US")
+    fake.seed_instance(seed)
+    names = tuple(c[0] for c in CATEGORIES)
+    share = np.array([c[4] for c in CATEGORIES], dtype=np.float64)
+    share /= share.sum()
+    ids: list[str] = []
+    cats: list[np.ndarray] = []
+    brands: list[str | None] = []
+    prices: list[np.ndarray] = []
+    cum_parts: list[np.ndarray] = []
+    for ci, (_, n, median, sigma, _) in enumerate(CATEGORIES):
+        n_brands = int(rng.integers(6, 15))
+        pool = []
+        while len(pool) < n_brands:
+            name = _clean(f"{fake.last_name()} {BRAND_SUFFIXES[int(rng.integers(len(BRAND_SUFFIXES)))]}")
+            if name and name not in pool:
+                pool.append(name)
+        brand_w = 1.0 / np.arange(1, n_brands + 1) ** 0.9
+        brand_idx = np.searchsorted(np.cumsum(brand_w / brand_w.sum()), rng.random(n), side="right")
+        brand_idx = np.minimum(brand_idx, n_brands - 1)
+        unknown = rng.random(n) < 0.03  # the contract allows an unknown brand
+        brands.extend(None if unk else pool[b] for b, unk in zip(brand_idx.tolist(), unknown.tolist(), strict=True))
+        ids.extend(f"p-{len(ids) + i:06d}" for i in range(n))
+        cats.append(np.full(n, ci, dtype=np.int16))
+        prices.append(_price_cents(rng, n, median, sigma))
+        weight = 1.0 / rng.permutation(np.arange(1, n + 1)) ** ZIPF_EXPONENT
+        cum_parts.append(ci + np.cumsum(weight) / weight.sum())
+    cat_cum = np.concatenate(cum_parts)
+    # the last product of each category must close its interval exactly at c + 1
+    ends = np.cumsum([c[1] for c in CATEGORIES]) - 1
+    cat_cum[ends] = np.arange(1, len(CATEGORIES) + 1, dtype=np.float64)
+    return Catalog(
+        category_names=names,
+        category_share=share,
+        product_ids=tuple(ids),
+        product_category=np.concatenate(cats),
+        product_brand=tuple(brands),
+        price_cents=np.concatenate(prices),
+        cat_cum=cat_cum,
+    )
+
+
+def build_campaigns(seed: int, catalog: Catalog) -> Campaigns:
+    """N_CAMPAIGNS campaigns on popular categories, 2-4 ads each, with skewed budgets."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xAD5]))
+    n_cat = len(catalog.category_names)
+    camp_cat = rng.choice(n_cat, size=N_CAMPAIGNS, p=catalog.category_share).astype(np.int16)
+    budget = 1.0 / np.arange(1, N_CAMPAIGNS + 1) ** 0.8
+    ad_ids: list[str] = []
+    ad_campaign: list[int] = []
+    ad_weight: list[float] = []
+    for c in range(N_CAMPAIGNS):
+        n_ads = int(rng.integers(2, 5))
+        for a in range(n_ads):
+            ad_ids.append(f"ad-{c + 1:02d}-{a + 1}")
+            ad_campaign.append(c)
+            ad_weight.append(budget[c] / n_ads)
+    return Campaigns(
+        campaign_ids=tuple(f"cmp-{c + 1:02d}" for c in range(N_CAMPAIGNS)),
+        campaign_category=camp_cat,
+        ad_ids=tuple(ad_ids),
+        ad_campaign=np.array(ad_campaign, dtype=np.int16),
+        ad_weight=np.array(ad_weight, dtype=np.float64),
+    )

@@ -1,0 +1,78 @@
+"""Configuration and result types of the generator, kept apart so every module can import them."""
+
+from __future__ import annotations
+
+import datetime
+import pathlib
+from dataclasses import dataclass, field
+
+#: Kinds of malformed lines the dirty-data mode injects, in the order they are dealt out.
+MALFORMED_KINDS: tuple[str, ...] = (
+    "not_json",
+    "wrong_type",
+    "missing_required",
+    "unknown_event_type",
+    "negative_price",
+    "future_timestamp",
+    "invalid_utf8",
+)
+
+
+@dataclass(frozen=True)
+class DirtyDataConfig:
+    """Knobs that make the landing zone look like a real feed; all off by default.
+
+    Late events and duplicates stay inside the hours of the generated range, so a run never writes
+    a folder outside the partitions it was asked for (events of the last hour cannot be late).
+    """
+
+    duplicate_rate: float = 0.0
+    late_rate: float = 0.0
+    late_max_hours: int = 3
+    malformed_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("duplicate_rate", "late_rate", "malformed_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1], got {value}")
+        if self.late_max_hours < 1:
+            raise ValueError("late_max_hours must be >= 1")
+
+    @property
+    def enabled(self) -> bool:
+        return self.duplicate_rate > 0 or self.late_rate > 0 or self.malformed_rate > 0
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """What to simulate. ``events_per_day`` is the weekly average: weekends get a few percent more."""
+
+    start: datetime.date
+    days: int = 1
+    events_per_day: int = 100_000
+    seed: int = 42
+    dirty: DirtyDataConfig = field(default_factory=DirtyDataConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.start, datetime.datetime) or not isinstance(self.start, datetime.date):
+            raise TypeError("start must be a datetime.date")
+        if self.days < 1:
+            raise ValueError("days must be >= 1")
+        if self.events_per_day < 1:
+            raise ValueError("events_per_day must be >= 1")
+        if self.seed < 0:
+            raise ValueError("seed must be >= 0")
+
+
+@dataclass
+class GenerateSummary:
+    """What write_landing wrote; the dirty counts are exact, so tests and checks can reconcile them."""
+
+    events: int
+    lines: int
+    files: list[pathlib.Path]
+    duplicates: int
+    late: int
+    malformed: dict[str, int]
+    seconds: float

@@ -1,0 +1,1 @@
+"""Getting events into the landing zone and reading landed files back as lines."""

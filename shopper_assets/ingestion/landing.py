@@ -1,0 +1,52 @@
+"""The landing zone: hour folders of delivered event files (CONTRACT.md layout).
+
+``landing/events/date=YYYY-MM-DD/hour=HH/<name>.jsonl.gz`` under the data root locally, or under
+``s3://$SHOPPER_S3_BUCKET/`` in production. Assets only see this interface, so the same
+``raw_events`` asset reads a folder on disk or a prefix in S3.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from dagster import ConfigurableResource
+
+LANDING_PREFIX = "landing/events"
+LANDED_SUFFIXES = (".jsonl.gz", ".jsonl")
+
+
+def hour_folder(hour: datetime) -> str:
+    """Relative folder of one UTC hour, e.g. ``date=2026-11-20/hour=13``."""
+    return f"date={hour:%Y-%m-%d}/hour={hour:%H}"
+
+
+class LandingZone(ConfigurableResource):
+    """Lists and reads the files landed for an hour. Subclasses decide where they are stored."""
+
+    def list_files(self, hour: datetime) -> list[str]:
+        raise NotImplementedError
+
+    def read_bytes(self, name: str) -> bytes:
+        raise NotImplementedError
+
+
+class LocalLandingZone(LandingZone):
+    """Landing zone in a local directory: ``$SHOPPER_DATA_DIR/landing/events``."""
+
+    data_dir: str
+
+    @property
+    def root(self) -> Path:
+        return Path(self.data_dir) / LANDING_PREFIX
+
+    def list_files(self, hour: datetime) -> list[str]:
+        folder = self.root / hour_folder(hour)
+        if not folder.is_dir():
+            return []
+        return sorted(
+            f"{hour_folder(hour)}/{p.name}" for p in folder.iterdir() if p.is_file() and p.name.endswith(LANDED_SUFFIXES)
+        )
+
+    def read_bytes(self, name: str) -> bytes:
+        return (self.root / name).read_bytes()

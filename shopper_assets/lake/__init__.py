@@ -1,0 +1,1 @@
+"""The hourly lake: raw landed lines, cleaned events and quarantined lines."""

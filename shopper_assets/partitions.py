@@ -1,0 +1,36 @@
+"""Time partitions shared by every layer: hourly for the lake, daily for dbt marts (UTC)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from dagster import DailyPartitionsDefinition, HourlyPartitionsDefinition, TimeWindow
+
+from shopper_assets.settings import Settings
+
+_settings = Settings.from_env()
+START_DATE = _settings.start_date.isoformat()
+
+hourly_partitions = HourlyPartitionsDefinition(start_date=f"{START_DATE}-00:00", timezone="UTC")
+daily_partitions = DailyPartitionsDefinition(start_date=START_DATE, timezone="UTC")
+
+
+def window_bounds(window: TimeWindow) -> tuple[datetime, datetime]:
+    """[start, end) of a partition window as naive UTC datetimes."""
+    return _to_naive_utc(window.start), _to_naive_utc(window.end)
+
+
+def _to_naive_utc(ts: datetime) -> datetime:
+    if ts.tzinfo is None:
+        return ts
+    offset = ts.utcoffset() or timedelta(0)
+    return (ts - offset).replace(tzinfo=None)
+
+
+def hours_in(start: datetime, end: datetime) -> list[datetime]:
+    """Every hour start in [start, end)."""
+    hours, h = [], start
+    while h < end:
+        hours.append(h)
+        h += timedelta(hours=1)
+    return hours

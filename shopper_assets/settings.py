@@ -1,0 +1,63 @@
+"""One source of truth for configuration: the environment variables of CONTRACT.md.
+
+Everything that depends on where the platform runs reads ``Settings.from_env()``; nothing else
+looks at ``os.environ`` directly. Resources receive these values through ``EnvVar`` where they are
+secrets, so credentials never appear in run config or logs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+DEFAULT_START_DATE = "2026-01-01"
+DEFAULT_LATE_ARRIVAL_HOURS = 6
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "local"
+    data_dir: Path = Path("data")
+    duckdb_path: Path = Path("data/shopper.duckdb")
+    start_date: date = date.fromisoformat(DEFAULT_START_DATE)
+    late_arrival_hours: int = DEFAULT_LATE_ARRIVAL_HOURS
+    kafka_bootstrap_servers: str = "localhost:9092"
+    kafka_topics: tuple[str, ...] = ("shopper.events",)
+    s3_bucket: str = "shopper-lake"
+    aws_endpoint_url: str | None = None
+    pg_url: str | None = field(default=None, repr=False)
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.data_dir / "landing" / "events"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("SHOPPER_DATA_DIR") or "data").expanduser().absolute()
+        shopper_env = (env.get("SHOPPER_ENV") or "local").strip().lower()
+        if shopper_env not in ("local", "prod"):
+            raise ValueError(f"SHOPPER_ENV must be 'local' or 'prod', not {shopper_env!r}")
+        duckdb_path = Path(env.get("SHOPPER_DUCKDB_PATH") or data_dir / "shopper.duckdb").expanduser().absolute()
+        try:
+            start = date.fromisoformat(env.get("SHOPPER_START_DATE") or DEFAULT_START_DATE)
+        except ValueError as exc:
+            raise ValueError(f"SHOPPER_START_DATE must be YYYY-MM-DD: {exc}") from None
+        late = int(env.get("SHOPPER_LATE_ARRIVAL_HOURS") or DEFAULT_LATE_ARRIVAL_HOURS)
+        if not 0 <= late <= 72:
+            raise ValueError("SHOPPER_LATE_ARRIVAL_HOURS must be between 0 and 72")
+        topics = tuple(t.strip() for t in (env.get("SHOPPER_KAFKA_TOPICS") or "shopper.events").split(",") if t.strip())
+        return cls(
+            env=shopper_env,
+            data_dir=data_dir,
+            duckdb_path=duckdb_path,
+            start_date=start,
+            late_arrival_hours=late,
+            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or "localhost:9092",
+            kafka_topics=topics,
+            s3_bucket=env.get("SHOPPER_S3_BUCKET") or "shopper-lake",
+            aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            pg_url=env.get("SHOPPER_PG_URL") or None,
+        )

@@ -1,0 +1,1 @@
+"""Where data lives: chosen per deployment, behind interfaces the assets share."""

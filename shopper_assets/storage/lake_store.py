@@ -1,0 +1,159 @@
+"""Lake storage behind one interface, so assets never know where partitions live.
+
+Lake tables are hourly Parquet partitions (``<root>/<table>/date=YYYY-MM-DD/hour=HH/*.parquet``);
+assets compute on them with an in-process DuckDB engine (vectorised, parallel, spills to disk) and
+hand the store the rows of a time window, which replace exactly that window's partitions.
+``LocalLakeStore`` keeps the files under ``$SHOPPER_DATA_DIR/lake`` (the embedded default); a
+production store keeps them in S3 with the same methods. Because compute runs in memory and files
+are swapped per partition, writers of different partitions never contend for the warehouse file.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+from dagster import ConfigurableResource
+
+from shopper_assets.lake.tables import LAKE_TABLES, PARTITION_COLUMN, LakeTable
+from shopper_assets.partitions import hours_in
+
+
+def partition_path(table: str, hour: datetime) -> str:
+    """Relative folder of one table partition."""
+    return f"{table}/date={hour:%Y-%m-%d}/hour={hour:%H}"
+
+
+def sql_ts(ts: datetime) -> str:
+    return f"TIMESTAMP '{ts:%Y-%m-%d %H:%M:%S}'"
+
+
+def window_filter(start: datetime, end: datetime, column: str = PARTITION_COLUMN) -> str:
+    return f"{column} >= {sql_ts(start)} AND {column} < {sql_ts(end)}"
+
+
+def typed_select(spec: LakeTable, query: str) -> str:
+    """The table's columns, in order and with their declared types, from any query that has them."""
+    cols = ", ".join(f"CAST({name} AS {sql_type}) AS {name}" for name, sql_type in spec.columns)
+    return f"SELECT {cols} FROM ({query}) AS typed_source"
+
+
+def empty_relation(spec: LakeTable) -> str:
+    cols = ", ".join(f"CAST(NULL AS {sql_type}) AS {name}" for name, sql_type in spec.columns)
+    return f"SELECT {cols} WHERE false"
+
+
+class LakeSession:
+    """An in-process DuckDB engine over the lake's Parquet partitions under a local root."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, root: Path):
+        self.con = con
+        self.root = root
+
+    def scan(self, table: str, start: datetime, end: datetime) -> str:
+        """SQL relation with the rows of ``table`` in [start, end), reading only those partitions."""
+        spec = LAKE_TABLES[table]
+        files = [str(f) for hour in hours_in(start, end) for f in sorted((self.root / partition_path(table, hour)).glob("*.parquet"))]
+        if not files:
+            return empty_relation(spec)
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        return typed_select(spec, f"SELECT * FROM read_parquet([{listed}])")
+
+    def replace_window(self, table: str, start: datetime, end: datetime, query: str) -> int:
+        """Replace the partitions of ``table`` in [start, end) with the rows of ``query``.
+
+        Rows are written to a staging folder first (parallel Parquet writer), then each hour's
+        folder is swapped in; an hour with no rows is emptied, so re-materializing never leaves
+        leftovers. A row outside the window aborts the write before anything is swapped.
+        """
+        spec = LAKE_TABLES[table]
+        staging = self.root / "_staging" / f"{table}-{uuid.uuid4().hex}"
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        guard = f"CASE WHEN {window_filter(start, end)} THEN true ELSE error('row outside the window being written') END"
+        try:
+            written = self.con.execute(
+                f"""COPY (
+                        SELECT *, strftime({PARTITION_COLUMN}, '%Y-%m-%d') AS date, strftime({PARTITION_COLUMN}, '%H') AS hour
+                        FROM ({typed_select(spec, query)}) AS rows WHERE {guard}
+                    ) TO '{staging}' (FORMAT parquet, PARTITION_BY (date, hour), COMPRESSION zstd,
+                                     FILENAME_PATTERN 'part-{{i}}')"""
+            ).fetchone()[0]
+            for hour in hours_in(start, end):
+                self._swap(staging / f"date={hour:%Y-%m-%d}" / f"hour={hour:%H}", self.root / partition_path(table, hour))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return int(written)
+
+    def _swap(self, staged: Path, target: Path) -> None:
+        """Swap one partition folder in; the old one leaves the table's tree before it is deleted."""
+        trash = self.root / "_staging" / f"trash-{uuid.uuid4().hex}"
+        if target.exists():
+            trash.parent.mkdir(parents=True, exist_ok=True)
+            target.rename(trash)
+        if staged.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staged.rename(target)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def count(self, table: str, start: datetime, end: datetime) -> int:
+        return self.con.execute(f"SELECT count(*) FROM ({self.scan(table, start, end)})").fetchone()[0]
+
+
+class LakeStore(ConfigurableResource):
+    """Opens compute sessions on the lake. Subclasses decide where the Parquet files live."""
+
+    @contextmanager
+    def session(self) -> Iterator[LakeSession]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def publish_to_warehouse(self) -> None:
+        """Make the lake tables readable from the warehouse as ``lake.<table>``, where dbt reads them."""
+        raise NotImplementedError
+
+
+class LocalLakeStore(LakeStore):
+    """Parquet partitions under ``$SHOPPER_DATA_DIR/lake`` on the local disk."""
+
+    data_dir: str
+    duckdb_path: str
+    memory_limit: str = "60%"
+    threads: int = 0  # 0 = all cores
+
+    @property
+    def root(self) -> Path:
+        return Path(self.data_dir) / "lake"
+
+    @contextmanager
+    def session(self) -> Iterator[LakeSession]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute(f"SET memory_limit = '{self.memory_limit}'")
+            con.execute(f"SET temp_directory = '{self.root / '_tmp'}'")
+            if self.threads:
+                con.execute(f"SET threads = {int(self.threads)}")
+            yield LakeSession(con, self.root)
+        finally:
+            con.close()
+
+    def publish_to_warehouse(self) -> None:
+        """``lake.<table>`` views in the DuckDB warehouse over every partition file (an empty schema file keeps them bound)."""
+        Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(self.duckdb_path) as con:
+            con.execute("CREATE SCHEMA IF NOT EXISTS lake")
+            for name, spec in LAKE_TABLES.items():
+                schema_file = self.root / name / "_schema.parquet"
+                if not schema_file.exists():
+                    schema_file.parent.mkdir(parents=True, exist_ok=True)
+                    con.execute(f"COPY ({empty_relation(spec)}) TO '{schema_file}' (FORMAT parquet)")
+                pattern = f"{self.root / name}/**/*.parquet"
+                con.execute(
+                    f"CREATE OR REPLACE VIEW lake.{name} AS {typed_select(spec, f'SELECT * FROM read_parquet({pattern!r})')}"
+                )
