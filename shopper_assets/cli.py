@@ -1,0 +1,82 @@
+"""The ``shopper`` command line (CONTRACT.md): generate events, run the demo, print KPIs."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import click
+
+from shopper_assets.settings import Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected YYYY-MM-DD, got {value!r}") from None
+
+
+def yesterday_utc() -> date:
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Shopper Analytics: e-commerce shopper events through Dagster and dbt."""
+
+
+@main.command()
+@click.option("--start", "start", required=True, help="First UTC day, YYYY-MM-DD.")
+@click.option("--days", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--events-per-day", default=100_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=42, show_default=True, type=click.IntRange(min=0))
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Data root (default $SHOPPER_DATA_DIR).")
+def generate(start: str, days: int, events_per_day: int, seed: int, out: Path | None) -> None:
+    """Write synthetic shopper events into the landing zone (hour folders), deterministic per seed."""
+    from shopper_assets.generator import GeneratorConfig, write_landing
+
+    settings = _settings()
+    config = GeneratorConfig(start=_day(start), days=days, events_per_day=events_per_day, seed=seed)
+    summary = write_landing(config, out or settings.data_dir, progress=True)
+    click.echo(
+        f"{summary.events:,} events in {len(summary.files)} files under "
+        f"{(out or settings.data_dir) / 'landing' / 'events'} ({summary.seconds:.1f} s)"
+    )
+
+
+@main.command()
+@click.option("--date", "day", help="UTC day to generate and process (default: yesterday).")
+@click.option("--days", default=1, show_default=True, type=click.IntRange(min=1, max=31))
+@click.option("--events-per-day", default=200_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=42, show_default=True, type=click.IntRange(min=0))
+def demo(day: str | None, days: int, events_per_day: int, seed: int) -> None:
+    """The main job: generate a day, materialize every asset for it on DuckDB, run all checks, print KPIs."""
+    from shopper_assets.demo import run_demo
+
+    ok = run_demo(_settings(), _day(day) or yesterday_utc(), days, events_per_day, seed, echo=click.echo)
+    sys.exit(0 if ok else 1)
+
+
+@main.command()
+@click.option("--date", "day", help="UTC day (default: the latest day in kpi_daily).")
+def kpis(day: str | None) -> None:
+    """Print the KPI summary of a day from the warehouse."""
+    from shopper_assets.demo import print_kpis
+
+    if not print_kpis(_settings(), _day(day), echo=click.echo):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

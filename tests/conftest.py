@@ -1,0 +1,36 @@
+"""Shared fixtures: every test gets its own data root; nothing is written into the repo's data/."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from shopper_assets.ingestion.landing import LANDING_PREFIX, hour_folder
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "data"
+    root.mkdir()
+    monkeypatch.setenv("SHOPPER_DATA_DIR", str(root))
+    monkeypatch.setenv("SHOPPER_DUCKDB_PATH", str(root / "shopper.duckdb"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    (tmp_path / "dagster_home").mkdir()
+    return root
+
+
+def write_landing_file(data_dir: Path, hour: datetime, name: str, lines: list[bytes | str | dict]) -> Path:
+    """A gzip JSONL landing file from raw bytes, text or event dicts (serialised as JSON)."""
+    folder = data_dir / LANDING_PREFIX / hour_folder(hour)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    encoded = [
+        line if isinstance(line, bytes) else (line.encode() if isinstance(line, str) else json.dumps(line).encode())
+        for line in lines
+    ]
+    path.write_bytes(gzip.compress(b"\n".join(encoded) + b"\n"))
+    return path
