@@ -41,7 +41,9 @@ def main() -> None:
 @click.option("--days", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--events-per-day", default=100_000, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=42, show_default=True, type=click.IntRange(min=0))
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Data root (default $SHOPPER_DATA_DIR).")
+@click.option(
+    "--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Data root (default $SHOPPER_DATA_DIR)."
+)
 def generate(start: str, days: int, events_per_day: int, seed: int, out: Path | None) -> None:
     """Write synthetic shopper events into the landing zone (hour folders), deterministic per seed."""
     from shopper_assets.generator import GeneratorConfig, write_landing

@@ -62,18 +62,24 @@ def run_demo(settings: Settings, day: date, days: int, events_per_day: int, seed
     home = ensure_dagster_home(settings)
     instance = DagsterInstance.get()
     last_day = day + timedelta(days=days - 1)
-    echo(f"Shopper Analytics demo: {days} day(s) from {day}, {events_per_day:,} events/day, data in {settings.data_dir}")
+    echo(
+        f"Shopper Analytics demo: {days} day(s) from {day}, {events_per_day:,} events/day, data in {settings.data_dir}"
+    )
 
     echo("\n[1/3] Generating shopper events into the landing zone")
-    generated = write_landing(GeneratorConfig(start=day, days=days, events_per_day=events_per_day, seed=seed),
-                              settings.data_dir, progress=True)
+    generated = write_landing(
+        GeneratorConfig(start=day, days=days, events_per_day=events_per_day, seed=seed),
+        settings.data_dir,
+        progress=True,
+    )
     echo(f"  {generated.events:,} events, {len(generated.files)} files ({generated.seconds:.1f} s)")
 
     from shopper_assets.definitions import defs
 
     echo("\n[2/3] Materializing raw_events → cleaned_events + quarantined_events (hourly, one run)")
-    lake = run_range(defs, instance, AssetSelection.assets(*LAKE_ASSETS),
-                     f"{day:%Y-%m-%d}-00:00", f"{last_day:%Y-%m-%d}-23:00")
+    lake = run_range(
+        defs, instance, AssetSelection.assets(*LAKE_ASSETS), f"{day:%Y-%m-%d}-00:00", f"{last_day:%Y-%m-%d}-23:00"
+    )
     checks = list(lake.get_asset_check_evaluations())
     ok = lake.success
     echo(f"  run {lake.run_id}: {'success' if lake.success else 'FAILED'}")
@@ -81,8 +87,13 @@ def run_demo(settings: Settings, day: date, days: int, events_per_day: int, seed
     dbt = None
     if ok:
         echo("\n[3/3] Building the dbt star schema and KPI marts (daily, one run)")
-        dbt = run_range(defs, instance, AssetSelection.groups("staging", "intermediate", "marts"),
-                        f"{day:%Y-%m-%d}", f"{last_day:%Y-%m-%d}")
+        dbt = run_range(
+            defs,
+            instance,
+            AssetSelection.groups("staging", "intermediate", "marts"),
+            f"{day:%Y-%m-%d}",
+            f"{last_day:%Y-%m-%d}",
+        )
         checks += list(dbt.get_asset_check_evaluations())
         ok = dbt.success
         echo(f"  run {dbt.run_id}: {'success' if dbt.success else 'FAILED'}")
@@ -111,13 +122,16 @@ def _print_stage_counts(settings: Settings, first: date, last: date, echo: Echo)
     with resources_for(settings)["lake"].session() as session:
         counts = {t: session.count(t, start, end) for t in LAKE_ASSETS}
         reasons = session.con.execute(
-            f"SELECT reason, count(*) FROM ({session.scan('quarantined_events', start, end)}) GROUP BY 1 ORDER BY 2 DESC"
+            f"SELECT reason, count(*) FROM ({session.scan('quarantined_events', start, end)}) "
+            "GROUP BY 1 ORDER BY 2 DESC"
         ).fetchall()
     echo("\nRows per stage:")
     echo(f"  raw_events          {counts['raw_events']:>12,}")
     echo(f"  cleaned_events      {counts['cleaned_events']:>12,}")
-    echo(f"  quarantined_events  {counts['quarantined_events']:>12,}" +
-         (f"  ({', '.join(f'{r}: {n:,}' for r, n in reasons)})" if reasons else ""))
+    echo(
+        f"  quarantined_events  {counts['quarantined_events']:>12,}"
+        + (f"  ({', '.join(f'{r}: {n:,}' for r, n in reasons)})" if reasons else "")
+    )
     echo(f"  duplicates dropped  {counts['raw_events'] - counts['cleaned_events'] - counts['quarantined_events']:>12,}")
 
 

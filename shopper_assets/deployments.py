@@ -23,7 +23,5 @@ def local_resources(settings: Settings) -> dict[str, Any]:
 
 def resources_for(settings: Settings) -> dict[str, Any]:
     if settings.env == "prod":
-        raise NotImplementedError(
-            "SHOPPER_ENV=prod (S3 + Postgres) is not available yet; use SHOPPER_ENV=local"
-        )
+        raise NotImplementedError("SHOPPER_ENV=prod (S3 + Postgres) is not available yet; use SHOPPER_ENV=local")
     return local_resources(settings)

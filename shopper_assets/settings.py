@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-DEFAULT_START_DATE = "2026-01-01"
+DEFAULT_START_DATE = "2026-01-01"  # early enough for the demo's yesterday and for imports of 2026 data
 DEFAULT_LATE_ARRIVAL_HOURS = 6
 
 
@@ -21,7 +21,7 @@ class Settings:
     env: str = "local"
     data_dir: Path = Path("data")
     duckdb_path: Path = Path("data/shopper.duckdb")
-    start_date: date = date.fromisoformat(DEFAULT_START_DATE)
+    start_date: date = date(2026, 1, 1)
     late_arrival_hours: int = DEFAULT_LATE_ARRIVAL_HOURS
     kafka_bootstrap_servers: str = "localhost:9092"
     kafka_topics: tuple[str, ...] = ("shopper.events",)

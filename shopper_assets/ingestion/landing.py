@@ -45,7 +45,9 @@ class LocalLandingZone(LandingZone):
         if not folder.is_dir():
             return []
         return sorted(
-            f"{hour_folder(hour)}/{p.name}" for p in folder.iterdir() if p.is_file() and p.name.endswith(LANDED_SUFFIXES)
+            f"{hour_folder(hour)}/{p.name}"
+            for p in folder.iterdir()
+            if p.is_file() and p.name.endswith(LANDED_SUFFIXES)
         )
 
     def read_bytes(self, name: str) -> bytes:

@@ -4,7 +4,6 @@ Both steps are single-run backfills: a day (or any range) materializes in one ru
 through its hours, not one run per hour.
 """
 
-
 from dagster import (
     AssetDep,
     AssetExecutionContext,
@@ -78,10 +77,20 @@ class CleaningConfig(Config):
 
 @multi_asset(
     specs=[
-        AssetSpec("cleaned_events", deps=["raw_events"], group_name="lake", kinds={"duckdb", "parquet"},
-                  description="Typed, valid events, one row per event_id, in the hour of their event_time."),
-        AssetSpec("quarantined_events", deps=["raw_events"], group_name="lake", kinds={"duckdb", "parquet"},
-                  description="Lines removed for a reason other than duplication, with the raw line and a reason code."),
+        AssetSpec(
+            "cleaned_events",
+            deps=["raw_events"],
+            group_name="lake",
+            kinds={"duckdb", "parquet"},
+            description="Typed, valid events, one row per event_id, in the hour of their event_time.",
+        ),
+        AssetSpec(
+            "quarantined_events",
+            deps=["raw_events"],
+            group_name="lake",
+            kinds={"duckdb", "parquet"},
+            description="Lines removed for a reason other than duplication, with the raw line and a reason code.",
+        ),
     ],
     check_specs=CHECK_SPECS,
     partitions_def=hourly_partitions,

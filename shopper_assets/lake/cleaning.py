@@ -50,8 +50,9 @@ def parse_sql(source: str) -> str:
                CASE WHEN is_object THEN json_type(line, [{paths}]) END AS t,
                CASE WHEN is_object THEN json_keys(line) END AS keys
         FROM (
-            SELECT r.*, raw_bytes IS NULL AND line_number > 0 AND coalesce(json_type(try_cast(line AS JSON)) = 'OBJECT', false)
-                   AS is_object
+            SELECT r.*,
+                   raw_bytes IS NULL AND line_number > 0
+                   AND coalesce(json_type(try_cast(line AS JSON)) = 'OBJECT', false) AS is_object
             FROM ({source}) AS r
         ) AS s
     """
@@ -65,13 +66,21 @@ def classify_sql(parsed: str) -> str:
 
     missing_always = [(f"NOT {_present(idx[f.name])}", f.name) for f in always]
     wrong_type = [
-        (f"{_present(idx[f.name])} AND t[{idx[f.name]}] NOT IN {tuple(_JSON_TYPES[f.json_type])!r}".replace(",)", ")"),
-         f.name)
+        (
+            f"{_present(idx[f.name])} AND t[{idx[f.name]}] NOT IN {tuple(_JSON_TYPES[f.json_type])!r}".replace(
+                ",)", ")"
+            ),
+            f.name,
+        )
         for f in EVENT_FIELDS
     ]
     missing_for_type = [
-        (f"v[{idx['event_type']}] IN {tuple(sorted(f.required_for))!r} AND NOT {_present(idx[f.name])}".replace(",)", ")"),
-         f.name)
+        (
+            f"v[{idx['event_type']}] IN {tuple(sorted(f.required_for))!r} AND NOT {_present(idx[f.name])}".replace(
+                ",)", ")"
+            ),
+            f.name,
+        )
         for f in per_type
     ]
     bad_value = [
@@ -82,31 +91,45 @@ def classify_sql(parsed: str) -> str:
     bad_value += [
         (f"{_present(idx['currency'])} AND NOT regexp_full_match(v[{idx['currency']}], '[A-Z]{{3}}')", "currency"),
         (f"{_present(idx['price'])} AND price_exact <> price", "price has more than 2 decimals"),
-        (f"{_present(idx['discount_amount'])} AND (discount_amount < 0 OR discount_exact <> discount_amount)",
-         "discount_amount"),
+        (
+            f"{_present(idx['discount_amount'])} AND (discount_amount < 0 OR discount_exact <> discount_amount)",
+            "discount_amount",
+        ),
         (f"{_present(idx['event_id'])} AND v[{idx['event_id']}] = ''", "event_id"),
     ]
     q = QuarantineReason
     rules: list[tuple[str, str, str]] = [  # (condition, reason, detail expression)
         ("line_number = 0", q.UNREADABLE_FILE, "line"),
         ("raw_bytes IS NOT NULL", q.INVALID_UTF8, "'line is not valid UTF-8'"),
-        ("NOT is_object", q.INVALID_JSON,
-         "CASE WHEN line = '' THEN 'empty line' WHEN try_cast(line AS JSON) IS NULL THEN 'not JSON' "
-         "ELSE 'JSON value is not an object' END"),
+        (
+            "NOT is_object",
+            q.INVALID_JSON,
+            "CASE WHEN line = '' THEN 'empty line' WHEN try_cast(line AS JSON) IS NULL THEN 'not JSON' "
+            "ELSE 'JSON value is not an object' END",
+        ),
         (f"{_first(missing_always)} IS NOT NULL", q.MISSING_REQUIRED_FIELD, _first(missing_always)),
         (f"{_first(wrong_type)} IS NOT NULL", q.INVALID_TYPE, _first(wrong_type)),
-        (f"{_present(idx['schema_version'])} AND v[{idx['schema_version']}] <> '{SCHEMA_VERSION}'",
-         q.UNSUPPORTED_SCHEMA_VERSION, f"'schema_version ' || v[{idx['schema_version']}]"),
+        (
+            f"{_present(idx['schema_version'])} AND v[{idx['schema_version']}] <> '{SCHEMA_VERSION}'",
+            q.UNSUPPORTED_SCHEMA_VERSION,
+            f"'schema_version ' || v[{idx['schema_version']}]",
+        ),
         (f"v[{idx['event_type']}] NOT IN {tuple(EVENT_TYPES)!r}", q.UNKNOWN_EVENT_TYPE, f"v[{idx['event_type']}]"),
         (f"{_first(missing_for_type)} IS NOT NULL", q.MISSING_REQUIRED_FIELD, _first(missing_for_type)),
         ("event_time IS NULL", q.INVALID_TIMESTAMP, f"v[{idx['event_time']}]"),
         (f"{_first(bad_value)} IS NOT NULL", q.INVALID_VALUE, _first(bad_value)),
         ("price < 0", q.NEGATIVE_PRICE, "CAST(price AS VARCHAR)"),
         ("quantity < 1", q.INVALID_QUANTITY, "CAST(quantity AS VARCHAR)"),
-        ("date_trunc('hour', event_time) > event_hour", q.FUTURE_TIMESTAMP,
-         "'event_time ' || CAST(event_time AS VARCHAR) || ' is after the hour it was delivered in'"),
-        ("date_trunc('hour', event_time) < event_hour", q.LATE_BEYOND_LOOKBACK,
-         "'event_time ' || CAST(event_time AS VARCHAR) || ' arrived after the late-arrival window'"),
+        (
+            "date_trunc('hour', event_time) > event_hour",
+            q.FUTURE_TIMESTAMP,
+            "'event_time ' || CAST(event_time AS VARCHAR) || ' is after the hour it was delivered in'",
+        ),
+        (
+            "date_trunc('hour', event_time) < event_hour",
+            q.LATE_BEYOND_LOOKBACK,
+            "'event_time ' || CAST(event_time AS VARCHAR) || ' arrived after the late-arrival window'",
+        ),
     ]
     reason = "CASE " + " ".join(f"WHEN {c} THEN '{r.value}'" for c, r, _ in rules) + " END"
     detail = "CASE " + " ".join(f"WHEN {c} THEN {d}" for c, _, d in rules) + " END"
@@ -136,8 +159,8 @@ def classify_sql(parsed: str) -> str:
         FROM (
             SELECT p.*,
                {typed_sql},
-               try_cast(v[{idx['price']}] AS DECIMAL(38, 10)) AS price_exact,
-               try_cast(v[{idx['discount_amount']}] AS DECIMAL(38, 10)) AS discount_exact
+               try_cast(v[{idx["price"]}] AS DECIMAL(38, 10)) AS price_exact,
+               try_cast(v[{idx["discount_amount"]}] AS DECIMAL(38, 10)) AS discount_exact
             FROM ({parsed}) AS p
         ) AS typed
     """

@@ -89,7 +89,8 @@ def landed_reader(batches: Iterator[LandedBatch]) -> pa.RecordBatchReader:
 
 def routing_sql(lines: str, late_hours: int) -> str:
     """raw_events rows for a relation of landed lines, each routed to its event hour (see module doc)."""
-    hint = f"CAST(date_trunc('hour', try_cast(regexp_extract(line, '{EVENT_TIME_PATTERN}', 1) AS TIMESTAMPTZ)) AS TIMESTAMP)"
+    event_time = f"try_cast(regexp_extract(line, '{EVENT_TIME_PATTERN}', 1) AS TIMESTAMPTZ)"
+    hint = f"CAST(date_trunc('hour', {event_time}) AS TIMESTAMP)"
     return f"""
         SELECT CASE WHEN hint <= landing_hour AND hint >= landing_hour - INTERVAL {int(late_hours)} HOUR
                     THEN hint ELSE landing_hour END AS event_hour,

@@ -27,20 +27,48 @@ class CheckThresholds:
 
 
 CHECK_SPECS = [
-    AssetCheckSpec("unique_event_id", asset=CLEANED, blocking=True,
-                   description="event_id is unique in the window and absent from neighbouring hours."),
-    AssetCheckSpec("required_fields_not_null", asset=CLEANED, blocking=True,
-                   description="Fields the contract requires (per event type) are never null."),
-    AssetCheckSpec("accepted_values", asset=CLEANED, blocking=True,
-                   description="event_type, page, device_type, referrer and user_type hold contract values."),
-    AssetCheckSpec("price_and_quantity_valid", asset=CLEANED, blocking=True,
-                   description="price >= 0 and quantity >= 1 wherever present."),
-    AssetCheckSpec("raw_reconciles", asset=CLEANED, blocking=True,
-                   description="raw rows = cleaned + quarantined + duplicates dropped, line by line."),
-    AssetCheckSpec("quarantine_ratio", asset=CLEANED, blocking=True,
-                   description="Share of raw lines quarantined stays under the configured threshold."),
-    AssetCheckSpec("volume_anomaly", asset=CLEANED, blocking=False,
-                   description="Event volume of the window is within tolerance of the same hours on trailing days."),
+    AssetCheckSpec(
+        "unique_event_id",
+        asset=CLEANED,
+        blocking=True,
+        description="event_id is unique in the window and absent from neighbouring hours.",
+    ),
+    AssetCheckSpec(
+        "required_fields_not_null",
+        asset=CLEANED,
+        blocking=True,
+        description="Fields the contract requires (per event type) are never null.",
+    ),
+    AssetCheckSpec(
+        "accepted_values",
+        asset=CLEANED,
+        blocking=True,
+        description="event_type, page, device_type, referrer and user_type hold contract values.",
+    ),
+    AssetCheckSpec(
+        "price_and_quantity_valid",
+        asset=CLEANED,
+        blocking=True,
+        description="price >= 0 and quantity >= 1 wherever present.",
+    ),
+    AssetCheckSpec(
+        "raw_reconciles",
+        asset=CLEANED,
+        blocking=True,
+        description="raw rows = cleaned + quarantined + duplicates dropped, line by line.",
+    ),
+    AssetCheckSpec(
+        "quarantine_ratio",
+        asset=CLEANED,
+        blocking=True,
+        description="Share of raw lines quarantined stays under the configured threshold.",
+    ),
+    AssetCheckSpec(
+        "volume_anomaly",
+        asset=CLEANED,
+        blocking=False,
+        description="Event volume of the window is within tolerance of the same hours on trailing days.",
+    ),
 ]
 
 
@@ -70,15 +98,18 @@ def required_fields_not_null(session: LakeSession, start: datetime, end: datetim
     for f in EVENT_FIELDS:
         if not f.required_for:
             continue
-        cond = f"{f.name} IS NULL" if f.required_for == ALL else (
-            f"{f.name} IS NULL AND event_type IN ({', '.join(repr(t) for t in sorted(f.required_for))})"
+        cond = (
+            f"{f.name} IS NULL"
+            if f.required_for == ALL
+            else (f"{f.name} IS NULL AND event_type IN ({', '.join(repr(t) for t in sorted(f.required_for))})")
         )
         exprs.append(f"count(*) FILTER (WHERE {cond}) AS {f.name}")
     row = session.con.execute(f"SELECT {', '.join(exprs)} FROM ({cleaned})")
     names = [d[0] for d in row.description]
     nulls = {n: v for n, v in zip(names, row.fetchone(), strict=True) if v}
     return AssetCheckResult(
-        check_name="required_fields_not_null", passed=not nulls,
+        check_name="required_fields_not_null",
+        passed=not nulls,
         metadata={"null_counts": MetadataValue.json(nulls), "fields_checked": len(names)},
     )
 
@@ -92,7 +123,9 @@ def accepted_values(session: LakeSession, start: datetime, end: datetime) -> Ass
     row = session.con.execute(f"SELECT {', '.join(exprs)} FROM ({cleaned})")
     names = [d[0] for d in row.description]
     bad = {n: v for n, v in zip(names, row.fetchone(), strict=True) if v}
-    return AssetCheckResult(check_name="accepted_values", passed=not bad, metadata={"unexpected": MetadataValue.json(bad)})
+    return AssetCheckResult(
+        check_name="accepted_values", passed=not bad, metadata={"unexpected": MetadataValue.json(bad)}
+    )
 
 
 def price_and_quantity_valid(session: LakeSession, start: datetime, end: datetime) -> AssetCheckResult:
@@ -129,13 +162,21 @@ def raw_reconciles(session: LakeSession, start: datetime, end: datetime) -> Asse
                          ANTI JOIN q ON r.source_file = q.f AND r.line_number = q.n
     """)
     # A duplicate's event is in cleaned_events: in this window, or (arrived very late) at its own hour.
-    hours = [h for (h,) in con.execute("SELECT DISTINCT hour FROM _unplaced WHERE hour IS NOT NULL").fetchall()]
+    hours = [
+        h.replace(tzinfo=None)
+        for (h,) in con.execute("SELECT DISTINCT hour FROM _unplaced WHERE hour IS NOT NULL").fetchall()
+    ]
     kept = " UNION ALL ".join(
         [f"SELECT event_id FROM ({cleaned})"]
-        + [f"SELECT event_id FROM ({session.scan(CLEANED, h.replace(tzinfo=None), h.replace(tzinfo=None) + timedelta(hours=1))})"
-           for h in hours if not (start <= h.replace(tzinfo=None) < end)]
+        + [
+            f"SELECT event_id FROM ({session.scan(CLEANED, h, h + timedelta(hours=1))})"
+            for h in hours
+            if not (start <= h.replace(tzinfo=None) < end)
+        ]
     )
-    row = _one(session, f"""
+    row = _one(
+        session,
+        f"""
         WITH c AS (SELECT _source_file AS f, _line_number AS n FROM ({cleaned})),
              q AS (SELECT source_file AS f, line_number AS n FROM ({quarantined})),
              r AS (SELECT source_file AS f, line_number AS n FROM ({raw}))
@@ -144,7 +185,8 @@ def raw_reconciles(session: LakeSession, start: datetime, end: datetime) -> Asse
                (SELECT count(*) FROM _unplaced),
                (SELECT count(*) FROM c SEMI JOIN q USING (f, n)),
                (SELECT count(*) FROM c ANTI JOIN r USING (f, n)) + (SELECT count(*) FROM q ANTI JOIN r USING (f, n))
-    """)
+    """,
+    )
     con.execute("DROP TABLE _unplaced")
     raw_n, cleaned_n, quarantined_n, dup_n, unplaced_n, both_n, phantom_n = row
     lost = unplaced_n - dup_n
@@ -152,8 +194,13 @@ def raw_reconciles(session: LakeSession, start: datetime, end: datetime) -> Asse
         check_name="raw_reconciles",
         passed=lost == 0 and both_n == 0 and phantom_n == 0 and raw_n == cleaned_n + quarantined_n + dup_n,
         metadata={
-            "raw_rows": raw_n, "cleaned_rows": cleaned_n, "quarantined_rows": quarantined_n,
-            "duplicates_dropped": dup_n, "lost_rows": lost, "rows_in_both": both_n, "rows_without_raw_line": phantom_n,
+            "raw_rows": raw_n,
+            "cleaned_rows": cleaned_n,
+            "quarantined_rows": quarantined_n,
+            "duplicates_dropped": dup_n,
+            "lost_rows": lost,
+            "rows_in_both": both_n,
+            "rows_without_raw_line": phantom_n,
         },
     )
 
@@ -163,7 +210,8 @@ def quarantine_ratio(session: LakeSession, start: datetime, end: datetime, max_r
     q_n = session.count("quarantined_events", start, end)
     ratio = q_n / raw_n if raw_n else 0.0
     return AssetCheckResult(
-        check_name="quarantine_ratio", passed=ratio <= max_ratio,
+        check_name="quarantine_ratio",
+        passed=ratio <= max_ratio,
         metadata={"quarantined_rows": q_n, "raw_rows": raw_n, "ratio": ratio, "threshold": max_ratio},
     )
 
@@ -172,18 +220,24 @@ def volume_anomaly(session: LakeSession, start: datetime, end: datetime, t: Chec
     """Compare the window's row count with the same hours on each of the trailing days that have data."""
     current = session.count(CLEANED, start, end)
     history = [
-        n for d in range(1, t.volume_history_days + 1)
+        n
+        for d in range(1, t.volume_history_days + 1)
         if (n := session.count(CLEANED, start - timedelta(days=d), end - timedelta(days=d))) > 0
     ]
     meta: dict = {"rows": current, "trailing_days_with_data": len(history)}
     if len(history) < t.volume_min_history_days:
         meta["note"] = f"needs {t.volume_min_history_days} trailing days with data; found {len(history)}"
-        return AssetCheckResult(check_name="volume_anomaly", passed=True, severity=AssetCheckSeverity.WARN, metadata=meta)
+        return AssetCheckResult(
+            check_name="volume_anomaly", passed=True, severity=AssetCheckSeverity.WARN, metadata=meta
+        )
     median = sorted(history)[len(history) // 2]
     deviation = abs(current - median) / median
     meta.update({"trailing_median": median, "deviation": deviation, "tolerance": t.volume_tolerance})
     return AssetCheckResult(
-        check_name="volume_anomaly", passed=deviation <= t.volume_tolerance, severity=AssetCheckSeverity.WARN, metadata=meta
+        check_name="volume_anomaly",
+        passed=deviation <= t.volume_tolerance,
+        severity=AssetCheckSeverity.WARN,
+        metadata=meta,
     )
 
 

@@ -58,7 +58,11 @@ class LakeSession:
     def scan(self, table: str, start: datetime, end: datetime) -> str:
         """SQL relation with the rows of ``table`` in [start, end), reading only those partitions."""
         spec = LAKE_TABLES[table]
-        files = [str(f) for hour in hours_in(start, end) for f in sorted((self.root / partition_path(table, hour)).glob("*.parquet"))]
+        files = [
+            str(f)
+            for hour in hours_in(start, end)
+            for f in sorted((self.root / partition_path(table, hour)).glob("*.parquet"))
+        ]
         if not files:
             return empty_relation(spec)
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
@@ -74,17 +78,22 @@ class LakeSession:
         spec = LAKE_TABLES[table]
         staging = self.root / "_staging" / f"{table}-{uuid.uuid4().hex}"
         staging.parent.mkdir(parents=True, exist_ok=True)
-        guard = f"CASE WHEN {window_filter(start, end)} THEN true ELSE error('row outside the window being written') END"
+        guard = (
+            f"CASE WHEN {window_filter(start, end)} THEN true ELSE error('row outside the window being written') END"
+        )
         try:
             written = self.con.execute(
                 f"""COPY (
-                        SELECT *, strftime({PARTITION_COLUMN}, '%Y-%m-%d') AS date, strftime({PARTITION_COLUMN}, '%H') AS hour
+                        SELECT *, strftime({PARTITION_COLUMN}, '%Y-%m-%d') AS date,
+                               strftime({PARTITION_COLUMN}, '%H') AS hour
                         FROM ({typed_select(spec, query)}) AS rows WHERE {guard}
                     ) TO '{staging}' (FORMAT parquet, PARTITION_BY (date, hour), COMPRESSION zstd,
                                      FILENAME_PATTERN 'part-{{i}}')"""
             ).fetchone()[0]
             for hour in hours_in(start, end):
-                self._swap(staging / f"date={hour:%Y-%m-%d}" / f"hour={hour:%H}", self.root / partition_path(table, hour))
+                self._swap(
+                    staging / f"date={hour:%Y-%m-%d}" / f"hour={hour:%H}", self.root / partition_path(table, hour)
+                )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return int(written)
@@ -144,7 +153,10 @@ class LocalLakeStore(LakeStore):
             con.close()
 
     def publish_to_warehouse(self) -> None:
-        """``lake.<table>`` views in the DuckDB warehouse over every partition file (an empty schema file keeps them bound)."""
+        """``lake.<table>`` views in the DuckDB warehouse over all partition files.
+
+        An empty schema file per table keeps a view bound before its first partition exists.
+        """
         Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
         with duckdb.connect(self.duckdb_path) as con:
             con.execute("CREATE SCHEMA IF NOT EXISTS lake")
@@ -153,7 +165,5 @@ class LocalLakeStore(LakeStore):
                 if not schema_file.exists():
                     schema_file.parent.mkdir(parents=True, exist_ok=True)
                     con.execute(f"COPY ({empty_relation(spec)}) TO '{schema_file}' (FORMAT parquet)")
-                pattern = f"{self.root / name}/**/*.parquet"
-                con.execute(
-                    f"CREATE OR REPLACE VIEW lake.{name} AS {typed_select(spec, f'SELECT * FROM read_parquet({pattern!r})')}"
-                )
+                files = f"SELECT * FROM read_parquet('{self.root / name}/**/*.parquet')"
+                con.execute(f"CREATE OR REPLACE VIEW lake.{name} AS {typed_select(spec, files)}")

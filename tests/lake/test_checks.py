@@ -21,8 +21,12 @@ H11 = H10 + timedelta(hours=1)
 
 @pytest.fixture
 def session(data_dir: Path):
-    events = [event("page_view", at=H10), event("purchase", at=H10), event("add_to_cart", at=H10),
-              event("ad_click", at=H10)]
+    events = [
+        event("page_view", at=H10),
+        event("purchase", at=H10),
+        event("add_to_cart", at=H10),
+        event("ad_click", at=H10),
+    ]
     write_landing_file(data_dir, H10, "a.jsonl.gz", events)
     store = LocalLakeStore(data_dir=str(data_dir), duckdb_path=str(data_dir / "shopper.duckdb"))
     with store.session() as s:
@@ -50,16 +54,22 @@ def test_unique_event_id_fails_on_a_duplicate(session: LakeSession):
 
 def test_unique_event_id_fails_when_an_id_is_in_a_neighbouring_hour(session: LakeSession):
     h12 = H10 + timedelta(hours=2)
-    session.replace_window("cleaned_events", h12, h12 + timedelta(hours=1),
-                           "SELECT * REPLACE (event_hour + INTERVAL 2 HOUR AS event_hour) FROM "
-                           f"({session.scan('cleaned_events', H10, H11)}) LIMIT 1")
+    session.replace_window(
+        "cleaned_events",
+        h12,
+        h12 + timedelta(hours=1),
+        "SELECT * REPLACE (event_hour + INTERVAL 2 HOUR AS event_hour) FROM "
+        f"({session.scan('cleaned_events', H10, H11)}) LIMIT 1",
+    )
     result = checks.unique_event_id(session, H10, H11, 6)
     assert not result.passed and result.metadata["ids_also_in_neighbouring_hours"].value == 1
 
 
 def test_required_fields_fail_on_null(session: LakeSession):
-    tamper(session, "SELECT * REPLACE (CASE WHEN event_type = 'purchase' THEN NULL ELSE order_id END AS order_id) "
-                    "FROM cleaned")
+    tamper(
+        session,
+        "SELECT * REPLACE (CASE WHEN event_type = 'purchase' THEN NULL ELSE order_id END AS order_id) FROM cleaned",
+    )
     result = checks.required_fields_not_null(session, H10, H11)
     assert not result.passed and result.metadata["null_counts"].value == {"order_id": 1}
 
@@ -89,8 +99,11 @@ def test_reconciliation_fails_when_a_row_is_lost(session: LakeSession):
 
 
 def test_reconciliation_fails_on_a_row_without_raw_line(session: LakeSession):
-    tamper(session, "SELECT * FROM cleaned UNION ALL "
-                    "(SELECT * REPLACE ('ghost' AS event_id, 999 AS _line_number) FROM cleaned LIMIT 1)")
+    tamper(
+        session,
+        "SELECT * FROM cleaned UNION ALL "
+        "(SELECT * REPLACE ('ghost' AS event_id, 999 AS _line_number) FROM cleaned LIMIT 1)",
+    )
     result = checks.raw_reconciles(session, H10, H11)
     assert not result.passed and result.metadata["rows_without_raw_line"].value == 1
 
@@ -120,5 +133,9 @@ def test_volume_anomaly_fails_on_a_drop_against_trailing_days(data_dir: Path):
         result = checks.volume_anomaly(s, H10, H11, t)
         assert not result.passed and result.metadata["trailing_median"].value == 40
         yesterday = H10 - timedelta(days=1)
-        assert checks.volume_anomaly(s, yesterday, yesterday + timedelta(hours=1), t).metadata[
-            "trailing_days_with_data"].value == 2  # not enough history: passes with a note
+        assert (
+            checks.volume_anomaly(s, yesterday, yesterday + timedelta(hours=1), t)
+            .metadata["trailing_days_with_data"]
+            .value
+            == 2
+        )  # not enough history: passes with a note

@@ -29,9 +29,11 @@ def run_lake(data_dir: Path, start: datetime, end: datetime):
             f"SELECT line_number, reason, detail, event_id FROM ({session.scan('quarantined_events', start, end)}) "
             "ORDER BY source_file, line_number"
         ).fetchall()
-        cleaned = session.con.sql(
-            f"SELECT * FROM ({session.scan('cleaned_events', start, end)}) ORDER BY event_time"
-        ).to_arrow_table().to_pylist()
+        cleaned = (
+            session.con.sql(f"SELECT * FROM ({session.scan('cleaned_events', start, end)}) ORDER BY event_time")
+            .to_arrow_table()
+            .to_pylist()
+        )
         recon = checks.raw_reconciles(session, start, end)
     return raw, stats, q, cleaned, recon
 
