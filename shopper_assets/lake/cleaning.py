@@ -30,6 +30,10 @@ def _sql_list(values) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
+def _sql_tuple(values) -> str:
+    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+
+
 def _present(i: int) -> str:
     return f"coalesce(t[{i}], 'NULL') <> 'NULL'"
 
@@ -52,10 +56,43 @@ def parse_sql(source: str) -> str:
         FROM (
             SELECT r.*,
                    raw_bytes IS NULL AND line_number > 0
-                   AND coalesce(json_type(try_cast(line AS JSON)) = 'OBJECT', false) AS is_object
+                   AND coalesce(json_valid(line) AND ltrim(line) LIKE '{{%', false) AS is_object
             FROM ({source}) AS r
         ) AS s
     """
+
+
+def _fast_valid_sql(idx: dict[str, int]) -> str:
+    """True exactly when no rule of classify_sql fires; cheap enough to run on every line."""
+    et = f"v[{idx['event_type']}]"
+    type_checks = []
+    for f in EVENT_FIELDS:
+        i, allowed = idx[f.name], tuple(_JSON_TYPES[f.json_type])
+        present_ok = f"coalesce(t[{i}] IN {_sql_tuple(allowed)}, false)"
+        absent_ok = f"coalesce(t[{i}], 'NULL') IN {_sql_tuple((*allowed, 'NULL'))}"
+        if f.required_for == ALL:
+            type_checks.append(present_ok)
+        elif f.required_for:
+            type_checks.append(
+                f"CASE WHEN {et} IN {_sql_tuple(sorted(f.required_for))} THEN {present_ok} ELSE {absent_ok} END"
+            )
+        else:
+            type_checks.append(absent_ok)
+    types_ok = f"{et} IN {_sql_tuple(EVENT_TYPES)} AND " + " AND ".join(type_checks)
+    values_ok = " AND ".join(
+        f"(v[{idx[name]}] IS NULL OR v[{idx[name]}] IN {tuple(values)!r})"
+        for name, values in ACCEPTED_VALUES.items()
+        if name != "event_type"
+    )
+    cur, sv = idx["currency"], idx["schema_version"]
+    return f"""(is_object AND {types_ok} AND {values_ok}
+        AND (v[{sv}] IS NULL OR v[{sv}] = '{SCHEMA_VERSION}')
+        AND (v[{cur}] IS NULL OR v[{cur}] = '{DEFAULT_CURRENCY}' OR regexp_full_match(v[{cur}], '[A-Z]{{3}}'))
+        AND v[{idx["event_id"]}] <> ''
+        AND event_time IS NOT NULL AND date_trunc('hour', event_time) = event_hour
+        AND coalesce(price >= 0 AND price_exact = price, true)
+        AND coalesce(quantity >= 1, true)
+        AND coalesce(discount_amount >= 0 AND discount_exact = discount_amount, true))"""
 
 
 def classify_sql(parsed: str) -> str:
@@ -131,8 +168,14 @@ def classify_sql(parsed: str) -> str:
             "'event_time ' || CAST(event_time AS VARCHAR) || ' arrived after the late-arrival window'",
         ),
     ]
-    reason = "CASE " + " ".join(f"WHEN {c} THEN '{r.value}'" for c, r, _ in rules) + " END"
-    detail = "CASE " + " ".join(f"WHEN {c} THEN {d}" for c, _, d in rules) + " END"
+    # Most lines are valid: one cheap predicate clears them; only the rest walk the rules in order.
+    ok = _fast_valid_sql(idx)
+    reason = (
+        f"CASE WHEN {ok} THEN NULL ELSE coalesce(CASE "
+        + " ".join(f"WHEN {c} THEN '{r.value}'" for c, r, _ in rules)
+        + f" END, '{q.INVALID_VALUE.value}') END"
+    )
+    detail = f"CASE WHEN {ok} THEN NULL ELSE CASE " + " ".join(f"WHEN {c} THEN {d}" for c, _, d in rules) + " END END"
 
     typed = []
     for f in EVENT_FIELDS:
