@@ -12,6 +12,9 @@ from enum import StrEnum
 
 SCHEMA_VERSION = 1
 
+#: Longest line (bytes) accepted as an event; anything larger is quarantined as ``oversized``.
+MAX_EVENT_BYTES = 64 * 1024
+
 EVENT_TYPES: tuple[str, ...] = (
     "page_view",
     "product_view",

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -28,6 +29,14 @@ class LandingZone(ConfigurableResource):
         raise NotImplementedError
 
     def read_bytes(self, name: str) -> bytes:
+        raise NotImplementedError
+
+    def write_file(self, hour: datetime, filename: str, data: bytes) -> str:
+        """Durably write one file into an hour folder, replacing a file of the same name atomically.
+
+        Returns its name relative to the landing root. Writers name files deterministically (e.g.
+        from Kafka offsets), so a batch written twice replaces itself instead of duplicating.
+        """
         raise NotImplementedError
 
 
@@ -52,3 +61,21 @@ class LocalLandingZone(LandingZone):
 
     def read_bytes(self, name: str) -> bytes:
         return (self.root / name).read_bytes()
+
+    def write_file(self, hour: datetime, filename: str, data: bytes) -> str:
+        if "/" in filename or not filename.endswith(LANDED_SUFFIXES):
+            raise ValueError(f"landing file name must be a bare *.jsonl[.gz] name, got {filename!r}")
+        folder = self.root / hour_folder(hour)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{filename}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, folder / filename)
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # the rename itself is durable before the caller commits offsets
+        finally:
+            os.close(dir_fd)
+        return f"{hour_folder(hour)}/{filename}"

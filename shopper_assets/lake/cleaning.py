@@ -13,6 +13,7 @@ from shopper_assets.contract.events import (
     DEFAULT_CURRENCY,
     EVENT_FIELDS,
     EVENT_TYPES,
+    MAX_EVENT_BYTES,
     SCHEMA_VERSION,
     QuarantineReason,
 )
@@ -85,7 +86,7 @@ def _fast_valid_sql(idx: dict[str, int]) -> str:
         if name != "event_type"
     )
     cur, sv = idx["currency"], idx["schema_version"]
-    return f"""(is_object AND {types_ok} AND {values_ok}
+    return f"""(is_object AND strlen(line) <= {MAX_EVENT_BYTES} AND {types_ok} AND {values_ok}
         AND (v[{sv}] IS NULL OR v[{sv}] = '{SCHEMA_VERSION}')
         AND (v[{cur}] IS NULL OR v[{cur}] = '{DEFAULT_CURRENCY}' OR regexp_full_match(v[{cur}], '[A-Z]{{3}}'))
         AND v[{idx["event_id"]}] <> ''
@@ -137,6 +138,11 @@ def classify_sql(parsed: str) -> str:
     q = QuarantineReason
     rules: list[tuple[str, str, str]] = [  # (condition, reason, detail expression)
         ("line_number = 0", q.UNREADABLE_FILE, "line"),
+        (
+            f"strlen(line) > {MAX_EVENT_BYTES}",
+            q.OVERSIZED,
+            f"'line of ' || strlen(line) || ' bytes (max {MAX_EVENT_BYTES})'",
+        ),
         ("raw_bytes IS NOT NULL", q.INVALID_UTF8, "'line is not valid UTF-8'"),
         (
             "NOT is_object",

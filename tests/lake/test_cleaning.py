@@ -60,6 +60,7 @@ BAD_LINES = [
     (event(referrer="carrier-pigeon"), R.INVALID_VALUE, "referrer"),
     (event(schema_version=2), R.UNSUPPORTED_SCHEMA_VERSION, "schema_version 2"),
     (event("purchase", price=9.999), R.INVALID_VALUE, "price has more than 2 decimals"),
+    (event(note="x" * 70_000), R.OVERSIZED, None),
 ]
 
 
