@@ -49,15 +49,27 @@ def empty_relation(spec: LakeTable) -> str:
 
 
 class LakeSession:
-    """An in-process DuckDB engine over the lake's Parquet partitions under a local root."""
+    """An in-process DuckDB engine over the lake's Parquet partitions under a local root.
+
+    Remote stores subclass it and override the two hooks: ``fetch`` brings a window's partition
+    files into the local root before a scan, ``publish`` ships freshly swapped partitions out
+    (e.g. to S3, and the cleaned layer into the warehouse).
+    """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, root: Path):
         self.con = con
         self.root = root
 
+    def fetch(self, table: str, hours: list[datetime]) -> None:
+        """Make the partitions of ``hours`` present under ``root`` (nothing to do locally)."""
+
+    def publish(self, table: str, hours: list[datetime]) -> None:
+        """Ship the partitions of ``hours`` just written under ``root`` (nothing to do locally)."""
+
     def scan(self, table: str, start: datetime, end: datetime) -> str:
         """SQL relation with the rows of ``table`` in [start, end), reading only those partitions."""
         spec = LAKE_TABLES[table]
+        self.fetch(table, hours_in(start, end))
         files = [
             str(f)
             for hour in hours_in(start, end)
@@ -90,12 +102,14 @@ class LakeSession:
                     ) TO '{staging}' (FORMAT parquet, PARTITION_BY (date, hour), COMPRESSION zstd,
                                      FILENAME_PATTERN 'part-{{i}}')"""
             ).fetchone()[0]
-            for hour in hours_in(start, end):
+            hours = hours_in(start, end)
+            for hour in hours:
                 self._swap(
                     staging / f"date={hour:%Y-%m-%d}" / f"hour={hour:%H}", self.root / partition_path(table, hour)
                 )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        self.publish(table, hours)
         return int(written)
 
     def _swap(self, staged: Path, target: Path) -> None:
