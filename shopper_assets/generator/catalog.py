@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from faker import Faker
+from faker import Generator
+from faker.providers.person.en_US import Provider as PersonProvider
 
 #: name, number of products, median price (USD), price spread (lognormal sigma), traffic share
 CATEGORIES: tuple[tuple[str, int, float, float, float], ...] = (
@@ -101,7 +102,8 @@ def _price_cents(rng: np.random.Generator, n: int, median: float, sigma: float) 
 def build_catalog(seed: int) -> Catalog:
     """Deterministic catalog for a seed: brands per category, prices, Zipf popularity."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xCA7A]))
-    fake = Faker("en_US")
+    fake = Generator()  # just the person provider: a full Faker() takes longer to set up than the catalog
+    fake.add_provider(PersonProvider)
     fake.seed_instance(seed)
     names = tuple(c[0] for c in CATEGORIES)
     share = np.array([c[4] for c in CATEGORIES], dtype=np.float64)

@@ -18,6 +18,9 @@ MALFORMED_KINDS: tuple[str, ...] = (
 )
 
 
+MAX_EVENTS_PER_DAY = 900_000_000  # event ids carry a 9-digit number per day
+
+
 @dataclass(frozen=True)
 class DirtyDataConfig:
     """Knobs that make the landing zone look like a real feed; all off by default.
@@ -59,8 +62,8 @@ class GeneratorConfig:
             raise TypeError("start must be a datetime.date")
         if self.days < 1:
             raise ValueError("days must be >= 1")
-        if self.events_per_day < 1:
-            raise ValueError("events_per_day must be >= 1")
+        if not 1 <= self.events_per_day <= MAX_EVENTS_PER_DAY:
+            raise ValueError(f"events_per_day must be within [1, {MAX_EVENTS_PER_DAY:,}]")
         if self.seed < 0:
             raise ValueError("seed must be >= 0")
 

@@ -1,4 +1,4 @@
-"""When sessions start: a diurnal curve in UTC (quiet at night, evening peak) and a weekday effect.
+"""How many events start each hour: a diurnal curve in UTC (quiet at night, evening peak) and a weekday effect.
 
 Weekends bring a few percent more traffic and a flatter daytime; ``events_per_day`` stays the
 weekly average, so a 7-day range has about 7 x events_per_day events.
@@ -39,8 +39,11 @@ def hour_curve(day: datetime.date) -> np.ndarray:
     return curve / curve.sum()
 
 
-def session_starts(n: int, day: datetime.date, rng: np.random.Generator) -> np.ndarray:
-    """Start times (epoch ms) of ``n`` sessions, hours drawn from the day's curve."""
-    cdf = np.cumsum(hour_curve(day))
-    hour = np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right"), 23)
-    return epoch_ms(day) + hour.astype(np.int64) * HOUR_MS + rng.integers(0, HOUR_MS, n)
+def events_per_hour(day: datetime.date, events_per_day: int) -> np.ndarray:
+    """Events of the sessions starting in each hour of the day; sums exactly to the day's total."""
+    total = events_for_day(day, events_per_day)
+    share = hour_curve(day) * total
+    counts = np.floor(share).astype(np.int64)
+    rest = total - int(counts.sum())
+    counts[np.argsort(counts - share, kind="stable")[:rest]] += 1  # largest remainders first
+    return counts

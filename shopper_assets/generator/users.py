@@ -28,6 +28,7 @@ SAME_DEVICE_SHARE = 0.85  # sessions on the user's preferred device
 
 LOYAL_SHARE = 0.04  # users who buy repeatedly
 LOYAL_ACTIVITY = 3.0
+ACTIVITY_LEVELS = 48
 USERS_PER_DAILY_EVENT = 0.3  # pool size relative to events_per_day
 MAX_SESSIONS_PER_DAY = 5.0  # cap on a user's expected sessions per day
 SESSION_GAP_MS = 30 * 60 * 1000  # the 30-minute inactivity rule
@@ -60,10 +61,9 @@ class UserPool:
     device: np.ndarray  # int8 into DEVICE_TYPES
     browser: np.ndarray  # int8 into BROWSERS
     segment: np.ndarray  # int8: 0 regular, 1 loyal
-    activity: np.ndarray  # float64 sampling weight
+    activity: np.ndarray  # float64 sampling weight, one of ACTIVITY_LEVELS values
     seen: np.ndarray  # bool: had a session earlier in the range
     last_end: np.ndarray  # int64 ms of the last event of the user's latest session
-    n_orders: np.ndarray  # int32 orders placed in the range
 
     @property
     def size(self) -> int:
@@ -76,6 +76,10 @@ class UserPool:
         for _ in range(3):
             cap = MAX_SESSIONS_PER_DAY * pool.activity.sum() / max(sessions_per_day, 1.0)
             pool.activity = np.minimum(pool.activity, cap)
+        # a few dozen activity levels: sampling picks a (segment, level) group, then a member uniformly
+        log_a = np.log(pool.activity)
+        step = max((log_a.max() - log_a.min()) / (ACTIVITY_LEVELS - 1), 1e-9)
+        pool.activity = np.exp(log_a.min() + np.round((log_a - log_a.min()) / step) * step)
         return pool
 
     @classmethod
@@ -91,33 +95,57 @@ class UserPool:
             activity=activity,
             seen=np.zeros(n, dtype=bool),
             last_end=np.full(n, np.iinfo(np.int64).min // 2, dtype=np.int64),
-            n_orders=np.zeros(n, dtype=np.int32),
         )
 
     def extend(self, segment: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Add fresh users with the given segments (a fallback when the pool is too busy); returns their ids."""
         extra = self._attributes(segment.shape[0], rng)
         extra.segment = segment.astype(np.int8)
+        extra.activity = np.full(segment.shape[0], np.median(self.activity))
         start = self.size
-        for name in ("country", "device", "browser", "segment", "activity", "seen", "last_end", "n_orders"):
+        for name in ("country", "device", "browser", "segment", "activity", "seen", "last_end"):
             setattr(self, name, np.concatenate([getattr(self, name), getattr(extra, name)]))
         return np.arange(start, self.size, dtype=np.int32)
 
+    def _groups(self) -> dict:
+        """Users grouped by (segment, activity level): members in group order, group starts and
+        sizes, and sampling CDFs over the groups (all, and per segment). Rebuilt when the pool grows."""
+        cache = self.__dict__.setdefault("_cache", {})
+        if cache.get("size") != self.size:
+            levels, level = np.unique(self.activity, return_inverse=True)
+            key = self.segment.astype(np.int64) * levels.shape[0] + level
+            n_groups = 2 * levels.shape[0]
+            count = np.bincount(key, minlength=n_groups)
+            weight = count * np.tile(levels, 2)
+            cache.clear()
+            cache.update(
+                size=self.size,
+                members=np.argsort(key, kind="stable").astype(np.int32),
+                start=np.concatenate([[0], np.cumsum(count)[:-1]]),
+                count=count,
+                all=np.cumsum(weight),
+            )
+            for seg in (0, 1):
+                w = np.where(np.arange(n_groups) // levels.shape[0] == seg, weight, 0.0)
+                cache[seg] = np.cumsum(w) if w.sum() > 0 else cache["all"]
+        return cache
+
+    def _sample_groups(self, cdf: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        g = self._groups()
+        group = np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right"), cdf.shape[0] - 1)
+        within = (rng.random(n) * g["count"][group]).astype(np.int64)
+        return g["members"][g["start"][group] + within]
+
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Users for ``n`` sessions, proportional to activity."""
-        return _cdf_sample(np.cumsum(self.activity), rng.random(n)).astype(np.int32)
+        return self._sample_groups(self._groups()["all"], n, rng)
 
     def resample_within_segment(self, segment: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         out = np.empty(segment.shape[0], dtype=np.int32)
         for seg in (0, 1):
             want = segment == seg
-            if not want.any():
-                continue
-            members = np.flatnonzero(self.segment == seg)
-            if members.size == 0:
-                members = np.arange(self.size)
-            pick = _cdf_sample(np.cumsum(self.activity[members]), rng.random(int(want.sum())))
-            out[want] = members[pick]
+            if want.any():
+                out[want] = self._sample_groups(self._groups()[seg], int(want.sum()), rng)
         return out
 
     def assign(self, users: np.ndarray, start: np.ndarray, end: np.ndarray, rng: np.random.Generator) -> np.ndarray:
