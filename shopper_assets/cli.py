@@ -58,6 +58,29 @@ def generate(start: str, days: int, events_per_day: int, seed: int, out: Path | 
 
 
 @main.command()
+@click.option("--events", type=click.IntRange(min=1), help="Send N events as fast as possible.")
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), help="Target events per second.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Seconds to send at --rate.")
+@click.option("--topic", help="Topic (default: the first of $SHOPPER_KAFKA_TOPICS).")
+@click.option("--seed", default=42, show_default=True, type=click.IntRange(min=0))
+def produce(events: int | None, rate: float | None, duration: float | None, topic: str | None, seed: int) -> None:
+    """Send synthetic events to Kafka, keyed by user_id; non-zero exit when any event was not delivered."""
+    from shopper_assets.ingestion.kafka import produce_events
+
+    if events is None and (rate is None or duration is None):
+        raise click.UsageError("give --events N, or --rate R with --duration S")
+    settings = _settings()
+    report = produce_events(settings, events=events, rate=rate, duration=duration, topic=topic, seed=seed)
+    click.echo(
+        f"{report.delivered:,} delivered, {report.failed:,} failed to {report.topic} at "
+        f"{settings.kafka_bootstrap_servers} in {report.seconds:.1f} s ({report.rate:,.0f} events/s)"
+    )
+    for error in report.errors:
+        click.echo(f"  error: {error}", err=True)
+    sys.exit(0 if report.ok else 1)
+
+
+@main.command()
 @click.option("--date", "day", help="UTC day to generate and process (default: yesterday).")
 @click.option("--days", default=1, show_default=True, type=click.IntRange(min=1, max=31))
 @click.option("--events-per-day", default=200_000, show_default=True, type=click.IntRange(min=1))

@@ -1,0 +1,1 @@
+"""Automatic runs: sensors on external systems and declarative automation between assets."""

@@ -1,0 +1,158 @@
+"""The Kafka sensor: lands new messages and asks for the lake runs of the hours they touched.
+
+Each tick consumes one bounded batch (a message cap and a time budget keep the tick well under
+Dagster's tick timeout), writes it into the landing zone's hour folders, commits the offsets after
+the files are durable (``land_batch``) and returns:
+
+* a materialization of ``landing_events`` per touched hour, carrying offsets, counts and consumer
+  lag, so the UI shows what each tick landed;
+* one run per contiguous range of touched hours for raw_events → cleaned_events +
+  quarantined_events. Late events touch old hours and get their own runs; the daily dbt models
+  follow through declarative automation (``on_any_updated_partition``).
+
+Hours that do not exist yet as partitions (event times ahead of the clock) wait in the cursor until
+they do. A broker that cannot be reached fails the tick with a clear message; the next tick retries
+from the committed offsets, so nothing is lost or landed twice.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    ConfigurableResource,
+    DefaultSensorStatus,
+    MetadataValue,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from shopper_assets.ingestion.landing import LandingZone
+from shopper_assets.partitions import hourly_partitions
+from shopper_assets.settings import Settings
+
+LAKE_STEP = [AssetKey("raw_events"), AssetKey("cleaned_events"), AssetKey("quarantined_events")]
+
+
+class KafkaResource(ConfigurableResource):
+    """Where to consume from, and how much one sensor tick may take."""
+
+    bootstrap_servers: str
+    topics: str  # comma-separated
+    group_id: str = "shopper-landing"
+    max_messages_per_tick: int = 200_000
+    consume_seconds: float = 10.0
+
+    def consumer(self):
+        from shopper_assets.ingestion.kafka import make_consumer
+
+        settings = Settings(kafka_bootstrap_servers=self.bootstrap_servers, kafka_topics=self.topic_list)
+        return make_consumer(settings, self.group_id)
+
+    @property
+    def topic_list(self) -> tuple[str, ...]:
+        return tuple(t.strip() for t in self.topics.split(",") if t.strip())
+
+
+def hour_key(hour: datetime) -> str:
+    return f"{hour:%Y-%m-%d-%H}:00"
+
+
+def contiguous_ranges(hours: list[datetime]) -> list[tuple[datetime, datetime]]:
+    """Sorted hours grouped into (first, last) runs of consecutive hours."""
+    ranges: list[tuple[datetime, datetime]] = []
+    for h in sorted(set(hours)):
+        if ranges and h - ranges[-1][1] == timedelta(hours=1):
+            ranges[-1] = (ranges[-1][0], h)
+        else:
+            ranges.append((h, h))
+    return ranges
+
+
+def lake_run_requests(hours: list[datetime], reason: str) -> list[RunRequest]:
+    """One single-run backfill of the lake step per contiguous range of hours."""
+    return [
+        RunRequest(
+            run_key=f"{reason}:{hour_key(first)}..{hour_key(last)}",
+            asset_selection=LAKE_STEP,
+            tags={
+                "dagster/asset_partition_range_start": hour_key(first),
+                "dagster/asset_partition_range_end": hour_key(last),
+                "shopper/trigger": reason.split(":")[0],
+            },
+        )
+        for first, last in contiguous_ranges(hours)
+    ]
+
+
+def split_existing(hours: list[datetime], now: datetime) -> tuple[list[datetime], list[datetime]]:
+    """Hours that are partitions already, and hours still ahead of the partitions' end."""
+    last = hourly_partitions.get_last_partition_window(current_time=now)
+    end = last.end.astimezone(UTC).replace(tzinfo=None) if last else datetime.min
+    return [h for h in hours if h < end], [h for h in hours if h >= end]
+
+
+@sensor(
+    name="kafka_landing_sensor",
+    minimum_interval_seconds=10,
+    target=LAKE_STEP,
+    default_status=DefaultSensorStatus.STOPPED,
+    description="Lands Kafka messages into hour folders and requests the lake runs of the touched hours.",
+)
+def kafka_landing_sensor(
+    context: SensorEvaluationContext, kafka: KafkaResource, landing: LandingZone
+) -> SensorResult | SkipReason:
+    from shopper_assets.ingestion.kafka import land_batch
+
+    state = json.loads(context.cursor) if context.cursor else {}
+    pending = [datetime.fromisoformat(h) for h in state.get("pending_hours", [])]
+    consumer = kafka.consumer()
+    try:
+        report = land_batch(
+            consumer, landing, max_messages=kafka.max_messages_per_tick, timeout_s=kafka.consume_seconds
+        )
+    finally:
+        consumer.close()
+
+    ready, waiting = split_existing(sorted(set(pending) | report.hours), datetime.now(UTC))
+    state = {
+        "pending_hours": [h.isoformat() for h in waiting],
+        "landed_messages": state.get("landed_messages", 0) + report.messages,
+        "offsets": {f"{t}[{p}]": last for (t, p), (_, last) in report.offsets.items()} or state.get("offsets", {}),
+    }
+    if not ready and report.messages == 0:
+        return SkipReason(f"No new messages (consumer lag {report.total_lag}); {len(waiting)} hours waiting")
+
+    events = [
+        AssetMaterialization(
+            asset_key="landing_events",
+            partition=hour_key(h),
+            metadata={
+                "messages_in_batch": report.messages,
+                "malformed_in_batch": report.malformed,
+                "files": MetadataValue.json(
+                    sorted(f for f in report.files if f.startswith(f"date={h:%Y-%m-%d}/hour={h:%H}"))
+                ),
+                "offsets": MetadataValue.json({f"{t}[{p}]": list(r) for (t, p), r in report.offsets.items()}),
+                "consumer_lag": report.total_lag,
+            },
+        )
+        for h in sorted(report.hours)
+        if h in ready
+    ]
+    context.log.info(
+        f"Landed {report.messages:,} messages ({report.malformed:,} malformed) into {len(report.files)} files "
+        f"over {len(report.hours)} hours; lag {report.total_lag:,}; {len(waiting)} hours wait for their partition"
+    )
+    cursor_key = ",".join(f"{t}[{p}]={last}" for (t, p), (_, last) in sorted(report.offsets.items())) or "pending"
+    return SensorResult(
+        run_requests=lake_run_requests(ready, f"kafka:{cursor_key}"),
+        asset_events=events,
+        cursor=json.dumps(state),
+    )
