@@ -11,8 +11,10 @@ from shopper_assets.settings import Settings
 _settings = Settings.from_env()
 START_DATE = _settings.start_date.isoformat()
 
-hourly_partitions = HourlyPartitionsDefinition(start_date=f"{START_DATE}-00:00", timezone="UTC")
-daily_partitions = DailyPartitionsDefinition(start_date=START_DATE, timezone="UTC")
+# end_offset=1: the hour (and day) in progress is a partition too, so streamed events are processed
+# while their hour is still open, and re-processed as it fills.
+hourly_partitions = HourlyPartitionsDefinition(start_date=f"{START_DATE}-00:00", timezone="UTC", end_offset=1)
+daily_partitions = DailyPartitionsDefinition(start_date=START_DATE, timezone="UTC", end_offset=1)
 
 
 def window_bounds(window: TimeWindow) -> tuple[datetime, datetime]:

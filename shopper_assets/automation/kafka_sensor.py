@@ -32,6 +32,7 @@ from dagster import (
     SkipReason,
     sensor,
 )
+from pydantic import Field
 
 from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.partitions import hourly_partitions
@@ -48,12 +49,13 @@ class KafkaResource(ConfigurableResource):
     group_id: str = "shopper-landing"
     max_messages_per_tick: int = 200_000
     consume_seconds: float = 10.0
+    client_overrides: dict[str, str] = Field(default_factory=dict, description="Extra librdkafka settings.")
 
     def consumer(self):
         from shopper_assets.ingestion.kafka import make_consumer
 
         settings = Settings(kafka_bootstrap_servers=self.bootstrap_servers, kafka_topics=self.topic_list)
-        return make_consumer(settings, self.group_id)
+        return make_consumer(settings, self.group_id, config=dict(self.client_overrides))
 
     @property
     def topic_list(self) -> tuple[str, ...]:
@@ -93,7 +95,8 @@ def lake_run_requests(hours: list[datetime], reason: str) -> list[RunRequest]:
 
 def split_existing(hours: list[datetime], now: datetime) -> tuple[list[datetime], list[datetime]]:
     """Hours that are partitions already, and hours still ahead of the partitions' end."""
-    last = hourly_partitions.get_last_partition_window(current_time=now)
+    del now  # the partitions definition reads the clock itself
+    last = hourly_partitions.get_last_partition_window()
     end = last.end.astimezone(UTC).replace(tzinfo=None) if last else datetime.min
     return [h for h in hours if h < end], [h for h in hours if h >= end]
 
