@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from dagster import EnvVar
+
 from shopper_assets.ingestion.landing import LocalLandingZone
+from shopper_assets.ingestion.s3_landing import S3LandingZone
 from shopper_assets.settings import Settings
 from shopper_assets.storage.lake_store import LocalLakeStore
+from shopper_assets.storage.s3_lake import S3LakeStore
 
 
 def local_resources(settings: Settings) -> dict[str, Any]:
@@ -21,7 +25,22 @@ def local_resources(settings: Settings) -> dict[str, Any]:
     }
 
 
+def prod_resources(settings: Settings) -> dict[str, Any]:
+    """S3 landing zone and lake, Postgres warehouse. The Postgres URI is read from
+    ``SHOPPER_PG_URL`` at run time (EnvVar), so it never appears in config or logs; S3 credentials
+    come from the standard AWS variables. The lake cache lives under ``$SHOPPER_DATA_DIR``."""
+    return {
+        "landing": S3LandingZone(bucket=settings.s3_bucket, endpoint_url=settings.aws_endpoint_url),
+        "lake": S3LakeStore(
+            bucket=settings.s3_bucket,
+            endpoint_url=settings.aws_endpoint_url,
+            pg_url=EnvVar("SHOPPER_PG_URL"),
+            cache_dir=str(settings.data_dir / "lake_cache"),
+        ),
+    }
+
+
 def resources_for(settings: Settings) -> dict[str, Any]:
     if settings.env == "prod":
-        raise NotImplementedError("SHOPPER_ENV=prod (S3 + Postgres) is not available yet; use SHOPPER_ENV=local")
+        return prod_resources(settings)
     return local_resources(settings)

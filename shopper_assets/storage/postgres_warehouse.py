@@ -1,0 +1,159 @@
+"""The Postgres warehouse of the prod deployment: ``lake.<table>`` tables that dbt-postgres reads.
+
+Kept to three verbs — connect, ensure tables, replace a window — so the S3 lake store and anyone
+else (a backfill script, a test) load the warehouse the same way. Rows arrive as Arrow batches
+streamed from DuckDB over the lake's Parquet partitions, rendered to CSV by Arrow and sent with
+``COPY``: one statement per window, no Python loop per row, no temporary file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+from psycopg import sql
+
+from shopper_assets.lake.tables import PARTITION_COLUMN, LakeTable
+
+#: Tables of the lake that the warehouse holds (raw_events stays in the lake only).
+WAREHOUSE_TABLES = ("cleaned_events", "quarantined_events")
+
+_DDL_LOCK = 0x5305_0001  # pg_advisory_xact_lock key serialising DDL of concurrent runs
+
+
+def pg_type(sql_type: str) -> str:
+    """Postgres type of a lake column type (the DuckDB names used in lake/tables.py)."""
+    t = sql_type.strip().upper()
+    if t == "VARCHAR":
+        return "text"
+    if t == "BLOB":
+        return "bytea"
+    if t in ("TIMESTAMP", "BIGINT", "INTEGER"):
+        return t.lower()
+    if m := re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", t):
+        return f"numeric({m[1]},{m[2]})"
+    raise ValueError(f"no Postgres type for lake column type {sql_type!r}")
+
+
+def redact(url: str | None) -> str:
+    """The URI without its password, for messages (never log the URI itself)."""
+    if not url:
+        return "<unset>"
+    parts = urlsplit(url)
+    if parts.password is None:
+        return urlunsplit(parts._replace(query=""))
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}", query=""))
+
+
+def connect(url: str) -> psycopg.Connection:
+    """Open a connection from a libpq URI (``postgresql://user:pw@host:port/db`` or ``...?host=/dir``).
+
+    libpq parses the URI, unix-socket directories included; a SQLAlchemy-style ``+driver`` suffix
+    in the scheme is dropped. Errors never repeat the password (libpq does not include it).
+    """
+    url = re.sub(r"^(postgres(?:ql)?)\+\w+://", r"\1://", url)
+    return psycopg.connect(url, connect_timeout=15, client_encoding="utf8", application_name="shopper_assets")
+
+
+def ensure_tables(conn: psycopg.Connection, tables: Iterable[LakeTable], schema: str = "lake") -> None:
+    """Create the schema, the tables and their event_hour index if missing; add new contract columns.
+
+    Idempotent and safe when several runs start at once (an advisory lock serialises the DDL). DDL
+    only runs for what the catalog lacks, so the usual call takes no table lock that would wait
+    behind a long dbt read.
+    """
+    tables = list(tables)
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+        existing: dict[str, set[str]] = {}
+        for table, column in conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s", (schema,)
+        ):
+            existing.setdefault(table, set()).add(column)
+        indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s", (schema,))}
+        if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        for spec in tables:
+            target = sql.Identifier(schema, spec.name)
+            have = existing.get(spec.name)
+            if have is None:
+                cols = sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(pg_type(t))) for name, t in spec.columns
+                )
+                conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(target, cols))
+                have = set(spec.column_names)
+            for name, t in spec.columns:
+                if name not in have:
+                    conn.execute(
+                        sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                            target, sql.Identifier(name), sql.SQL(pg_type(t))
+                        )
+                    )
+            index = f"{spec.name}_{PARTITION_COLUMN}_idx"
+            if index not in indexes:
+                conn.execute(
+                    sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
+                        sql.Identifier(index), target, sql.Identifier(PARTITION_COLUMN)
+                    )
+                )
+
+
+def replace_hours(
+    conn: psycopg.Connection,
+    spec: LakeTable,
+    hours: list[datetime],
+    batches: Iterable[pa.RecordBatch],
+    schema: str = "lake",
+) -> int:
+    """Replace the rows of ``hours`` in ``schema.<table>`` with ``batches``, in one transaction.
+
+    DELETE of the hours and COPY of the rows commit together, so a reader sees the old window or
+    the new one, and re-running a window never duplicates; an error anywhere (also while the
+    batches are produced) rolls both back. Replacements of the same table are serialised with an
+    advisory lock (two concurrent runs of one window would otherwise both delete the old rows and
+    both insert). Batches carry the table's columns in order as rendered by ``export_select``;
+    they are streamed as CSV (NULL unquoted, every string quoted), so Postgres parses one batch
+    while the next is produced. Returns the rows copied.
+    """
+    ensure_tables(conn, [spec], schema)
+    target = sql.Identifier(schema, spec.name)
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in spec.column_names)
+    options = pa_csv.WriteOptions(include_header=False)
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{schema}.{spec.name}",))
+        cur.execute(
+            sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(target, sql.Identifier(PARTITION_COLUMN)),
+            (list(hours),),
+        )
+        with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(target, cols)) as copy:
+            for batch in batches:
+                if batch.num_rows:
+                    sink = pa.BufferOutputStream()
+                    pa_csv.write_csv(batch, sink, options)
+                    copy.write(sink.getvalue())
+        return cur.rowcount
+
+
+def export_select(spec: LakeTable, relation: str) -> str:
+    """SELECT over a DuckDB relation of the table that renders values the way Postgres CSV reads them.
+
+    BLOB becomes bytea hex text (``\\x...``); NUL characters, which Postgres text cannot hold,
+    become U+FFFD (only possible in quarantined raw lines).
+    """
+    exprs = []
+    for name, t in spec.columns:
+        kind = t.strip().upper()
+        if kind == "BLOB":
+            exprs.append(f"CASE WHEN {name} IS NOT NULL THEN '\\x' || hex({name}) END AS {name}")
+        elif kind == "VARCHAR":
+            exprs.append(f"replace({name}, chr(0), chr(65533)) AS {name}")
+        else:
+            exprs.append(name)
+    return f"SELECT {', '.join(exprs)} FROM ({relation}) AS pg_export"

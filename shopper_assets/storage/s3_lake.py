@@ -1,0 +1,236 @@
+"""The prod lake: Parquet partitions in S3, the cleaned layer also in Postgres for dbt.
+
+A session computes exactly like the local one (DuckDB over Parquet files under a local root); the
+root is a cache of the bucket. ``fetch`` makes the cache match S3 for the hours about to be read,
+downloading only objects whose ETag or size changed. ``publish`` ships the hour folders that
+``replace_window`` just swapped in: upload their files, delete the hour prefix's other objects
+(so a re-run leaves no leftovers), and for cleaned/quarantined events replace the same hours in
+Postgres in one transaction. S3 is the truth; the cache can be deleted at any time. Runs may
+share a cache directory when they write different partitions (the rule the local store has too);
+a failed publish leaves the cache ahead of S3 only for hours whose manifest was not rewritten,
+and the next fetch puts them back in line with S3.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from dagster import EnvVar
+from pydantic import Field, PrivateAttr
+
+from shopper_assets.ingestion.s3_landing import list_keys, s3_client
+from shopper_assets.lake.tables import LAKE_TABLES
+from shopper_assets.storage import postgres_warehouse as pg
+from shopper_assets.storage.lake_store import LakeSession, LakeStore, partition_path, typed_select
+
+log = logging.getLogger(__name__)
+
+COPY_BATCH_ROWS = 100_000  # rows per Arrow batch streamed into the Postgres COPY
+MANIFEST = "_s3_manifest.json"  # per cached hour folder: object name → [ETag, size] as last seen in S3
+
+
+class S3LakeSession(LakeSession):
+    """A LakeSession whose root is a local cache of ``s3://<bucket>/<prefix>/``."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, root: Path, store: S3LakeStore):
+        super().__init__(con, root)
+        self.store = store
+        self.client = store.client
+        self._fresh: set[tuple[str, datetime]] = set()  # partitions known to match S3 in this session
+
+    # -- S3 -----------------------------------------------------------------------------------
+    def _prefix(self, table: str, hour: datetime) -> str:
+        return f"{self.store.prefix.strip('/')}/{partition_path(table, hour)}/"
+
+    def _map(self, fn, items: list) -> list:
+        if len(items) <= 1:
+            return [fn(i) for i in items]
+        with ThreadPoolExecutor(max_workers=min(self.store.workers, len(items))) as pool:
+            return list(pool.map(fn, items))
+
+    def fetch(self, table: str, hours: list[datetime]) -> None:
+        """Make the cached partitions of ``hours`` equal to S3's, downloading only what changed."""
+        todo = [h for h in hours if (table, h) not in self._fresh]
+        downloaded = sum(self._map(lambda h: self._fetch_hour(table, h), todo))
+        self._fresh.update((table, h) for h in todo)
+        if downloaded:
+            log.info(
+                "fetched %d objects of %s for %d hours from s3://%s", downloaded, table, len(todo), self.store.bucket
+            )
+
+    def _fetch_hour(self, table: str, hour: datetime) -> int:
+        prefix = self._prefix(table, hour)
+        remote = {
+            k[len(prefix) :]: v
+            for k, v in list_keys(self.client, self.store.bucket, prefix).items()
+            if k.endswith(".parquet") and "/" not in k[len(prefix) :]
+        }
+        folder = self.root / partition_path(table, hour)
+        cached = _read_manifest(folder)
+        local = {p.name for p in folder.glob("*.parquet")} if folder.is_dir() else set()
+        if cached == remote and local == set(remote) and _sizes_match(folder, remote):
+            return 0
+        staged = self.root / "_staging" / f"fetch-{uuid.uuid4().hex}"
+        staged.mkdir(parents=True)
+        manifest, downloaded = {}, 0
+        try:
+            for name, (etag, size) in sorted(remote.items()):
+                target = staged / name
+                if cached.get(name) == (etag, size) and (folder / name).is_file():
+                    _link_or_copy(folder / name, target)
+                    manifest[name] = (etag, size)
+                    continue
+                obj = self.client.get_object(Bucket=self.store.bucket, Key=prefix + name)
+                with open(target, "wb") as f:
+                    shutil.copyfileobj(obj["Body"], f, 1024 * 1024)
+                manifest[name] = (obj["ETag"].strip('"'), int(obj["ContentLength"]))
+                downloaded += 1
+            _write_manifest(staged, manifest)
+            self._swap(staged if remote else staged / "absent", folder)
+        finally:
+            shutil.rmtree(staged, ignore_errors=True)
+        return downloaded
+
+    def publish(self, table: str, hours: list[datetime]) -> None:
+        """Upload the freshly swapped hours, drop their stale objects, load the warehouse tables."""
+        uploaded = sum(self._map(lambda h: self._publish_hour(table, h), hours))
+        self._fresh.update((table, h) for h in hours)
+        log.info("published %d objects of %s for %d hours to s3://%s", uploaded, table, len(hours), self.store.bucket)
+        if table in pg.WAREHOUSE_TABLES and self.store.resolved_pg_url():
+            rows = self.load_warehouse(table, hours)
+            log.info(
+                "replaced %d hours of %s.%s in Postgres with %d rows", len(hours), self.store.pg_schema, table, rows
+            )
+
+    def _publish_hour(self, table: str, hour: datetime) -> int:
+        prefix = self._prefix(table, hour)
+        folder = self.root / partition_path(table, hour)
+        files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+        manifest = {}
+        for path in files:
+            with open(path, "rb") as body:
+                etag = self.client.put_object(Bucket=self.store.bucket, Key=prefix + path.name, Body=body)["ETag"]
+            manifest[path.name] = (etag.strip('"'), path.stat().st_size)
+        stale = [k for k in list_keys(self.client, self.store.bucket, prefix) if k[len(prefix) :] not in manifest]
+        for i in range(0, len(stale), 1000):
+            self.client.delete_objects(
+                Bucket=self.store.bucket, Delete={"Objects": [{"Key": k} for k in stale[i : i + 1000]], "Quiet": True}
+            )
+        if folder.is_dir():
+            _write_manifest(folder, manifest)
+        return len(files)
+
+    # -- Postgres -----------------------------------------------------------------------------
+    def load_warehouse(self, table: str, hours: list[datetime]) -> int:
+        """Replace ``hours`` of ``<pg_schema>.<table>`` with the cached partitions (one transaction)."""
+        spec = LAKE_TABLES[table]
+        files = [str(f) for h in hours for f in sorted((self.root / partition_path(table, h)).glob("*.parquet"))]
+        batches: Iterable[pa.RecordBatch] = []
+        if files:
+            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            relation = typed_select(spec, f"SELECT * FROM read_parquet([{listed}])")
+            batches = self.con.sql(pg.export_select(spec, relation)).to_arrow_reader(COPY_BATCH_ROWS)
+        with pg.connect(self.store.resolved_pg_url()) as conn:
+            return pg.replace_hours(conn, spec, hours, batches, self.store.pg_schema)
+
+
+class S3LakeStore(LakeStore):
+    """Lake partitions in ``s3://<bucket>/lake/<table>/date=/hour=/part-*.parquet`` (zstd), cleaned
+    and quarantined events also in Postgres ``lake.<table>``.
+
+    ``pg_url`` is a secret: pass ``EnvVar("SHOPPER_PG_URL")`` so it never appears in run config or
+    logs; it is excluded from this resource's repr. S3 credentials are not config at all (boto3's
+    standard chain). ``pg_url`` unset means lake only, no warehouse load.
+    """
+
+    bucket: str
+    endpoint_url: str | None = None
+    region: str | None = None
+    pg_url: str | None = Field(default=None, repr=False, description="libpq URI of the warehouse (secret)")
+    cache_dir: str = Field(description="local cache of the bucket's lake prefix; the sessions' root")
+    prefix: str = "lake"
+    pg_schema: str = "lake"
+    memory_limit: str = "60%"
+    threads: int = 0  # 0 = all cores
+    workers: int = 8  # parallel S3 transfers
+
+    _client = PrivateAttr(default=None)
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = s3_client(self.endpoint_url, self.region)
+        return self._client
+
+    def resolved_pg_url(self) -> str | None:
+        """The Postgres URI (an unresolved EnvVar, when used outside Dagster, is read here)."""
+        if isinstance(self.pg_url, EnvVar):
+            return self.pg_url.get_value()
+        return self.pg_url or None
+
+    @property
+    def root(self) -> Path:
+        return Path(self.cache_dir)
+
+    @contextmanager
+    def session(self) -> Iterator[S3LakeSession]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        spill = self.root / "_tmp" / uuid.uuid4().hex  # per session: runs sharing the cache never share spill files
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute(f"SET memory_limit = '{self.memory_limit}'")
+            con.execute(f"SET temp_directory = '{spill}'")
+            if self.threads:
+                con.execute(f"SET threads = {int(self.threads)}")
+            yield S3LakeSession(con, self.root, self)
+        finally:
+            con.close()
+            shutil.rmtree(spill, ignore_errors=True)
+
+    def publish_to_warehouse(self) -> None:
+        """Make sure ``lake.cleaned_events`` and ``lake.quarantined_events`` exist for dbt-postgres.
+
+        Their rows are loaded as each window is published, so there is nothing else to do here.
+        """
+        url = self.resolved_pg_url()
+        if not url:
+            log.warning("S3LakeStore has no pg_url: the warehouse tables are not maintained")
+            return
+        with pg.connect(url) as conn:
+            pg.ensure_tables(conn, [LAKE_TABLES[t] for t in pg.WAREHOUSE_TABLES], self.pg_schema)
+
+
+def _read_manifest(folder: Path) -> dict[str, tuple[str, int]]:
+    try:
+        return {k: (v[0], int(v[1])) for k, v in json.loads((folder / MANIFEST).read_text()).items()}
+    except (OSError, ValueError, TypeError, IndexError):
+        return {}
+
+
+def _write_manifest(folder: Path, manifest: dict[str, tuple[str, int]]) -> None:
+    tmp = folder / f".{MANIFEST}.{uuid.uuid4().hex}"
+    tmp.write_text(json.dumps({k: list(v) for k, v in manifest.items()}))
+    os.replace(tmp, folder / MANIFEST)
+
+
+def _sizes_match(folder: Path, remote: dict[str, tuple[str, int]]) -> bool:
+    return all((folder / name).stat().st_size == size for name, (_, size) in remote.items())
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)

@@ -1,0 +1,62 @@
+"""Shared steps of the prod tests: upload a local landing zone, run the lake pipeline, read rows back."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+
+from shopper_assets.ingestion.landing import LANDING_PREFIX, LandingZone
+from shopper_assets.lake.pipeline import CleaningStats, RawStats, clean_window, ingest_raw
+from shopper_assets.lake.tables import LAKE_TABLES
+from shopper_assets.storage.lake_store import LakeStore
+
+LATE_HOURS = 6
+
+
+def upload_landing(data_dir: Path, s3, bucket: str) -> list[str]:
+    """Every landing file under ``data_dir`` to the same key in the bucket; returns the keys."""
+    root = data_dir / LANDING_PREFIX
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    keys = [f"{LANDING_PREFIX}/{p.relative_to(root).as_posix()}" for p in files]
+    with ThreadPoolExecutor(8) as pool:
+        list(
+            pool.map(
+                lambda kp: s3.put_object(Bucket=bucket, Key=kp[0], Body=kp[1].read_bytes()),
+                zip(keys, files, strict=True),
+            )
+        )
+    return keys
+
+
+def run_pipeline(
+    store: LakeStore, landing: LandingZone, start: datetime, end: datetime
+) -> tuple[RawStats, CleaningStats]:
+    with store.session() as session:
+        raw = ingest_raw(session, landing, start, end, LATE_HOURS)
+        stats = clean_window(session, start, end)
+    store.publish_to_warehouse()
+    return raw, stats
+
+
+def lake_rows(store: LakeStore, table: str, start: datetime, end: datetime, drop: tuple[str, ...] = ()) -> list[tuple]:
+    cols = [c for c in LAKE_TABLES[table].column_names if c not in drop]
+    with store.session() as session:
+        rel = session.scan(table, start, end)
+        return sorted(session.con.execute(f"SELECT {', '.join(cols)} FROM ({rel})").fetchall(), key=repr)
+
+
+def pg_rows(pg_url: str, table: str, drop: tuple[str, ...] = (), where: str = "true") -> list[tuple]:
+    cols = [c for c in LAKE_TABLES[table].column_names if c not in drop]
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute(f"SELECT {', '.join(cols)} FROM lake.{table} WHERE {where}").fetchall()
+    return sorted((tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows), key=repr)
+
+
+def s3_keys(s3, bucket: str, prefix: str) -> list[str]:
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys += [o["Key"] for o in page.get("Contents", ())]
+    return sorted(keys)

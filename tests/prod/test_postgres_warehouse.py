@@ -1,0 +1,127 @@
+"""The Postgres helpers: DDL from the lake tables, and a CSV COPY that keeps every awkward value."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from shopper_assets.lake.tables import LAKE_TABLES
+from shopper_assets.storage import postgres_warehouse as pg
+
+HOUR = datetime(2026, 11, 20, 13)
+BLOB = "from_hex('FF000A22')"  # 0xFF, NUL, newline, quote
+AWKWARD = ["", 'comma, "quotes"', "multi\nline\r\nCRLF", "back\\slash \\x00 \\.", "\\.", "ünïcödé ✓ 🛒", "nul\x00byte"]
+
+
+def test_ensure_tables_types_index_and_idempotence(pg_url: str):
+    with pg.connect(pg_url) as conn:
+        for _ in range(2):
+            pg.ensure_tables(conn, LAKE_TABLES.values())
+        types = dict(
+            conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = 'lake' AND table_name = 'cleaned_events'"
+            ).fetchall()
+        )
+        indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'lake'")}
+        raw_types = dict(
+            conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = 'lake' AND table_name = 'raw_events'"
+            ).fetchall()
+        )
+    assert types["event_id"] == "text" and types["event_time"] == "timestamp without time zone"
+    assert types["price"] == "numeric" and types["quantity"] == "integer" and types["_line_number"] == "bigint"
+    assert raw_types["raw_bytes"] == "bytea"
+    assert {f"{t}_event_hour_idx" for t in LAKE_TABLES} <= indexes
+
+
+def test_ensure_tables_adds_new_contract_columns(pg_url: str):
+    spec = LAKE_TABLES["quarantined_events"]
+    with pg.connect(pg_url) as conn:
+        conn.execute("CREATE SCHEMA lake")
+        conn.execute("CREATE TABLE lake.quarantined_events (event_hour timestamp, reason text)")
+        conn.commit()
+        pg.ensure_tables(conn, [spec])
+        cols = [
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'lake' "
+                "AND table_name = 'quarantined_events' ORDER BY ordinal_position"
+            )
+        ]
+    assert set(cols) == set(spec.column_names)
+
+
+def test_replace_hours_round_trips_awkward_values_and_replaces(pg_url: str):
+    spec = LAKE_TABLES["quarantined_events"]
+    values = ", ".join(
+        f"(TIMESTAMP '{HOUR}', TIMESTAMP '{HOUR}', 'f', {i}, NULL, 'invalid_json', ?, ?, "
+        f"{'NULL' if i % 2 else BLOB}, TIMESTAMP '2026-11-21 00:00:00.5')"
+        for i in range(len(AWKWARD))
+    )
+    params = [p for s in AWKWARD for p in (s, s)]
+    with duckdb.connect() as con:
+        con.execute(f"CREATE TABLE t AS SELECT * FROM (VALUES {values}) AS v({', '.join(spec.column_names)})", params)
+        batches = con.sql(pg.export_select(spec, "SELECT * FROM t")).to_arrow_table().to_batches(max_chunksize=3)
+    with pg.connect(pg_url) as conn:
+        assert pg.replace_hours(conn, spec, [HOUR], batches) == len(AWKWARD)
+        assert pg.replace_hours(conn, spec, [HOUR], batches) == len(AWKWARD)  # replaced, not appended
+        rows = conn.execute(
+            "SELECT line_number, detail, line, raw_bytes, quarantined_at, event_id "
+            "FROM lake.quarantined_events ORDER BY line_number"
+        ).fetchall()
+    assert len(rows) == len(AWKWARD)
+    for (i, detail, line, raw, at, event_id), want in zip(rows, AWKWARD, strict=True):
+        want = want.replace("\x00", "\ufffd")
+        assert detail == want and line == want, i
+        assert (raw is None) if i % 2 else bytes(raw) == b'\xff\x00\n"'
+        assert at == datetime(2026, 11, 21, 0, 0, 0, 500000) and event_id is None
+
+
+def test_replace_hours_with_no_rows_clears_only_those_hours(pg_url: str):
+    spec = LAKE_TABLES["quarantined_events"]
+    with pg.connect(pg_url) as conn:
+        pg.ensure_tables(conn, [spec])
+        for h in (12, 13):
+            conn.execute(
+                "INSERT INTO lake.quarantined_events (event_hour, reason) VALUES (%s, 'x')", (HOUR.replace(hour=h),)
+            )
+        conn.commit()
+        assert pg.replace_hours(conn, spec, [HOUR], []) == 0
+        left = conn.execute("SELECT event_hour FROM lake.quarantined_events").fetchall()
+    assert left == [(HOUR.replace(hour=12),)]
+
+
+def test_decimal_and_types_mapping():
+    assert pg.pg_type("DECIMAL(18,2)") == "numeric(18,2)"
+    assert pg.pg_type("VARCHAR") == "text" and pg.pg_type("BLOB") == "bytea"
+    assert pg.pg_type("TIMESTAMP") == "timestamp" and pg.pg_type("BIGINT") == "bigint"
+    with pytest.raises(ValueError):
+        pg.pg_type("HUGEINT")
+    assert Decimal("1.50") == Decimal("1.5")
+
+
+def test_redact_hides_password_and_socket_query():
+    assert pg.redact("postgresql://u:s3cret@db:5432/x") == "postgresql://u:***@db:5432/x"
+    assert "s3cret" not in pg.redact("postgresql://u:s3cret@/x?host=/tmp/sock")
+    assert pg.redact(None) == "<unset>"
+
+
+def test_failure_while_streaming_rolls_the_window_back(pg_url: str):
+    spec = LAKE_TABLES["quarantined_events"]
+    with pg.connect(pg_url) as conn:
+        pg.ensure_tables(conn, [spec])
+        conn.execute("INSERT INTO lake.quarantined_events (event_hour, reason) VALUES (%s, 'kept')", (HOUR,))
+        conn.commit()
+
+        def failing():
+            yield from ()
+            raise RuntimeError("source broke mid-stream")
+
+        with pytest.raises(RuntimeError):
+            pg.replace_hours(conn, spec, [HOUR], failing())
+        assert conn.execute("SELECT reason FROM lake.quarantined_events").fetchall() == [("kept",)]
