@@ -18,15 +18,13 @@ from the committed offsets, so nothing is lost or landed twice.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from dagster import (
-    AssetKey,
     AssetMaterialization,
     ConfigurableResource,
     DefaultSensorStatus,
     MetadataValue,
-    RunRequest,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -34,11 +32,9 @@ from dagster import (
 )
 from pydantic import Field
 
+from shopper_assets.automation.lake_runs import LAKE_STEP, hour_key, lake_run_requests, split_existing
 from shopper_assets.ingestion.landing import LandingZone
-from shopper_assets.partitions import hourly_partitions
 from shopper_assets.settings import Settings
-
-LAKE_STEP = [AssetKey("raw_events"), AssetKey("cleaned_events"), AssetKey("quarantined_events")]
 
 
 class KafkaResource(ConfigurableResource):
@@ -60,45 +56,6 @@ class KafkaResource(ConfigurableResource):
     @property
     def topic_list(self) -> tuple[str, ...]:
         return tuple(t.strip() for t in self.topics.split(",") if t.strip())
-
-
-def hour_key(hour: datetime) -> str:
-    return f"{hour:%Y-%m-%d-%H}:00"
-
-
-def contiguous_ranges(hours: list[datetime]) -> list[tuple[datetime, datetime]]:
-    """Sorted hours grouped into (first, last) runs of consecutive hours."""
-    ranges: list[tuple[datetime, datetime]] = []
-    for h in sorted(set(hours)):
-        if ranges and h - ranges[-1][1] == timedelta(hours=1):
-            ranges[-1] = (ranges[-1][0], h)
-        else:
-            ranges.append((h, h))
-    return ranges
-
-
-def lake_run_requests(hours: list[datetime], reason: str) -> list[RunRequest]:
-    """One single-run backfill of the lake step per contiguous range of hours."""
-    return [
-        RunRequest(
-            run_key=f"{reason}:{hour_key(first)}..{hour_key(last)}",
-            asset_selection=LAKE_STEP,
-            tags={
-                "dagster/asset_partition_range_start": hour_key(first),
-                "dagster/asset_partition_range_end": hour_key(last),
-                "shopper/trigger": reason.split(":")[0],
-            },
-        )
-        for first, last in contiguous_ranges(hours)
-    ]
-
-
-def split_existing(hours: list[datetime], now: datetime) -> tuple[list[datetime], list[datetime]]:
-    """Hours that are partitions already, and hours still ahead of the partitions' end."""
-    del now  # the partitions definition reads the clock itself
-    last = hourly_partitions.get_last_partition_window()
-    end = last.end.astimezone(UTC).replace(tzinfo=None) if last else datetime.min
-    return [h for h in hours if h < end], [h for h in hours if h >= end]
 
 
 @sensor(
@@ -123,7 +80,12 @@ def kafka_landing_sensor(
     finally:
         consumer.close()
 
-    ready, waiting = split_existing(sorted(set(pending) | report.hours), datetime.now(UTC))
+    ready, waiting, too_early = split_existing(sorted(set(pending) | report.hours))
+    if too_early:
+        context.log.warning(
+            f"{len(too_early)} landed hours are before SHOPPER_START_DATE ({too_early[0]:%Y-%m-%d %H}:00 first); "
+            "they stay in the landing zone until the partitions start earlier"
+        )
     state = {
         "pending_hours": [h.isoformat() for h in waiting],
         "landed_messages": state.get("landed_messages", 0) + report.messages,
