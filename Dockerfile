@@ -12,7 +12,7 @@ COPY shopper_assets ./shopper_assets
 COPY dbt ./dbt
 COPY workspace.yaml ./
 # Importing the definitions parses the dbt project into dbt/target/manifest.json.
-RUN pip install . \
+RUN pip install -e . \
  && mkdir -p "$DAGSTER_HOME" /data \
  && python -c "import shopper_assets.definitions"
 COPY dagster.yaml "$DAGSTER_HOME/dagster.yaml"
