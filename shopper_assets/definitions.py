@@ -1,12 +1,56 @@
-"""The Dagster code location: assets, checks and resources for the environment in SHOPPER_ENV."""
+"""The Dagster code location: assets, checks, sensors and resources for the environment in SHOPPER_ENV."""
 
-from dagster import Definitions
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    AssetSpec,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    Definitions,
+)
 
+from shopper_assets.automation.conditions import on_any_updated_partition
+from shopper_assets.automation.kafka_sensor import KafkaResource, kafka_landing_sensor
+from shopper_assets.automation.s3_sensor import S3DropsResource, s3_drop_sensor
 from shopper_assets.deployments import resources_for
 from shopper_assets.lake.assets import clean_events, landing_events, raw_events
 from shopper_assets.settings import Settings
+from shopper_assets.transform import dbt_resource, shopper_dbt_assets
+
+settings = Settings.from_env()
+
+
+
+def _automate(spec: AssetSpec) -> AssetSpec:
+    """Daily models follow every updated hour, late ones included (see automation/conditions.py).
+
+    dim_dates reads no table, so it is tied to cleaned_events here: a day's calendar row is built
+    in the same automatic run as the day's facts that reference it.
+    """
+    spec = spec.replace_attributes(automation_condition=on_any_updated_partition())
+    if spec.key == AssetKey("dim_dates"):
+        spec = spec.merge_attributes(deps=[AssetKey("cleaned_events")])
+    return spec
+
+
+dbt_models = shopper_dbt_assets.map_asset_specs(_automate)
+
+automation = AutomationConditionSensorDefinition(
+    "shopper_automation",
+    target=AssetSelection.all(),
+    minimum_interval_seconds=15,
+    default_status=DefaultSensorStatus.RUNNING,
+)
 
 defs = Definitions(
-    assets=[landing_events, raw_events, clean_events],
-    resources=resources_for(Settings.from_env()),
+    assets=[landing_events, raw_events, clean_events, dbt_models],
+    sensors=[kafka_landing_sensor, s3_drop_sensor, automation],
+    resources={
+        **resources_for(settings),
+        "dbt": dbt_resource(),
+        "kafka": KafkaResource(
+            bootstrap_servers=settings.kafka_bootstrap_servers, topics=",".join(settings.kafka_topics)
+        ),
+        "s3_drops": S3DropsResource(bucket=settings.s3_bucket, endpoint_url=settings.aws_endpoint_url),
+    },
 )

@@ -1,0 +1,84 @@
+{#- Materialization `window_table`: a table whose rows of the rebuild window are replaced in place.
+
+    First build, --full-refresh or a relation that is not a table: the model's query is built into
+    an intermediate table that is then swapped in (as dbt's table materialization does).
+    Otherwise, in one transaction:
+        delete from <table> where <window_column> in the window;
+        insert into <table> (<columns>) select <columns> from (<model query>)
+    The query itself selects the window through window_filter(), so nothing else is touched.
+
+    Keyed variant, for models whose rows are not tied to one day (sessions and orders crossing
+    midnight, users): config replace_keys = {'key': <column>, 'source': <model name>,
+    'window_column': <column of that model>} deletes instead the rows whose key appears in the
+    window of the source model - exactly the keys the model's query rebuilds - optionally only
+    among rows with 'prune_column' >= window start - 'prune_days' (lets DuckDB skip old row groups).
+
+    Compared with dbt's incremental materialization this writes the new rows once instead of
+    twice (no temporary table), which matters for the event-grain models on big days. The
+    columns of the query must match the table's (a changed model needs --full-refresh), like
+    on_schema_change='fail'. Works on DuckDB and Postgres alike. -#}
+{% macro window_table_delete_predicate() -%}
+    {%- set keys = config.get('replace_keys') -%}
+    {%- if not keys -%}
+        {{ return(window_predicate(config.require('window_column'))) }}
+    {%- endif -%}
+    {%- if not is_windowed() -%}{{ return('(1 = 1)') }}{%- endif -%}
+    {%- set predicate -%}
+        {{ keys['key'] }} in (
+            select {{ keys['key'] }} from {{ ref(keys['source']) }} where {{ window_predicate(keys['window_column']) }}
+        )
+        {%- set lowest = window_bounds(keys.get('prune_days', 0) | int)[0] -%}
+        {%- if keys.get('prune_column') and lowest is not none %}
+        and {{ keys['prune_column'] }} >= {{ _window_literal(lowest, false) }}
+        {%- endif %}
+    {%- endset -%}
+    {{ return(predicate) }}
+{%- endmacro %}
+
+{% materialization window_table, default %}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set existing_relation = load_cached_relation(this) -%}
+    {%- set rebuild = existing_relation is none or should_full_refresh() or not existing_relation.is_table -%}
+
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+
+    {%- if rebuild -%}
+        {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
+        {%- set backup_relation = make_backup_relation(target_relation, 'table') -%}
+        {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
+        {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
+        {% call statement('main') -%}
+            {{ create_table_as(False, intermediate_relation, sql) }}
+        {%- endcall %}
+        {%- if existing_relation is not none -%}
+            {% do adapter.rename_relation(existing_relation, backup_relation) %}
+        {%- endif -%}
+        {% do adapter.rename_relation(intermediate_relation, target_relation) %}
+    {%- else -%}
+        {%- set existing_columns = adapter.get_columns_in_relation(existing_relation) | map(attribute='name') | list -%}
+        {%- set query_columns = get_columns_in_query(sql) -%}
+        {%- if (existing_columns | map('lower') | list) != (query_columns | map('lower') | list) -%}
+            {{ exceptions.raise_compiler_error(
+                "Columns of " ~ target_relation ~ " changed (" ~ existing_columns | join(', ') ~ " -> "
+                ~ query_columns | join(', ') ~ "): rebuild it with --full-refresh") }}
+        {%- endif -%}
+        {%- set csv = get_quoted_csv(existing_columns) -%}
+        {% call statement('main') -%}
+            delete from {{ target_relation }} where {{ window_table_delete_predicate() }};
+            insert into {{ target_relation }} ({{ csv }})
+            select {{ csv }} from (
+                {{ sql }}
+            ) as window_rows
+        {%- endcall %}
+    {%- endif -%}
+
+    {{ run_hooks(post_hooks, inside_transaction=True) }}
+    {% do persist_docs(target_relation, model) %}
+    {{ adapter.commit() }}
+    {%- if rebuild and existing_relation is not none -%}
+        {{ drop_relation_if_exists(make_backup_relation(target_relation, 'table')) }}
+    {%- endif -%}
+    {{ run_hooks(post_hooks, inside_transaction=False) }}
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}

@@ -1,0 +1,84 @@
+"""The dbt project (``<repo>/dbt``) as a :class:`dagster_dbt.DbtProject`, with its manifest ready.
+
+``import shopper_assets.definitions`` must work on a fresh clone, where ``dbt/target/manifest.json``
+does not exist yet, and must not need the warehouse to exist: :func:`ensure_manifest` runs
+``dbt parse`` (no database connection) when the manifest is missing or older than any file of the
+dbt project. ``DbtProject.prepare_if_dev()`` alone would only do that under ``dagster dev``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from dagster._utils import run_with_concurrent_update_guard
+from dagster_dbt import DbtProject
+
+from shopper_assets.settings import Settings
+
+#: The dbt project folder at the repository root (the package is installed editable).
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
+
+#: Files and folders whose changes make the manifest stale.
+_SOURCES = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests", "analyses", "seeds", "snapshots")
+
+
+def dbt_executable() -> str:
+    """The dbt next to this Python (the virtualenv's, even when it is not on PATH), else PATH's."""
+    beside = Path(sys.executable).with_name("dbt")
+    if beside.exists():
+        return os.fspath(beside)
+    return shutil.which("dbt") or "dbt"
+
+
+def dbt_target(settings: Settings | None = None) -> str:
+    """The dbt target of the environment: ``local`` (DuckDB) or ``prod`` (Postgres), as SHOPPER_ENV."""
+    return (settings or Settings.from_env()).env
+
+
+def _newest_source_mtime(project_dir: Path) -> float:
+    newest = 0.0
+    for name in _SOURCES:
+        path = project_dir / name
+        if path.is_file():
+            newest = max(newest, path.stat().st_mtime)
+        elif path.is_dir():
+            for root, _dirs, files in os.walk(path):
+                for f in files:
+                    newest = max(newest, (Path(root) / f).stat().st_mtime)
+    return newest
+
+
+def manifest_is_stale(project: DbtProject) -> bool:
+    """True when the manifest is missing or older than a file of the dbt project."""
+    manifest = project.manifest_path
+    if not manifest.exists():
+        return True
+    return manifest.stat().st_mtime < _newest_source_mtime(project.project_dir)
+
+
+def ensure_manifest(project: DbtProject) -> Path:
+    """Run ``dbt parse`` for ``project`` when its manifest is missing or stale; returns its path."""
+    if manifest_is_stale(project):
+        run_with_concurrent_update_guard(project.manifest_path, _parse, project=project)
+    if not project.manifest_path.exists():
+        raise FileNotFoundError(f"dbt parse did not write {project.manifest_path}")
+    return project.manifest_path
+
+
+def _parse(project: DbtProject) -> None:
+    from shopper_assets.transform.resources import ShopperDbtCliResource, dbt_environment
+
+    # same profile variables as the runs, so their partial parsing can reuse this parse
+    resource = ShopperDbtCliResource(project_dir=project, dbt_executable=dbt_executable(), extra_env=dbt_environment())
+    resource.cli(["parse", "--quiet"], target_path=project.target_path).wait()
+
+
+def build_dbt_project(settings: Settings | None = None) -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=dbt_target(settings))
+
+
+dbt_project = build_dbt_project()
+ensure_manifest(dbt_project)

@@ -1,0 +1,87 @@
+"""The dbt CLI resource of the environment chosen by SHOPPER_ENV (target ``local`` or ``prod``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+from dagster_dbt import DbtCliResource
+from pydantic import Field
+
+from shopper_assets.settings import Settings
+
+
+def pg_env_from_url(url: str) -> dict[str, str]:
+    """SHOPPER_PG_* variables of dbt/profiles.yml (prod) from a libpq URI (SHOPPER_PG_URL).
+
+    ``postgresql://user:pass@host:port/db``; a socket directory may be given as ``?host=/dir``.
+    """
+    parsed = urlparse(url)
+    if parsed.scheme not in ("postgres", "postgresql"):
+        raise ValueError("SHOPPER_PG_URL must be a postgresql:// URI")
+    query = parse_qs(parsed.query)
+    env = {
+        "SHOPPER_PG_HOST": (query.get("host") or [parsed.hostname or "localhost"])[0],
+        "SHOPPER_PG_PORT": str((query.get("port") or [parsed.port or 5432])[0]),
+        "SHOPPER_PG_DBNAME": unquote(parsed.path.lstrip("/")) or "shopper",
+    }
+    if parsed.username:
+        env["SHOPPER_PG_USER"] = unquote(parsed.username)
+    if parsed.password:
+        env["SHOPPER_PG_PASSWORD"] = unquote(parsed.password)
+    return env
+
+
+def dbt_environment(settings: Settings | None = None) -> dict[str, str]:
+    """Variables dbt/profiles.yml reads, derived from the settings: the absolute warehouse path
+    (dbt runs in the dbt/ folder, where the relative default would point elsewhere) and, in prod,
+    SHOPPER_PG_* from SHOPPER_PG_URL. Variables already set in the environment win."""
+    settings = settings or Settings.from_env()
+    env = {"SHOPPER_DUCKDB_PATH": str(settings.duckdb_path)}
+    if settings.pg_url:
+        env.update({k: v for k, v in pg_env_from_url(settings.pg_url).items() if not os.environ.get(k)})
+    return env
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Temporarily set environment variables; dbt subprocesses copy os.environ when they start."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+class ShopperDbtCliResource(DbtCliResource):
+    """A DbtCliResource whose dbt subprocesses also get ``extra_env`` (without changing this
+    process' environment for longer than starting them)."""
+
+    extra_env: dict[str, str] = Field(default_factory=dict, description="Environment added to every dbt invocation.")
+
+    def cli(self, args, **kwargs: Any):  # type: ignore[override]
+        with environment(self.extra_env):
+            return super().cli(args, **kwargs)
+
+
+def dbt_resource(settings: Settings | None = None) -> ShopperDbtCliResource:
+    """A :class:`DbtCliResource` on ``dbt/`` with the target of SHOPPER_ENV (``local``/``prod``),
+    the dbt executable of this virtualenv and the profile variables of :func:`dbt_environment`."""
+    from shopper_assets.transform.project import DBT_PROJECT_DIR, dbt_executable, dbt_target
+
+    settings = settings or Settings.from_env()
+    return ShopperDbtCliResource(
+        project_dir=os.fspath(DBT_PROJECT_DIR),
+        profiles_dir=os.fspath(DBT_PROJECT_DIR),
+        target=dbt_target(settings),
+        dbt_executable=dbt_executable(),
+        extra_env=dbt_environment(settings),
+    )

@@ -1,0 +1,124 @@
+"""The dbt project itself: manifest on a fresh clone, profiles, schema names, contract sync."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from shopper_assets.contract.events import ACCEPTED_VALUES, FUNNEL_STEPS
+from shopper_assets.transform import DBT_PROJECT_DIR, dbt_project, ensure_manifest
+from shopper_assets.transform.project import build_dbt_project, dbt_executable, manifest_is_stale
+from shopper_assets.transform.resources import pg_env_from_url
+
+
+def copy_project(tmp_path: Path) -> Path:
+    dst = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, dst, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    return dst
+
+
+def test_manifest_made_on_fresh_clone_without_warehouse(tmp_path, monkeypatch):
+    from dagster_dbt import DbtProject
+
+    project_dir = copy_project(tmp_path)
+    missing = tmp_path / "nowhere" / "shopper.duckdb"
+    monkeypatch.setenv("SHOPPER_DUCKDB_PATH", str(missing))
+    project = DbtProject(project_dir=project_dir, profiles_dir=project_dir, target="local")
+    assert manifest_is_stale(project)
+    manifest = ensure_manifest(project)
+    assert manifest.exists() and not manifest_is_stale(project)
+    assert not missing.exists() and not missing.parent.exists()
+    nodes = json.loads(manifest.read_text())["nodes"]
+    assert {n["schema"] for n in nodes.values() if n["resource_type"] == "model"} == {
+        "staging",
+        "intermediate",
+        "marts",
+    }
+
+
+def test_repo_manifest_is_fresh():
+    assert build_dbt_project().manifest_path == dbt_project.manifest_path
+    assert not manifest_is_stale(dbt_project)
+
+
+def test_prod_target_parses_without_env(tmp_path, monkeypatch):
+    project_dir = copy_project(tmp_path)
+    for var in ("SHOPPER_PG_HOST", "SHOPPER_PG_PORT", "SHOPPER_PG_USER", "SHOPPER_PG_PASSWORD", "SHOPPER_PG_DBNAME"):
+        monkeypatch.delenv(var, raising=False)
+    result = subprocess.run(
+        [
+            dbt_executable(),
+            "parse",
+            "--target",
+            "prod",
+            "--profiles-dir",
+            str(project_dir),
+            "--project-dir",
+            str(project_dir),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=project_dir,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    manifest = json.loads((project_dir / "target" / "manifest.json").read_text())
+    assert manifest["metadata"]["adapter_type"] == "postgres"
+
+
+def test_profiles_targets():
+    profiles = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())["shopper"]["outputs"]
+    assert profiles["local"]["type"] == "duckdb" and "SHOPPER_DUCKDB_PATH" in profiles["local"]["path"]
+    assert profiles["prod"]["type"] == "postgres"
+
+
+def test_pg_env_from_url():
+    assert pg_env_from_url("postgresql://ann:s%40cret@db.example:6543/warehouse") == {
+        "SHOPPER_PG_HOST": "db.example",
+        "SHOPPER_PG_PORT": "6543",
+        "SHOPPER_PG_DBNAME": "warehouse",
+        "SHOPPER_PG_USER": "ann",
+        "SHOPPER_PG_PASSWORD": "s@cret",
+    }
+    assert pg_env_from_url("postgresql:///shop?host=/run/pg")["SHOPPER_PG_HOST"] == "/run/pg"
+
+
+ALIASES = {"entry_referrer": "referrer", "acquisition_referrer": "referrer", "entry_page": "page"}
+
+
+def test_accepted_values_follow_the_contract():
+    """The accepted_values tests in the yml files use exactly the contract's values."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    seen = set()
+    for node in manifest["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        if meta.get("name") != "accepted_values":
+            continue
+        field = ALIASES.get(node["column_name"], node["column_name"])
+        if field in ACCEPTED_VALUES:
+            assert tuple(meta["kwargs"]["values"]) == ACCEPTED_VALUES[field], node["unique_id"]
+            seen.add(field)
+    assert seen == set(ACCEPTED_VALUES)
+
+
+def test_contract_values_macro_follows_the_contract():
+    """macros/cross_db.sql contract_values() (used to decode entry_page) lists the contract's values."""
+    macro = (DBT_PROJECT_DIR / "macros" / "cross_db.sql").read_text()
+    for field in ("page", "device_type", "referrer", "user_type"):
+        assert f"'{field}': {list(ACCEPTED_VALUES[field])!r}," in macro, field
+
+
+def test_funnel_steps_follow_the_contract():
+    macro = (DBT_PROJECT_DIR / "macros" / "cross_db.sql").read_text()
+    assert "{{ return(" + repr(list(FUNNEL_STEPS)) + ") }}" in macro
+
+
+def test_source_declares_cleaned_events_asset():
+    sources = yaml.safe_load((DBT_PROJECT_DIR / "models" / "staging" / "sources.yml").read_text())["sources"]
+    table = sources[0]["tables"][0]
+    assert (sources[0]["name"], sources[0]["schema"], table["name"]) == ("lake", "lake", "cleaned_events")
+    assert table["meta"]["dagster"]["asset_key"] == ["cleaned_events"]
