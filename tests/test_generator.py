@@ -506,3 +506,18 @@ def test_config_validation():
         GeneratorConfig(start=START, days=0)
     with pytest.raises(TypeError):
         GeneratorConfig(start=datetime.datetime(2026, 1, 1))
+
+
+def test_each_product_has_one_category_brand_and_price():
+    """A product id names one catalog entry (ids must not restart per category)."""
+    import duckdb
+
+    tables = list(simulate_events(GeneratorConfig(start=datetime.date(2026, 11, 20), events_per_day=30_000, seed=9)))
+    events = pa.concat_tables(tables)  # noqa: F841 - read by DuckDB
+    con = duckdb.connect()
+    clashes = con.execute(
+        "SELECT count(*) FROM (SELECT product_id FROM events WHERE product_id IS NOT NULL GROUP BY product_id "
+        "HAVING count(DISTINCT category) > 1 OR count(DISTINCT coalesce(brand, '')) > 1 "
+        "OR count(DISTINCT price) > 1)"
+    ).fetchone()[0]
+    assert clashes == 0

@@ -125,7 +125,8 @@ def build_catalog(seed: int) -> Catalog:
         brand_idx = np.minimum(brand_idx, n_brands - 1)
         unknown = rng.random(n) < 0.03  # the contract allows an unknown brand
         brands.extend(None if unk else pool[b] for b, unk in zip(brand_idx.tolist(), unknown.tolist(), strict=True))
-        ids.extend(f"p-{len(ids) + i:06d}" for i in range(n))
+        first = len(ids)  # fixed before extending: ids are unique across categories
+        ids.extend(f"p-{first + i:06d}" for i in range(n))
         cats.append(np.full(n, ci, dtype=np.int16))
         prices.append(_price_cents(rng, n, median, sigma))
         weight = 1.0 / rng.permutation(np.arange(1, n + 1)) ** ZIPF_EXPONENT

@@ -36,14 +36,19 @@ def pg_env_from_url(url: str) -> dict[str, str]:
 
 
 def dbt_environment(settings: Settings | None = None) -> dict[str, str]:
-    """Variables dbt/profiles.yml reads, derived from the settings: the absolute warehouse path
-    (dbt runs in the dbt/ folder, where the relative default would point elsewhere) and, in prod,
-    SHOPPER_PG_* from SHOPPER_PG_URL. Variables already set in the environment win."""
+    """Non-secret variables dbt/profiles.yml reads: the absolute warehouse path (dbt runs in the
+    dbt/ folder, where the relative default would point elsewhere)."""
     settings = settings or Settings.from_env()
-    env = {"SHOPPER_DUCKDB_PATH": str(settings.duckdb_path)}
-    if settings.pg_url:
-        env.update({k: v for k, v in pg_env_from_url(settings.pg_url).items() if not os.environ.get(k)})
-    return env
+    return {"SHOPPER_DUCKDB_PATH": str(settings.duckdb_path)}
+
+
+def secret_environment() -> dict[str, str]:
+    """SHOPPER_PG_* from SHOPPER_PG_URL, read when dbt starts: credentials never enter resource
+    config (which the UI shows) or logs. Variables already set in the environment win."""
+    url = os.environ.get("SHOPPER_PG_URL")
+    if not url:
+        return {}
+    return {k: v for k, v in pg_env_from_url(url).items() if not os.environ.get(k)}
 
 
 @contextmanager
@@ -68,7 +73,7 @@ class ShopperDbtCliResource(DbtCliResource):
     extra_env: dict[str, str] = Field(default_factory=dict, description="Environment added to every dbt invocation.")
 
     def cli(self, args, **kwargs: Any):  # type: ignore[override]
-        with environment(self.extra_env):
+        with environment({**self.extra_env, **secret_environment()}):
             return super().cli(args, **kwargs)
 
 
