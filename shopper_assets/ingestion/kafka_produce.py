@@ -1,0 +1,203 @@
+"""Sends the generator's synthetic events to Kafka: one contract event (UTF-8 JSON) per message.
+
+The events are simulate_events' events (same config, same order), but their JSON comes straight
+from the generator's own encoder (``Encoder.lines``, as ``write_landing`` uses it), rendered hour by
+hour in one vectorised pass: a Kafka message is byte-for-byte the line ``shopper generate`` would
+write, and no second serializer exists. Only the produce call itself is per message.
+
+The key is the user_id, so one shopper's events stay in order in one partition (murmur2
+partitioner, as Java clients; idempotent producer, so retries neither duplicate nor reorder).
+Delivery callbacks count what the broker acknowledged; anything not acknowledged by the end (after
+a bounded flush) counts as failed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from confluent_kafka import KafkaException, Producer
+from tqdm import tqdm
+
+from shopper_assets.generator.config import GeneratorConfig
+from shopper_assets.generator.encode import Encoder
+from shopper_assets.generator.simulate import build_world, iter_hours
+from shopper_assets.ingestion.kafka_common import base_config
+from shopper_assets.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RENDER_CHUNK = 50_000  # events rendered per encoder call: bounds memory on busy hours
+DEFAULT_MESSAGE_TIMEOUT_MS = 30_000
+ABORT_AFTER_FAILURES = 1_000  # stop sending when this many deliveries failed and none succeeded
+USER_ID = r'"user_id":"(?P<u>[^"]*)"'
+
+
+@dataclass
+class ProduceReport:
+    """What produce_events achieved; ``ok`` is what the CLI's exit status follows."""
+
+    delivered: int
+    failed: int
+    seconds: float
+    requested: int = 0
+    topic: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.delivered >= self.requested
+
+    @property
+    def rate(self) -> float:
+        return self.delivered / self.seconds if self.seconds > 0 else 0.0
+
+
+def event_messages(
+    start: datetime.date, events_per_day: int, seed: int, limit: int
+) -> Iterator[tuple[list[bytes], list[bytes]]]:
+    """(values, keys) in chunks, in event_time order, until ``limit`` events: JSON without the
+    trailing newline, and user ids, both cut from the encoder's lines in one Arrow pass."""
+    config = GeneratorConfig(start=start, days=2, events_per_day=events_per_day, seed=seed)
+    world = build_world(config)
+    encoder = Encoder(world)
+    left = limit
+    for hour in iter_hours(config, world, prefetch=True, encoder=encoder):
+        view = encoder.view(hour.parts)
+        n = min(view.n, left)
+        for lo in range(0, n, RENDER_CHUNK):
+            lines = encoder.lines(view, np.arange(lo, min(n, lo + RENDER_CHUNK)))
+            values = pc.binary_slice(lines.cast(pa.binary()), 0, -1)
+            keys = pc.extract_regex(lines, USER_ID).field("u").cast(pa.binary())
+            yield values.to_pylist(), keys.to_pylist()
+        left -= n
+        if left <= 0:
+            return
+
+
+class _Deliveries:
+    """Delivery-report counters (called from producer.poll/flush on this thread)."""
+
+    def __init__(self) -> None:
+        self.delivered = 0
+        self.failed = 0
+        self.errors: list[str] = []
+
+    def __call__(self, err, _msg) -> None:
+        if err is None:
+            self.delivered += 1
+            return
+        self.failed += 1
+        text = str(err.str() if hasattr(err, "str") else err)
+        if len(self.errors) < 5 and text not in self.errors:
+            self.errors.append(text)
+
+
+def _plan(events: int | None, rate: float | None, duration: float | None) -> int:
+    """How many events to send: N, or rate x duration."""
+    if events is not None and events < 1:
+        raise ValueError("events must be >= 1")
+    if rate is not None and rate <= 0:
+        raise ValueError("rate must be > 0")
+    if duration is not None and duration <= 0:
+        raise ValueError("duration must be > 0")
+    if events is not None:
+        return events
+    if rate is None or duration is None:
+        raise ValueError("give either events, or rate and duration")
+    return max(1, math.ceil(rate * duration))
+
+
+def produce_events(
+    settings: Settings,
+    *,
+    events: int | None = None,
+    rate: float | None = None,
+    duration: float | None = None,
+    topic: str | None = None,
+    seed: int = 42,
+    progress: bool = True,
+    start: datetime.date | None = None,
+    config: dict | None = None,
+) -> ProduceReport:
+    """Send ``events`` synthetic events as fast as possible, or ``rate`` events/s for ``duration`` s
+    (both: N events at that rate, stopping at the duration). Events start at 00:00 UTC of ``start``
+    (default today). ``config`` overrides producer settings (e.g. ``message.timeout.ms``).
+    Never raises for delivery problems: they are counted in ``failed`` with the first errors."""
+    total = _plan(events, rate, duration)
+    topic = topic or settings.kafka_topics[0]
+    start = start or datetime.datetime.now(datetime.UTC).date()
+    deliveries = _Deliveries()
+    conf = {
+        **base_config(settings.kafka_bootstrap_servers),
+        "logger": log,
+        "enable.idempotence": True,
+        "partitioner": "murmur2_random",
+        "linger.ms": 20,
+        "compression.type": "lz4",
+        "message.timeout.ms": DEFAULT_MESSAGE_TIMEOUT_MS,
+        "on_delivery": deliveries,
+        **(config or {}),
+    }
+    producer = Producer(conf)
+    produce, poll = producer.produce, producer.poll
+    t0 = time.perf_counter()
+    deadline = t0 + duration if duration is not None else math.inf
+    step = max(1, min(5_000, int(rate / 20))) if rate else 5_000  # sends between polls and pacing
+    sent = 0
+    stop = ""  # why sending ended early, if it did
+    bar = tqdm(total=total, unit="events", unit_scale=True, disable=not progress, desc=f"produce {topic}")
+    try:
+        with bar:
+            for values, keys in event_messages(start, max(total, 1000), seed, total):
+                for lo in range(0, len(values), step):
+                    for value, key in zip(values[lo : lo + step], keys[lo : lo + step], strict=True):
+                        while True:
+                            try:
+                                produce(topic, value, key)
+                                break
+                            except BufferError:  # local queue full: serve delivery reports, then retry
+                                poll(0.05)
+                    n = min(step, len(values) - lo)
+                    sent += n
+                    bar.update(n)
+                    poll(0)
+                    if rate:  # pace: the i-th event leaves no earlier than t0 + i / rate
+                        due = t0 + sent / rate
+                        while (ahead := due - time.perf_counter()) > 0:
+                            poll(ahead)  # returns early when it served a delivery report
+                    if sent < total and time.perf_counter() >= deadline:
+                        stop = "duration"
+                        break
+                    if deliveries.failed >= ABORT_AFTER_FAILURES and deliveries.delivered == 0:
+                        stop = f"stopped sending after {deliveries.failed} failed deliveries and none delivered"
+                        break
+                if stop:
+                    break
+            bar.set_postfix_str("flushing")
+            left = producer.flush(conf["message.timeout.ms"] / 1000 + 5)
+    except KafkaException as exc:  # e.g. a fatal idempotence error: report it, never hang
+        deliveries.errors.append(str(exc))
+        left = producer.flush(1.0)
+    errors = list(deliveries.errors)
+    if left:
+        errors.append(f"{left} messages still unacknowledged after flush")
+    if stop and stop != "duration":
+        errors.append(stop)
+    if stop == "duration":
+        log.warning("duration of %ss reached after %d of %d events (rate not sustained)", duration, sent, total)
+    return ProduceReport(
+        delivered=deliveries.delivered,
+        failed=deliveries.failed + left,
+        seconds=time.perf_counter() - t0,
+        requested=sent if stop == "duration" else total,
+        topic=topic,
+        errors=errors,
+    )

@@ -1,0 +1,110 @@
+"""Groups a batch's lines into landing files: one per (hour, topic-partition), named by offsets.
+
+File names carry the topic, a tag of the topic's id (a topic deleted and re-created restarts its
+offsets at 0; the tag keeps the two incarnations apart) and the partition's offset range in the
+batch: the same messages always give the same names, and overlapping ranges can be found by name.
+
+A file's lines are in offset order. Consumed messages arrive in long runs per partition, and a
+live stream stays in one hour for long stretches, so a file is usually a few contiguous runs of a
+chunk's joined lines: those slices are compressed as they are, with no copy. Only a batch whose
+order is badly interleaved is gathered with Arrow ``take`` first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+from isal import isal_zlib
+
+from shopper_assets.ingestion.kafka_scan import Chunk
+
+EPOCH = datetime(1970, 1, 1)
+COMPRESS_LEVEL = 1  # isal's fast level, as the generator: landing files are short-lived
+MAX_RUNS_PER_LINE = 1 / 8  # more runs than this (per line) and a batch is gathered with take first
+NAME_RE = re.compile(
+    r"^kafka-(?P<topic>.+)-(?P<tag>[0-9a-f]{12})-p(?P<partition>\d+)-(?P<first>\d{12,})-(?P<last>\d{12,})\.jsonl\.gz$"
+)
+
+
+def hour_start(hour: int) -> datetime:
+    """Naive UTC start of an epoch hour number (the lake's convention for partition hours)."""
+    return EPOCH + timedelta(hours=int(hour))
+
+
+def file_name(topic: str, tag: str, partition: int, first: int, last: int) -> str:
+    return f"kafka-{topic}-{tag}-p{partition}-{first:012d}-{last:012d}.jsonl.gz"
+
+
+@dataclass(frozen=True)
+class LandedName:
+    topic: str
+    tag: str
+    partition: int
+    first: int
+    last: int
+
+
+def parse_name(name: str) -> LandedName | None:
+    """The parts of a lander file name (bare or with its folder), None for other files."""
+    m = NAME_RE.match(name.rsplit("/", 1)[-1])
+    if m is None:
+        return None
+    return LandedName(m["topic"], m["tag"], int(m["partition"]), int(m["first"]), int(m["last"]))
+
+
+@dataclass
+class FileGroup:
+    """The lines of one landing file: one hour of one topic-partition of the batch, as byte slices
+    of the chunks' line buffers, in offset order."""
+
+    hour: int
+    tp: int  # index into the batch's topic-partitions
+    slices: list[pa.Buffer]
+    lines: int
+
+    def gzip(self) -> bytes:
+        """gzip of the lines, no timestamp in the header (a rewrite of the same slices is identical)."""
+        compressor = isal_zlib.compressobj(COMPRESS_LEVEL, isal_zlib.DEFLATED, 31)
+        parts = [compressor.compress(memoryview(s)) for s in self.slices]
+        parts.append(compressor.flush())
+        return b"".join(parts)
+
+
+def group_files(chunks: list[Chunk], tp_codes: np.ndarray, offsets: np.ndarray) -> list[FileGroup]:
+    """Lines grouped by (topic-partition, hour), each group in offset order."""
+    n = offsets.shape[0]
+    if n == 0:
+        return []
+    hours = np.concatenate([c.hours for c in chunks])
+    order = np.lexsort((offsets, hours, tp_codes))
+    new_group = np.concatenate(([True], (np.diff(tp_codes[order]) != 0) | (np.diff(hours[order]) != 0)))
+    storage = [c.lines for c in chunks]
+    pos = order  # where each line, in file order, sits in the storage arrays
+    chunk_of = np.repeat(np.arange(len(storage)), [len(s) for s in storage])
+    runs = new_group.copy()
+    runs[1:] |= (np.diff(pos) != 1) | (np.diff(chunk_of[pos]) != 0)
+    if np.count_nonzero(runs) > max(64, n * MAX_RUNS_PER_LINE):  # badly interleaved: gather once
+        storage = [Chunk.concat(chunks).lines.take(pa.array(order))]
+        pos, chunk_of, runs = np.arange(n), np.zeros(n, dtype=np.int64), new_group
+    first_row = np.concatenate(([0], np.cumsum([len(s) for s in storage])))
+    line_offsets = [np.frombuffer(s.buffers()[1], dtype=np.int64)[s.offset : s.offset + len(s) + 1] for s in storage]
+    run_starts = np.flatnonzero(runs)
+    run_ends = np.append(run_starts[1:], n)
+    groups: list[FileGroup] = []
+    for rs, re_ in zip(run_starts.tolist(), run_ends.tolist(), strict=True):
+        at = int(pos[rs])
+        c = int(chunk_of[at])
+        local = at - int(first_row[c])
+        lo, hi = int(line_offsets[c][local]), int(line_offsets[c][local + re_ - rs])
+        piece = storage[c].buffers()[2].slice(lo, hi - lo)
+        if new_group[rs]:
+            row = int(order[rs])
+            groups.append(FileGroup(int(hours[row]), int(tp_codes[row]), [piece], re_ - rs))
+        else:
+            groups[-1].slices.append(piece)
+            groups[-1].lines += re_ - rs
+    return groups
