@@ -9,26 +9,19 @@ same functions the Dagster assets call (lake.pipeline, quality.checks) on a Loca
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import tempfile
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from common import report  # bench/common.py
+
 from shopper_assets.generator import GeneratorConfig, write_landing
 from shopper_assets.ingestion.landing import LocalLandingZone
 from shopper_assets.lake.pipeline import clean_window, ingest_raw
 from shopper_assets.quality.checks import CheckThresholds, run_all
 from shopper_assets.storage.lake_store import LocalLakeStore
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def report(stage: str, seconds: float, events: int) -> None:
-    print(f"{stage:<22} {seconds:8.2f} s  {events / seconds:>12,.0f} events/s  peak RSS {peak_mb():8,.0f} MB", flush=True)
 
 
 def main() -> None:
@@ -63,8 +56,10 @@ def main() -> None:
             results = list(run_all(session, start, end, CheckThresholds(), args.late_hours))
             report("asset checks", time.perf_counter() - t, stats.raw_rows)
         failed = [r.check_name for r in results if not r.passed]
-        print(f"rows: raw {raw.rows:,}  cleaned {stats.cleaned_rows:,}  quarantined {stats.quarantined_rows:,}"
-              f"  checks failed: {failed or 'none'}")
+        print(
+            f"rows: raw {raw.rows:,}  cleaned {stats.cleaned_rows:,}  quarantined {stats.quarantined_rows:,}"
+            f"  checks failed: {failed or 'none'}"
+        )
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import socket
 import subprocess
@@ -26,6 +25,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import psutil
+from common import report  # bench/common.py
 
 from shopper_assets.generator import GeneratorConfig, write_landing
 from shopper_assets.ingestion.landing import LANDING_PREFIX
@@ -35,15 +35,6 @@ from shopper_assets.quality.checks import CheckThresholds, run_all
 from shopper_assets.storage.s3_lake import S3LakeSession, S3LakeStore
 
 SPENT: dict[str, float] = defaultdict(float)
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def report(stage: str, seconds: float, events: int) -> None:
-    rate = events / seconds
-    print(f"{stage:<28} {seconds:8.2f} s  {rate:>12,.0f} events/s  peak RSS {peak_mb():8,.0f} MB", flush=True)
 
 
 def timed(name: str, fn):
@@ -92,6 +83,21 @@ def upload(root: Path, client, bucket: str) -> int:
 
     with ThreadPoolExecutor(8) as pool:
         return sum(pool.map(put, files))
+
+
+def dbt_build_postgres(day: date, pg_url: str, work: Path) -> None:
+    """The day's dbt build on the prod target, as the daily dbt assets run it."""
+    from shopper_assets.settings import Settings
+    from shopper_assets.transform import DbtBuildConfig, dbt_build_command, dbt_resource
+    from shopper_assets.transform.resources import environment
+
+    settings = Settings(env="prod", pg_url=pg_url, data_dir=work, duckdb_path=work / "unused.duckdb")
+    dbt_args, env = dbt_build_command((day, day + timedelta(days=1)), DbtBuildConfig())
+    with environment({**env, "SHOPPER_ENV": "prod", "SHOPPER_PG_URL": pg_url}):
+        invocation = dbt_resource(settings).cli(dbt_args, target_path=work / "dbt_target", raise_on_error=False)
+        invocation.wait()
+    if not invocation.is_successful():
+        raise SystemExit("dbt build on Postgres failed; see the dbt log in " + str(work / "dbt_target"))
 
 
 def main() -> None:
@@ -157,6 +163,9 @@ def main() -> None:
         with fresh.session() as cold:
             cold_rows = cold.count("cleaned_events", start, end)
         report("cold read of cleaned (S3)", time.perf_counter() - t, cold_rows)
+        t = time.perf_counter()
+        dbt_build_postgres(day, pg_url, work)
+        report("dbt build (dbt-postgres)", time.perf_counter() - t, stats.cleaned_rows)
         for name, seconds in SPENT.items():
             print(f"  of which {name:<32} {seconds:8.2f} s")
         failed = [r.check_name for r in results if not r.passed]

@@ -20,7 +20,6 @@ from shopper_assets.transform import dbt_resource, shopper_dbt_assets
 settings = Settings.from_env()
 
 
-
 def _automate(spec: AssetSpec) -> AssetSpec:
     """Daily models follow every updated hour, late ones included (see automation/conditions.py).
 
@@ -49,7 +48,9 @@ defs = Definitions(
         **resources_for(settings),
         "dbt": dbt_resource(),
         "kafka": KafkaResource(
-            bootstrap_servers=settings.kafka_bootstrap_servers, topics=",".join(settings.kafka_topics)
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            topics=",".join(settings.kafka_topics),
+            client_overrides=settings.kafka_consumer_config,
         ),
         "s3_drops": S3DropsResource(bucket=settings.s3_bucket, endpoint_url=settings.aws_endpoint_url),
     },

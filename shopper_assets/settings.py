@@ -25,6 +25,7 @@ class Settings:
     late_arrival_hours: int = DEFAULT_LATE_ARRIVAL_HOURS
     kafka_bootstrap_servers: str = "localhost:9092"
     kafka_topics: tuple[str, ...] = ("shopper.events",)
+    kafka_consumer_config: dict[str, str] = field(default_factory=dict)
     s3_bucket: str = "shopper-lake"
     aws_endpoint_url: str | None = None
     pg_url: str | None = field(default=None, repr=False)
@@ -49,6 +50,13 @@ class Settings:
         if not 0 <= late <= 72:
             raise ValueError("SHOPPER_LATE_ARRIVAL_HOURS must be between 0 and 72")
         topics = tuple(t.strip() for t in (env.get("SHOPPER_KAFKA_TOPICS") or "shopper.events").split(",") if t.strip())
+        consumer_config = {}
+        for item in (env.get("SHOPPER_KAFKA_CONSUMER_CONFIG") or "").split(","):
+            if item.strip():
+                key, sep, value = item.partition("=")
+                if not sep or not key.strip():
+                    raise ValueError(f"SHOPPER_KAFKA_CONSUMER_CONFIG takes key=value pairs, got {item!r}")
+                consumer_config[key.strip()] = value.strip()
         return cls(
             env=shopper_env,
             data_dir=data_dir,
@@ -57,6 +65,7 @@ class Settings:
             late_arrival_hours=late,
             kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or "localhost:9092",
             kafka_topics=topics,
+            kafka_consumer_config=consumer_config,
             s3_bucket=env.get("SHOPPER_S3_BUCKET") or "shopper-lake",
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             pg_url=env.get("SHOPPER_PG_URL") or None,

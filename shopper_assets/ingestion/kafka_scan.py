@@ -1,8 +1,8 @@
 """Turns consumed messages into landing lines and decides the hour each line lands in, vectorised.
 
 Each message becomes one line (its bytes and a ``\\n``) in the hour folder of its event_time, read
-exactly as the lake reads it: the first match of raw.EVENT_TIME_PATTERN cast to TIMESTAMPTZ by
-DuckDB in UTC, as raw.routing_sql does, so the lander and raw_events agree on the hour. No message
+exactly as the lake reads it (raw.event_time_sql, evaluated by DuckDB in UTC, as raw.routing_sql
+does), so the lander and raw_events agree on the hour. No message
 is parsed in Python on the hot path, and none is dropped: what the cleaning step will quarantine
 is still landed.
 
@@ -31,14 +31,13 @@ import pyarrow.compute as pc
 from confluent_kafka import Message
 
 from shopper_assets.contract.events import MAX_EVENT_BYTES
-from shopper_assets.lake.raw import EVENT_TIME_PATTERN
+from shopper_assets.lake.raw import event_time_sql
 
 HOUR_MS = 3_600_000
 MAX_HOUR = 70_389_527  # 9999-12-31T23: the last hour a folder name (and datetime) can hold
-_PATTERN_SQL = EVENT_TIME_PATTERN.replace("'", "''")
 #: Facts of each line (a message + "\n"): event hour, UTF-8, looks like a JSON object.
 SCAN_SQL = f"""
-    SELECT CAST(floor(epoch(try_cast(regexp_extract(s, '{_PATTERN_SQL}', 1) AS TIMESTAMPTZ)) / 3600) AS BIGINT) AS hour,
+    SELECT CAST(floor(epoch({event_time_sql("s")}) / 3600) AS BIGINT) AS hour,
            s IS NULL AS not_utf8,
            coalesce(CASE WHEN starts_with(s, '{{') AND ends_with(s, '}}' || chr(10)) THEN true
                          ELSE starts_with(ltrim(s), '{{') AND ends_with(rtrim(left(s, -1)), '}}')

@@ -1,10 +1,10 @@
-"""Split landed gzip JSONL files into Arrow tables of lines, vectorised.
+"""Split landed gzip JSONL files into Arrow tables of lines, vectorised and without copying text.
 
 A landing file is decompressed once (isal, which releases the GIL so files decompress in
-parallel) and cut at newline bytes with numpy; the lines become one Arrow string array over a
-single buffer, so no Python object is created per line. A file with bytes that are not UTF-8
-keeps every line: valid ones as text, invalid ones escaped in ``line`` with their exact bytes in
-``raw_bytes``.
+parallel) and cut at newline bytes with numpy. The lines become an Arrow string-view array whose
+views point into the decompressed buffer itself, so neither a Python object nor a copy of the
+text is made per line. A file with bytes that are not UTF-8 keeps every line: valid ones as
+text, invalid ones escaped in ``line`` with their exact bytes in ``raw_bytes``.
 """
 
 from __future__ import annotations
@@ -18,10 +18,13 @@ LINE_SCHEMA = pa.schema(
     [
         ("source_file", pa.dictionary(pa.int32(), pa.string())),
         ("line_number", pa.int64()),
-        ("line", pa.large_string()),
-        ("raw_bytes", pa.large_binary()),
+        ("line", pa.string_view()),
+        ("raw_bytes", pa.binary_view()),
     ]
 )
+
+_INLINE = 12  # Arrow keeps strings of up to 12 bytes inside the view itself
+_BUFFER_SPAN = 1 << 30  # views address buffers with int32 offsets: one buffer per GiB of text
 
 
 def decompress(payload: bytes, name: str) -> bytes:
@@ -34,8 +37,8 @@ def decompress(payload: bytes, name: str) -> bytes:
         raise ValueError(f"landing file {name} is not valid gzip: {exc}") from exc
 
 
-def lines_table(name: str, text: bytes) -> pa.Table:
-    """Every line of one decompressed file, numbered from 1 (LINE_SCHEMA).
+def line_bounds(text: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end byte offsets of every line, numbered from 1.
 
     Lines end at ``\\n``; a ``\\r`` before it is part of the terminator; a last line without a
     newline still counts. Nothing is skipped, empty lines included.
@@ -46,26 +49,47 @@ def lines_table(name: str, text: bytes) -> pa.Table:
     ends = np.concatenate((newlines, [len(buf)]))
     if len(buf) == 0 or buf[-1] == 0x0A:
         starts, ends = starts[:-1], ends[:-1]
+    has_cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 0x0D)
+    return starts, ends - has_cr
+
+
+def _views(text: bytes, starts: np.ndarray, ends: np.ndarray, view_type: pa.DataType) -> pa.Array:
+    """A string- or binary-view array over ``text`` (zero-copy: the views point into it)."""
+    n = len(starts)
+    lengths = (ends - starts).astype(np.int32)
+    views = np.zeros((n, 4), dtype=np.int32)
+    views[:, 0] = lengths
+    view_bytes = views.view(np.uint8).reshape(n, 16)
+    buf = np.frombuffer(text, dtype=np.uint8)
+    long = lengths > _INLINE
+    view_bytes[long, 4:8] = buf[starts[long, None] + np.arange(4)]  # the 4-byte prefix
+    short = np.flatnonzero(~long)
+    if len(short):  # inline the bytes; positions past the line's end are zero
+        at = starts[short, None] + np.arange(_INLINE)
+        inside = np.arange(_INLINE)[None, :] < lengths[short, None]
+        view_bytes[short, 4:16] = np.where(inside, buf[np.minimum(at, max(len(buf) - 1, 0))], 0)
+    buffer_index = starts[long] // _BUFFER_SPAN
+    views[long, 2] = buffer_index
+    views[long, 3] = starts[long] - buffer_index * _BUFFER_SPAN
+    whole = pa.py_buffer(text)
+    data = [whole.slice(k * _BUFFER_SPAN) for k in range(max(1, -(-len(text) // _BUFFER_SPAN)))]
+    return pa.Array.from_buffers(view_type, n, [None, pa.py_buffer(views), *data])
+
+
+def lines_table(name: str, text: bytes) -> pa.Table:
+    """Every line of one decompressed file, numbered from 1 (LINE_SCHEMA)."""
+    starts, ends = line_bounds(text)
     n = len(starts)
     if n == 0:
         return LINE_SCHEMA.empty_table()
-    terminator = np.zeros(len(buf), dtype=bool)
-    terminator[newlines] = True
-    has_cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 0x0D)
-    terminator[ends[has_cr] - 1] = True
-    ends = ends - has_cr
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(ends - starts, out=offsets[1:])
-    body = pa.py_buffer(buf[~terminator]) if terminator.any() else pa.py_buffer(text)
     numbers = pa.array(np.arange(1, n + 1, dtype=np.int64))
     source = pa.DictionaryArray.from_arrays(np.zeros(n, dtype=np.int32), pa.array([name], pa.string()))
-    strings = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), body)
+    strings = _views(text, starts, ends, pa.string_view())
     try:
         strings.validate(full=True)
     except pa.ArrowInvalid:
-        binary = pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), body])
-        return _with_invalid_utf8(source, numbers, binary)
-    return pa.table([source, numbers, strings, pa.nulls(n, pa.large_binary())], schema=LINE_SCHEMA)
+        return _with_invalid_utf8(source, numbers, _views(text, starts, ends, pa.binary_view()))
+    return pa.table([source, numbers, strings, pa.nulls(n, pa.binary_view())], schema=LINE_SCHEMA)
 
 
 def _with_invalid_utf8(source: pa.Array, numbers: pa.Array, binary: pa.Array) -> pa.Table:
@@ -78,6 +102,6 @@ def _with_invalid_utf8(source: pa.Array, numbers: pa.Array, binary: pa.Array) ->
             "CASE WHEN try(decode(b)) IS NULL THEN b END AS raw_bytes FROM lines"
         ).to_arrow_table()
     return pa.table(
-        [source, numbers, decoded["line"].cast(pa.large_string()), decoded["raw_bytes"].cast(pa.large_binary())],
+        [source, numbers, decoded["line"].cast(pa.string_view()), decoded["raw_bytes"].cast(pa.binary_view())],
         schema=LINE_SCHEMA,
     )

@@ -36,7 +36,7 @@ from isal import igzip
 from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.ingestion.lines import decompress, lines_table
 from shopper_assets.ingestion.rees46 import convert_csv
-from shopper_assets.lake.raw import EVENT_TIME_PATTERN
+from shopper_assets.lake.raw import event_time_sql
 
 INCOMING_PREFIX = "incoming/"
 KINDS = {".jsonl.gz": "jsonl", ".jsonl": "jsonl", ".csv.gz": "csv", ".csv": "csv"}
@@ -183,12 +183,9 @@ def _route(con: duckdb.DuckDBPyConnection, lines: pa.Array, fallback: datetime) 
         return []
     con.register("_drop_out", pa.table({"b": lines, "n": np.arange(len(lines), dtype=np.int64)}))
     try:
-        hint = (
-            f"CAST(date_trunc('hour', try_cast(regexp_extract(try(decode(b)), '{EVENT_TIME_PATTERN}', 1)"
-            " AS TIMESTAMPTZ)) AS TIMESTAMP)"
-        )
+        hint = f"CAST(date_trunc('hour', {event_time_sql('s')}) AS TIMESTAMP)"
         out = con.sql(
-            f"""WITH hinted AS (SELECT n, b, {hint} AS hour FROM _drop_out)
+            f"""WITH hinted AS (SELECT n, b, {hint} AS hour FROM (SELECT *, try(decode(b)) AS s FROM _drop_out))
                 SELECT coalesce(hour, min(hour) OVER (), TIMESTAMP '{fallback:%Y-%m-%d %H:%M:%S}') AS hour,
                        b || '\\x0A'::BLOB AS b
                 FROM hinted ORDER BY 1, n"""

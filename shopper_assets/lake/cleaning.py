@@ -3,6 +3,10 @@
 Every raw line of a partition gets exactly one outcome: a typed row in cleaned_events, a
 quarantine row with a reason code, or "duplicate" (same event_id as a row kept). The rules are
 evaluated in a fixed order so each bad line has one, most fundamental, reason.
+
+Each line is parsed once: ``json_extract`` returns every contract field as a JSON fragment, and
+the field's JSON type and text are read off the fragment with string functions (a fragment that
+starts with a quote is a string, ...), so no second parse is needed for types or values.
 """
 
 from __future__ import annotations
@@ -17,26 +21,44 @@ from shopper_assets.contract.events import (
     SCHEMA_VERSION,
     QuarantineReason,
 )
+from shopper_assets.lake.tables import CLEANED_EVENTS, QUARANTINED_EVENTS
 
-# DuckDB json_type() names per contract JSON type.
+# Type tags read off a fragment, per contract JSON type (the names DuckDB's json_type uses).
 _JSON_TYPES = {
     "string": ("VARCHAR",),
-    "number": ("BIGINT", "UBIGINT", "DOUBLE"),
-    "integer": ("BIGINT", "UBIGINT"),
+    "number": ("BIGINT", "DOUBLE"),
+    "integer": ("BIGINT",),
 }
 _KNOWN_KEYS = [f.name for f in EVENT_FIELDS]
-
-
-def _sql_list(values) -> str:
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+_NUMERIC = [f for f in EVENT_FIELDS if f.json_type != "string"]
 
 
 def _sql_tuple(values) -> str:
     return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
 
 
-def _present(i: int) -> str:
-    return f"coalesce(t[{i}], 'NULL') <> 'NULL'"
+def _sql_list(values) -> str:
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+def _tag(name: str) -> str:
+    """JSON type of a field's fragment as json_type names it; NULL when the key is absent.
+
+    Used only by the rules for rejected lines, so valid lines never pay for it.
+    """
+    j = f"j_{name}"
+    return f"""(CASE WHEN {j} IS NULL THEN NULL
+        WHEN starts_with({j}, '"') THEN 'VARCHAR'
+        WHEN {j} = 'null' THEN 'NULL'
+        WHEN starts_with({j}, '{{') THEN 'OBJECT'
+        WHEN starts_with({j}, '[') THEN 'ARRAY'
+        WHEN {j} IN ('true', 'false') THEN 'BOOLEAN'
+        WHEN regexp_full_match({j}, '-?[0-9]+') THEN 'BIGINT'
+        ELSE 'DOUBLE' END)"""
+
+
+def _present(name: str) -> str:
+    return f"coalesce(j_{name}, 'null') <> 'null'"
 
 
 def _first(cases: list[tuple[str, str]]) -> str:
@@ -47,96 +69,110 @@ def _first(cases: list[tuple[str, str]]) -> str:
 
 
 def parse_sql(source: str) -> str:
-    """One JSON parse pass: every contract field as text (``v``) and its JSON type (``t``)."""
+    """Each contract field's JSON fragment ``j_`` (for its type) and its text ``v_`` (for its value)."""
     paths = ", ".join(f"'$.\"{name}\"'" for name in _KNOWN_KEYS)
+    columns = ", ".join(
+        f"CAST(f[{i}] AS VARCHAR) AS j_{name}, s[{i}] AS v_{name}" for i, name in enumerate(_KNOWN_KEYS, start=1)
+    )
     return f"""
-        SELECT s.*,
-               CASE WHEN is_object THEN json_extract_string(line, [{paths}]) END AS v,
-               CASE WHEN is_object THEN json_type(line, [{paths}]) END AS t,
-               CASE WHEN is_object THEN json_keys(line) END AS keys
+        SELECT * EXCLUDE (f, s), {columns}
         FROM (
-            SELECT r.*,
-                   raw_bytes IS NULL AND line_number > 0
-                   AND coalesce(json_valid(line) AND ltrim(line) LIKE '{{%', false) AS is_object
-            FROM ({source}) AS r
-        ) AS s
+            SELECT o.*,
+                   CASE WHEN is_object THEN json_extract(line, [{paths}]) END AS f,
+                   CASE WHEN is_object THEN json_extract_string(line, [{paths}]) END AS s
+            FROM (
+                SELECT r.*,
+                       raw_bytes IS NULL AND line_number > 0 AND strlen(line) <= {MAX_EVENT_BYTES}
+                       AND coalesce(json_valid(line) AND ltrim(line) LIKE '{{%', false) AS is_object
+                FROM ({source}) AS r
+            ) AS o
+        ) AS p
     """
 
 
-def _fast_valid_sql(idx: dict[str, int]) -> str:
+def _type_ok(f) -> str:
+    """The field's fragment has its contract JSON type (cheap tests; true only if present)."""
+    j = f"j_{f.name}"
+    if f.json_type == "string":
+        return f"starts_with({j}, '\"')"
+    ok = f"NOT starts_with({j}, '\"') AND {f.name} IS NOT NULL"  # a number the column type holds
+    if f.json_type == "integer":
+        ok += f" AND NOT regexp_matches({j}, '[.eE]')"
+    return ok
+
+
+def _decimals_ok(name: str) -> str:
+    """A number has at most 2 decimals (plain notation read off the text, else an exact compare)."""
+    v = f"v_{name}"
+    return f"""CASE WHEN regexp_matches({v}, '[eE]') THEN try_cast({v} AS DECIMAL(38, 10)) = {name}
+        ELSE strpos({v}, '.') = 0 OR strlen({v}) - strpos({v}, '.') <= 2 END"""
+
+
+def _fast_valid_sql() -> str:
     """True exactly when no rule of classify_sql fires; cheap enough to run on every line."""
-    et = f"v[{idx['event_type']}]"
-    type_checks = []
+    checks = []
     for f in EVENT_FIELDS:
-        i, allowed = idx[f.name], tuple(_JSON_TYPES[f.json_type])
-        present_ok = f"coalesce(t[{i}] IN {_sql_tuple(allowed)}, false)"
-        absent_ok = f"coalesce(t[{i}], 'NULL') IN {_sql_tuple((*allowed, 'NULL'))}"
+        absent_ok = f"(j_{f.name} IS NULL OR j_{f.name} = 'null' OR {_type_ok(f)})"
         if f.required_for == ALL:
-            type_checks.append(present_ok)
+            checks.append(f"coalesce({_type_ok(f)}, false)")
         elif f.required_for:
-            type_checks.append(
-                f"CASE WHEN {et} IN {_sql_tuple(sorted(f.required_for))} THEN {present_ok} ELSE {absent_ok} END"
+            checks.append(
+                f"CASE WHEN v_event_type IN {_sql_tuple(sorted(f.required_for))} "
+                f"THEN coalesce({_type_ok(f)}, false) ELSE {absent_ok} END"
             )
         else:
-            type_checks.append(absent_ok)
-    types_ok = f"{et} IN {_sql_tuple(EVENT_TYPES)} AND " + " AND ".join(type_checks)
-    values_ok = " AND ".join(
-        f"(v[{idx[name]}] IS NULL OR v[{idx[name]}] IN {tuple(values)!r})"
+            checks.append(absent_ok)
+    checks.append(f"v_event_type IN {_sql_tuple(EVENT_TYPES)}")
+    checks += [
+        f"(v_{name} IS NULL OR v_{name} IN {_sql_tuple(values)})"
         for name, values in ACCEPTED_VALUES.items()
         if name != "event_type"
-    )
-    cur, sv = idx["currency"], idx["schema_version"]
-    return f"""(is_object AND strlen(line) <= {MAX_EVENT_BYTES} AND {types_ok} AND {values_ok}
-        AND (v[{sv}] IS NULL OR v[{sv}] = '{SCHEMA_VERSION}')
-        AND (v[{cur}] IS NULL OR v[{cur}] = '{DEFAULT_CURRENCY}' OR regexp_full_match(v[{cur}], '[A-Z]{{3}}'))
-        AND v[{idx["event_id"]}] <> ''
-        AND event_time IS NOT NULL AND date_trunc('hour', event_time) = event_hour
-        AND coalesce(price >= 0 AND price_exact = price, true)
-        AND coalesce(quantity >= 1, true)
-        AND coalesce(discount_amount >= 0 AND discount_exact = discount_amount, true))"""
+    ]
+    checks += [
+        f"(v_schema_version IS NULL OR v_schema_version = '{SCHEMA_VERSION}')",
+        f"(v_currency IS NULL OR v_currency = '{DEFAULT_CURRENCY}' OR regexp_full_match(v_currency, '[A-Z]{{3}}'))",
+        "v_event_id <> ''",
+        "event_time IS NOT NULL AND date_trunc('hour', event_time) = event_hour",
+        f"(price IS NULL OR (price >= 0 AND {_decimals_ok('price')}))",
+        "coalesce(quantity >= 1, true)",
+        f"(discount_amount IS NULL OR (discount_amount >= 0 AND {_decimals_ok('discount_amount')}))",
+    ]
+    return "(is_object AND " + "\n        AND ".join(checks) + ")"
 
 
-def classify_sql(parsed: str) -> str:
-    """Adds typed columns and ``reason``/``detail`` (NULL reason = valid) to the parsed rows."""
-    idx = {name: i + 1 for i, name in enumerate(_KNOWN_KEYS)}
+def _exact(name: str) -> str:
+    return f"coalesce(try_cast(v_{name} AS DECIMAL(38, 10)) = {name}, false)"
+
+
+def _rules() -> list[tuple[str, QuarantineReason, str]]:
+    """(condition, reason, detail expression) in the order they are tried."""
     always = [f for f in EVENT_FIELDS if f.required_for == ALL]
     per_type = [f for f in EVENT_FIELDS if f.required_for and f.required_for != ALL]
-
-    missing_always = [(f"NOT {_present(idx[f.name])}", f.name) for f in always]
+    missing_always = [(f"NOT {_present(f.name)}", f.name) for f in always]
     wrong_type = [
-        (
-            f"{_present(idx[f.name])} AND t[{idx[f.name]}] NOT IN {tuple(_JSON_TYPES[f.json_type])!r}".replace(
-                ",)", ")"
-            ),
-            f.name,
-        )
+        (f"{_present(f.name)} AND {_tag(f.name)} NOT IN {_sql_tuple(_JSON_TYPES[f.json_type])}", f.name)
         for f in EVENT_FIELDS
     ]
     missing_for_type = [
-        (
-            f"v[{idx['event_type']}] IN {tuple(sorted(f.required_for))!r} AND NOT {_present(idx[f.name])}".replace(
-                ",)", ")"
-            ),
-            f.name,
-        )
-        for f in per_type
+        (f"v_event_type IN {_sql_tuple(sorted(f.required_for))} AND NOT {_present(f.name)}", f.name) for f in per_type
     ]
     bad_value = [
-        (f"{_present(idx[name])} AND v[{idx[name]}] NOT IN {tuple(values)!r}", name)
+        (f"{_present(name)} AND v_{name} NOT IN {_sql_tuple(values)}", name)
         for name, values in ACCEPTED_VALUES.items()
         if name != "event_type"
     ]
+    bad_value += [(f"{_present(f.name)} AND {f.name} IS NULL", f"{f.name} out of range") for f in _NUMERIC]
     bad_value += [
-        (f"{_present(idx['currency'])} AND NOT regexp_full_match(v[{idx['currency']}], '[A-Z]{{3}}')", "currency"),
-        (f"{_present(idx['price'])} AND price_exact <> price", "price has more than 2 decimals"),
+        (f"{_present('currency')} AND NOT regexp_full_match(v_currency, '[A-Z]{{3}}')", "currency"),
+        (f"{_present('price')} AND NOT {_exact('price')}", "price has more than 2 decimals"),
         (
-            f"{_present(idx['discount_amount'])} AND (discount_amount < 0 OR discount_exact <> discount_amount)",
+            f"{_present('discount_amount')} AND (discount_amount < 0 OR NOT {_exact('discount_amount')})",
             "discount_amount",
         ),
-        (f"{_present(idx['event_id'])} AND v[{idx['event_id']}] = ''", "event_id"),
+        (f"{_present('event_id')} AND v_event_id = ''", "event_id"),
     ]
     q = QuarantineReason
-    rules: list[tuple[str, str, str]] = [  # (condition, reason, detail expression)
+    return [
         ("line_number = 0", q.UNREADABLE_FILE, "line"),
         (
             f"strlen(line) > {MAX_EVENT_BYTES}",
@@ -153,13 +189,13 @@ def classify_sql(parsed: str) -> str:
         (f"{_first(missing_always)} IS NOT NULL", q.MISSING_REQUIRED_FIELD, _first(missing_always)),
         (f"{_first(wrong_type)} IS NOT NULL", q.INVALID_TYPE, _first(wrong_type)),
         (
-            f"{_present(idx['schema_version'])} AND v[{idx['schema_version']}] <> '{SCHEMA_VERSION}'",
+            f"{_present('schema_version')} AND v_schema_version <> '{SCHEMA_VERSION}'",
             q.UNSUPPORTED_SCHEMA_VERSION,
-            f"'schema_version ' || v[{idx['schema_version']}]",
+            "'schema_version ' || v_schema_version",
         ),
-        (f"v[{idx['event_type']}] NOT IN {tuple(EVENT_TYPES)!r}", q.UNKNOWN_EVENT_TYPE, f"v[{idx['event_type']}]"),
+        (f"v_event_type NOT IN {_sql_tuple(EVENT_TYPES)}", q.UNKNOWN_EVENT_TYPE, "v_event_type"),
         (f"{_first(missing_for_type)} IS NOT NULL", q.MISSING_REQUIRED_FIELD, _first(missing_for_type)),
-        ("event_time IS NULL", q.INVALID_TIMESTAMP, f"v[{idx['event_time']}]"),
+        ("event_time IS NULL", q.INVALID_TIMESTAMP, "v_event_time"),
         (f"{_first(bad_value)} IS NOT NULL", q.INVALID_VALUE, _first(bad_value)),
         ("price < 0", q.NEGATIVE_PRICE, "CAST(price AS VARCHAR)"),
         ("quantity < 1", q.INVALID_QUANTITY, "CAST(quantity AS VARCHAR)"),
@@ -174,76 +210,90 @@ def classify_sql(parsed: str) -> str:
             "'event_time ' || CAST(event_time AS VARCHAR) || ' arrived after the late-arrival window'",
         ),
     ]
+
+
+def classify_sql(parsed: str) -> str:
+    """Typed columns plus ``reason``/``detail`` (NULL reason = valid) for parsed rows."""
+    rules = _rules()
     # Most lines are valid: one cheap predicate clears them; only the rest walk the rules in order.
-    ok = _fast_valid_sql(idx)
+    ok = _fast_valid_sql()
     reason = (
         f"CASE WHEN {ok} THEN NULL ELSE coalesce(CASE "
         + " ".join(f"WHEN {c} THEN '{r.value}'" for c, r, _ in rules)
-        + f" END, '{q.INVALID_VALUE.value}') END"
+        + f" END, '{QuarantineReason.INVALID_VALUE.value}') END"
     )
     detail = f"CASE WHEN {ok} THEN NULL ELSE CASE " + " ".join(f"WHEN {c} THEN {d}" for c, _, d in rules) + " END END"
 
     typed = []
     for f in EVENT_FIELDS:
-        i = idx[f.name]
+        v = f"v_{f.name}"
         if f.name == "event_time":
-            expr = f"CAST(try_cast(v[{i}] AS TIMESTAMPTZ) AS TIMESTAMP)"
+            expr = f"CAST(try_cast({v} AS TIMESTAMPTZ) AS TIMESTAMP)"
         elif f.name == "currency":
-            expr = f"coalesce(v[{i}], '{DEFAULT_CURRENCY}')"
+            expr = f"coalesce({v}, '{DEFAULT_CURRENCY}')"
         elif f.name == "schema_version":
-            expr = f"coalesce(try_cast(v[{i}] AS INTEGER), {SCHEMA_VERSION})"
+            expr = f"coalesce(try_cast({v} AS INTEGER), {SCHEMA_VERSION})"
         elif f.sql_type == "VARCHAR":
-            expr = f"v[{i}]"
+            expr = v
         else:
-            expr = f"try_cast(v[{i}] AS {f.sql_type})"
+            expr = f"try_cast({v} AS {f.sql_type})"
         typed.append(f"{expr} AS {f.name}")
-    has_extra = f"len(list_filter(keys, lambda k: NOT list_contains({_sql_list(_KNOWN_KEYS)}, k))) > 0"
+    # Unknown fields are kept; only lines that have some pay for removing the known ones.
     without_known = "line"
-    for name in _KNOWN_KEYS:  # json_remove takes one path; only lines with unknown keys pay for this
+    for name in _KNOWN_KEYS:  # json_remove takes one path
         without_known = f"json_remove({without_known}, '$.\"{name}\"')"
+    has_extra = f"len(list_filter(json_keys(line), lambda k: NOT list_contains({_sql_list(_KNOWN_KEYS)}, k))) > 0"
     typed.append(f"CASE WHEN is_object AND {has_extra} THEN CAST({without_known} AS VARCHAR) END AS extra_fields")
     typed_sql = ",\n               ".join(typed)
     return f"""
         SELECT *, {reason} AS reason, {detail} AS detail
         FROM (
             SELECT p.*,
-               {typed_sql},
-               try_cast(v[{idx["price"]}] AS DECIMAL(38, 10)) AS price_exact,
-               try_cast(v[{idx["discount_amount"]}] AS DECIMAL(38, 10)) AS discount_exact
+               {typed_sql}
             FROM ({parsed}) AS p
         ) AS typed
     """
 
 
-def cleaned_rows_sql(raw: str) -> str:
-    """Valid events of a raw relation, one row per event_id (the first delivery wins)."""
-    from shopper_assets.lake.tables import CLEANED_EVENTS
+def classified_sql(raw: str) -> str:
+    """Every raw line, typed and classified, with what cleaned and quarantined rows need."""
+    typed = ", ".join(f.name for f in EVENT_FIELDS)
+    return f"""
+        SELECT event_hour, landing_hour, source_file, line_number, {typed}, extra_fields, reason,
+               CASE WHEN reason IS NOT NULL THEN detail END AS detail,
+               CASE WHEN reason IS NOT NULL THEN line END AS line,
+               CASE WHEN reason IS NOT NULL THEN raw_bytes END AS raw_bytes
+        FROM ({classify_sql(parse_sql(raw))}) AS c
+    """
 
+
+def cleaned_rows_sql(classified: str) -> str:
+    """Valid events of a classified relation, one row per event_id (the first delivery wins)."""
     cols = ", ".join(c if not c.startswith("_") else f"{c[1:]} AS {c}" for c in CLEANED_EVENTS.column_names)
     return f"""
         SELECT {cols}
-        FROM ({classify_sql(parse_sql(raw))}) AS c
+        FROM ({classified}) AS c
         WHERE reason IS NULL
         QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY landing_hour, source_file, line_number) = 1
     """
 
 
-def rejected_rows_sql(raw: str, cleaned: str) -> str:
-    """Lines of ``raw`` that did not reach ``cleaned``, classified, with a reason (duplicates excluded).
-
-    Only the lines missing from cleaned_events are parsed again (found by lineage), so this costs a
-    join, not a second parse of the window. Columns: the quarantine table's plus ``event_time``.
-    """
-    leftovers = f"""
+def leftovers_sql(raw: str, cleaned: str) -> str:
+    """Lines of ``raw`` that did not reach ``cleaned`` (found by lineage, so only they are parsed again)."""
+    return f"""
         SELECT r.* FROM ({raw}) AS r
         ANTI JOIN (SELECT _source_file, _line_number FROM ({cleaned})) AS c
           ON r.source_file = c._source_file AND r.line_number = c._line_number
     """
-    event_id = f"v[{_KNOWN_KEYS.index('event_id') + 1}]"
-    return f"""
-        SELECT event_hour, landing_hour, source_file, line_number,
-               CASE WHEN is_object THEN {event_id} END AS event_id,
-               reason, detail, line, raw_bytes, CAST(now() AS TIMESTAMP) AS quarantined_at, event_time
-        FROM ({classify_sql(parse_sql(leftovers))}) AS q
-        WHERE reason IS NOT NULL
+
+
+def rejected_rows_sql(classified: str) -> str:
+    """Lines of a classified relation that were rejected, with their reason (duplicates are not).
+
+    Columns: the quarantine table's plus ``event_time``.
     """
+    cols = ", ".join(
+        "CAST(now() AS TIMESTAMP) AS quarantined_at" if c == "quarantined_at" else c
+        for c in QUARANTINED_EVENTS.column_names
+    )
+    return f"SELECT {cols}, event_time FROM ({classified}) AS q WHERE reason IS NOT NULL"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from shopper_assets.ingestion.landing import LandingZone
-from shopper_assets.lake.cleaning import cleaned_rows_sql, rejected_rows_sql
+from shopper_assets.lake.cleaning import classified_sql, cleaned_rows_sql, leftovers_sql, rejected_rows_sql
 from shopper_assets.lake.raw import landed_reader, landing_hours_for, read_landed, routing_sql
 from shopper_assets.lake.tables import QUARANTINED_EVENTS
 from shopper_assets.storage.lake_store import LakeSession, window_filter
@@ -56,11 +56,13 @@ def clean_window(session: LakeSession, start: datetime, end: datetime) -> Cleani
     with a reason, except duplicates. A line that arrived after the late-arrival window counts as a
     duplicate when its event is already in cleaned_events, and is quarantined otherwise.
     """
-    raw = session.scan("raw_events", start, end)
-    cleaned_rows = session.replace_window("cleaned_events", start, end, cleaned_rows_sql(raw))
-    cleaned = session.scan("cleaned_events", start, end)
     con = session.con
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _rejected AS {rejected_rows_sql(raw, cleaned)}")
+    raw = session.scan("raw_events", start, end)
+    # Valid lines stream from the parse into the dedupe and the Parquet writer; the few lines that
+    # did not arrive in cleaned_events are then found by lineage and classified again for a reason.
+    cleaned_rows = session.replace_window("cleaned_events", start, end, cleaned_rows_sql(classified_sql(raw)))
+    leftovers = leftovers_sql(raw, session.scan("cleaned_events", start, end))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _rejected AS {rejected_rows_sql(classified_sql(leftovers))}")
     late_hours = [
         r[0]
         for r in con.execute(

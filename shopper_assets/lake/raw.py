@@ -20,8 +20,22 @@ from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.ingestion.lines import LINE_SCHEMA, decompress, lines_table
 from shopper_assets.partitions import hours_in
 
-# The event_time text of a line, found without a full JSON parse (the cleaning step parses it properly).
+EVENT_TIME_KEY = '"event_time":"'
 EVENT_TIME_PATTERN = r'"event_time"\s*:\s*"([^"]{10,40})"'
+
+
+def event_time_sql(line: str) -> str:
+    """SQL for the event_time of a text line (TIMESTAMPTZ, NULL if unreadable), found without parsing JSON.
+
+    A substring search finds the compact spelling; the regular expression runs only for other
+    spellings. The cleaning step parses the line properly and checks the hour this routed it to.
+    """
+    at = f"strpos({line}, '{EVENT_TIME_KEY}')"
+    text = (
+        f"CASE WHEN {at} > 0 THEN split_part(substr({line}, {at} + {len(EVENT_TIME_KEY)}, 41), '\"', 1) "
+        f"ELSE regexp_extract({line}, '{EVENT_TIME_PATTERN}', 1) END"
+    )
+    return f"try_cast(CASE WHEN strlen({text}) BETWEEN 10 AND 40 THEN {text} END AS TIMESTAMPTZ)"
 
 
 @dataclass(frozen=True)
@@ -89,8 +103,7 @@ def landed_reader(batches: Iterator[LandedBatch]) -> pa.RecordBatchReader:
 
 def routing_sql(lines: str, late_hours: int) -> str:
     """raw_events rows for a relation of landed lines, each routed to its event hour (see module doc)."""
-    event_time = f"try_cast(regexp_extract(line, '{EVENT_TIME_PATTERN}', 1) AS TIMESTAMPTZ)"
-    hint = f"CAST(date_trunc('hour', {event_time}) AS TIMESTAMP)"
+    hint = f"CAST(date_trunc('hour', {event_time_sql('line')}) AS TIMESTAMP)"
     return f"""
         SELECT CASE WHEN hint <= landing_hour AND hint >= landing_hour - INTERVAL {int(late_hours)} HOUR
                     THEN hint ELSE landing_hour END AS event_hour,

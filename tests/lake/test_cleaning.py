@@ -61,6 +61,10 @@ BAD_LINES = [
     (event(schema_version=2), R.UNSUPPORTED_SCHEMA_VERSION, "schema_version 2"),
     (event("purchase", price=9.999), R.INVALID_VALUE, "price has more than 2 decimals"),
     (event(note="x" * 70_000), R.OVERSIZED, None),
+    (event("add_to_cart", quantity=2.5), R.INVALID_TYPE, "quantity"),
+    (event("add_to_cart", quantity=10**20), R.INVALID_VALUE, "quantity out of range"),
+    (json.dumps(event("purchase", price=1.5)).replace("1.5", "1e400"), R.INVALID_VALUE, "price out of range"),
+    (event(page={"name": "home"}), R.INVALID_TYPE, "page"),
 ]
 
 
@@ -97,6 +101,15 @@ def test_cleaned_rows_are_typed_and_keep_unknown_fields(data_dir: Path):
     assert row["event_time"] == datetime(2026, 11, 20, 10, 15)
     assert row["event_hour"] == H10
     assert row["_source_file"] == "date=2026-11-20/hour=10/a.jsonl.gz" and row["_line_number"] == 1
+
+
+def test_escaped_strings_are_unescaped(data_dir: Path):
+    e = event(user_id='u-"quoted"\\slash-caf\u00e9', brand="Caf\u00e9 \u2603")
+    write_landing_file(data_dir, H10, "esc.jsonl.gz", [e])
+    _, _, quarantined, cleaned, _ = run_lake(data_dir, H10, H10 + timedelta(hours=1))
+    assert quarantined == []
+    assert cleaned[0]["user_id"] == 'u-"quoted"\\slash-caf\u00e9'
+    assert cleaned[0]["brand"] == "Caf\u00e9 \u2603"
 
 
 def test_unreadable_file_is_quarantined_not_fatal(data_dir: Path):

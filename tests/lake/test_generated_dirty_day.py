@@ -26,8 +26,9 @@ EXPECTED_REASON = {
 def test_dirty_generated_day_reconciles(data_dir: Path):
     day = date(2026, 11, 20)
     dirty = DirtyDataConfig(duplicate_rate=0.02, late_rate=0.03, late_max_hours=3, malformed_rate=0.01)
-    summary = write_landing(GeneratorConfig(start=day, events_per_day=20_000, seed=7, dirty=dirty), data_dir,
-                            progress=False)
+    summary = write_landing(
+        GeneratorConfig(start=day, events_per_day=20_000, seed=7, dirty=dirty), data_dir, progress=False
+    )
     assert summary.duplicates > 0 and summary.late > 0 and all(summary.malformed.values())
 
     start = datetime(2026, 11, 20)
