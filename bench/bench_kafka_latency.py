@@ -40,6 +40,7 @@ from shopper_assets.transform.kpis import MARTS_SCHEMA  # noqa: E402
 from tests.kafka.broker import KafkaBroker  # noqa: E402
 
 BIN = pathlib.Path(sys.executable).parent
+USERS = 5000
 
 
 def event(i: int, at: datetime, run: str, purchase: bool) -> bytes:
@@ -48,8 +49,8 @@ def event(i: int, at: datetime, run: str, purchase: bool) -> bytes:
         "event_id": f"lat-{run}-{i:09d}",
         "event_type": "purchase" if purchase else "page_view",
         "event_time": at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z",
-        "user_id": f"u-{i % 5000:05d}",
-        "session_id": f"s-{run}-{i // 20:07d}",
+        "user_id": f"u-{i % USERS:05d}",
+        "session_id": f"s-{run}-{i % USERS:05d}",  # one visit per shopper for the whole run
         "page": "confirmation" if purchase else "home",
         "device_type": "mobile",
         "referrer": "direct",
@@ -74,7 +75,7 @@ def produce(bootstrap: str, topic: str, rate: float, duration: float, every: int
             time.sleep(due - now)
         now = time.time()
         purchase = i % every == 0
-        producer.produce(topic, event(i, datetime.fromtimestamp(now, UTC), run, purchase), key=f"u-{i % 5000}")
+        producer.produce(topic, event(i, datetime.fromtimestamp(now, UTC), run, purchase), key=f"u-{i % USERS}")
         if purchase:
             sent_purchases.append(now)
         if i % 200 == 0:

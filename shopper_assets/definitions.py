@@ -7,6 +7,7 @@ from dagster import (
     AutomationConditionSensorDefinition,
     DefaultSensorStatus,
     Definitions,
+    in_process_executor,
 )
 
 from shopper_assets.automation.conditions import on_any_updated_partition
@@ -43,6 +44,9 @@ automation = AutomationConditionSensorDefinition(
 
 defs = Definitions(
     assets=[landing_events, raw_events, clean_events, dbt_models],
+    # Steps run in the run's own process: the heavy ones share the one-slot "duckdb" pool anyway, and
+    # a process per step would add seconds to every small sensor-driven run.
+    executor=in_process_executor,
     sensors=[kafka_landing_sensor, s3_drop_sensor, automation],
     resources={
         **resources_for(settings),

@@ -32,7 +32,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from shopper_assets.automation.lake_runs import LAKE_STEP, hour_key, lake_run_requests, split_existing
+from shopper_assets.automation.lake_runs import LAKE_STEP, hour_key, lake_run_requests, not_yet_queued, split_existing
 from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.settings import Settings
 
@@ -117,7 +117,7 @@ def kafka_landing_sensor(
     )
     cursor_key = ",".join(f"{t}[{p}]={last}" for (t, p), (_, last) in sorted(report.offsets.items())) or "pending"
     return SensorResult(
-        run_requests=lake_run_requests(ready, f"kafka:{cursor_key}"),
+        run_requests=lake_run_requests(not_yet_queued(ready, context.instance), f"kafka:{cursor_key}"),
         asset_events=events,
         cursor=json.dumps(state),
     )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from dagster import AssetKey, RunRequest
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunRequest, RunsFilter
 
 from shopper_assets.partitions import hourly_partitions
 
 LAKE_STEP = [AssetKey("raw_events"), AssetKey("cleaned_events"), AssetKey("quarantined_events")]
+LAKE_RUN_TAG = "shopper/lake_step"  # marks the runs the ingestion sensors request
+_NOT_STARTED = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED]
 
 
 def hour_key(hour: datetime) -> str:
@@ -36,10 +38,36 @@ def lake_run_requests(hours: list[datetime], reason: str) -> list[RunRequest]:
                 "dagster/asset_partition_range_start": hour_key(first),
                 "dagster/asset_partition_range_end": hour_key(last),
                 "shopper/trigger": reason.split(":")[0],
+                LAKE_RUN_TAG: "true",
             },
         )
         for first, last in contiguous_ranges(hours)
     ]
+
+
+def not_yet_queued(hours: list[datetime], instance: DagsterInstance) -> list[datetime]:
+    """The hours no queued lake run covers yet.
+
+    A lake run lists an hour's landing files when it starts, so a run still waiting in the queue
+    will also read the files landed since it was requested: asking for another run of the same
+    hour would only add work. Under a steady stream this keeps at most one waiting run per hour
+    instead of a queue that grows with every tick. Only runs that have not started count: the
+    sensor calls this after its files are durable, so a run that starts later sees them.
+    """
+    queued: set[datetime] = set()
+    for run in instance.get_runs(RunsFilter(statuses=_NOT_STARTED, tags={LAKE_RUN_TAG: "true"})):
+        first = run.tags.get("dagster/asset_partition_range_start")
+        last = run.tags.get("dagster/asset_partition_range_end")
+        if first and last:
+            h, end = _from_key(first), _from_key(last)
+            while h <= end:
+                queued.add(h)
+                h += timedelta(hours=1)
+    return [h for h in hours if h not in queued]
+
+
+def _from_key(key: str) -> datetime:
+    return datetime.strptime(key, "%Y-%m-%d-%H:%M")
 
 
 def split_existing(hours: list[datetime]) -> tuple[list[datetime], list[datetime], list[datetime]]:

@@ -22,7 +22,7 @@ from dagster import (
     sensor,
 )
 
-from shopper_assets.automation.lake_runs import LAKE_STEP, hour_key, lake_run_requests, split_existing
+from shopper_assets.automation.lake_runs import LAKE_STEP, hour_key, lake_run_requests, not_yet_queued, split_existing
 from shopper_assets.ingestion.landing import LandingZone
 
 
@@ -91,7 +91,7 @@ def s3_drop_sensor(
         if h in ready
     ]
     return SensorResult(
-        run_requests=lake_run_requests(ready, f"s3:{report.last_key}"),
+        run_requests=lake_run_requests(not_yet_queued(ready, context.instance), f"s3:{report.last_key}"),
         asset_events=events,
         cursor=json.dumps(new_state),
     )

@@ -48,6 +48,7 @@ landing_events = AssetSpec(
     ],
     group_name="lake",
     kinds={"duckdb", "parquet"},
+    pool="duckdb",  # one lake/warehouse writer at a time: a partition never changes under a reader
     description=(
         "Every landed line as delivered, with its file and line number, in the hour of its event_time "
         f"(read from the hour's folder and the {LATE_ARRIVAL_HOURS} folders after it, for late arrivals)."
