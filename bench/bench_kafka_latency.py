@@ -138,6 +138,8 @@ def main() -> int:
         "SHOPPER_KAFKA_CONSUMER_CONFIG": overrides,
     }
     duckdb_path = work / "data" / "shopper.duckdb"
+    # Create the instance's storage first, so dagster dev and the CLI below do not both initialise it.
+    subprocess.run([str(BIN / "dagster"), "instance", "migrate"], env=env, check=True, capture_output=True)
     dev = subprocess.Popen(
         [str(BIN / "dagster"), "dev", "-m", "shopper_assets.definitions", "-p", "3999"],
         cwd=ROOT,

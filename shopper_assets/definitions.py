@@ -10,7 +10,7 @@ from dagster import (
     in_process_executor,
 )
 
-from shopper_assets.automation.conditions import on_any_updated_partition
+from shopper_assets.automation.conditions import on_updated_hours, with_upstream_models
 from shopper_assets.automation.kafka_sensor import KafkaResource, kafka_landing_sensor
 from shopper_assets.automation.s3_sensor import S3DropsResource, s3_drop_sensor
 from shopper_assets.deployments import resources_for
@@ -27,10 +27,10 @@ def _automate(spec: AssetSpec) -> AssetSpec:
     dim_dates reads no table, so it is tied to cleaned_events here: a day's calendar row is built
     in the same automatic run as the day's facts that reference it.
     """
-    spec = spec.replace_attributes(automation_condition=on_any_updated_partition())
     if spec.key == AssetKey("dim_dates"):
         spec = spec.merge_attributes(deps=[AssetKey("cleaned_events")])
-    return spec
+    reads_lake = AssetKey("cleaned_events") in {dep.asset_key for dep in spec.deps}
+    return spec.replace_attributes(automation_condition=on_updated_hours() if reads_lake else with_upstream_models())
 
 
 dbt_models = shopper_dbt_assets.map_asset_specs(_automate)

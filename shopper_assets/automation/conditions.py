@@ -1,21 +1,35 @@
-"""Declarative automation that follows late data.
+"""Declarative automation that follows late data and keeps a day's dbt graph in one run.
 
 ``AutomationCondition.eager()`` only looks at the latest time window, so a late event that updates
-yesterday's hour would never reach yesterday's marts. ``on_any_updated_partition`` applies the same
-rule to every partition: a partition runs once after any of its upstream partitions is updated,
-unless a run of it is already in progress. Missing upstream hours do not block it: a quiet hour
-with no events has nothing to wait for.
+yesterday's hour would never reach yesterday's marts. Here every daily partition follows its own
+hours, and a day's models are requested together:
 
-It deliberately does not wait for upstream runs to finish: under a steady Kafka stream some lake
-run is always in progress, and waiting would starve the marts. Consistency comes from the
-``duckdb`` concurrency pool instead (a dbt step never runs while a lake step rewrites a partition),
-and an hour updated during a dbt run triggers the next one.
+* ``on_updated_hours`` (the dbt models that read ``cleaned_events``): a day is requested once after
+  any of its hours is updated since the day was last requested, unless a run of it is in
+  progress. Missing hours do not block it (a quiet hour has nothing to wait for), and it does not
+  wait for lake runs to finish: under a steady Kafka stream some lake run is always in progress.
+  Consistency comes from the ``duckdb`` concurrency pool instead (a dbt step never runs while a
+  lake step rewrites a partition); an hour updated during a dbt run triggers the next one. The
+  trigger keeps the update's timestamp, so an hour updated just after a request still wins
+  against that request.
+* ``with_upstream_models`` (every other model): requested when an upstream model will be requested
+  on the same tick, or was updated by a run that did not include it. So a day's graph is built in
+  one run, never in pieces that would trip the reconciliation tests.
 """
 
 from dagster import AutomationCondition
 
 
-def on_any_updated_partition() -> AutomationCondition:
+def on_updated_hours() -> AutomationCondition:
     return (
-        AutomationCondition.any_deps_updated().since_last_handled() & ~AutomationCondition.in_progress()
-    ).with_label("on_any_updated_partition")
+        AutomationCondition.any_deps_match(AutomationCondition.newly_updated()).since(
+            AutomationCondition.newly_requested()
+        )
+        & ~AutomationCondition.in_progress()
+    ).with_label("on_updated_hours")
+
+
+def with_upstream_models() -> AutomationCondition:
+    return (AutomationCondition.any_deps_updated() & ~AutomationCondition.in_progress()).with_label(
+        "with_upstream_models"
+    )
