@@ -51,7 +51,7 @@ def count_landed(root: pathlib.Path) -> tuple[int, int, int]:
     for path in files:
         table = lines_table(path.name, decompress(path.read_bytes(), path.name))
         lines += table.num_rows
-        found = pc.extract_regex(table["line"].combine_chunks(), r'"event_id":"(?P<id>[^"]+)"')
+        found = pc.extract_regex(table["line"].combine_chunks().cast(pa.large_string()), r'"event_id":"(?P<id>[^"]+)"')
         ids.append(found.field("id"))
     distinct = len(pc.unique(pa.chunked_array(ids).combine_chunks())) if ids else 0
     return lines, distinct, len(files)

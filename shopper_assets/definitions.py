@@ -38,7 +38,7 @@ dbt_models = shopper_dbt_assets.map_asset_specs(_automate)
 automation = AutomationConditionSensorDefinition(
     "shopper_automation",
     target=AssetSelection.all(),
-    minimum_interval_seconds=15,
+    minimum_interval_seconds=5,
     default_status=DefaultSensorStatus.RUNNING,
 )
 

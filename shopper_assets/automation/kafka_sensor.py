@@ -60,7 +60,7 @@ class KafkaResource(ConfigurableResource):
 
 @sensor(
     name="kafka_landing_sensor",
-    minimum_interval_seconds=10,
+    minimum_interval_seconds=5,
     target=LAKE_STEP,
     default_status=DefaultSensorStatus.STOPPED,
     description="Lands Kafka messages into hour folders and requests the lake runs of the touched hours.",
