@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.lake.cleaning import classified_sql, cleaned_rows_sql, leftovers_sql, rejected_rows_sql
 from shopper_assets.lake.raw import landed_reader, landing_hours_for, read_landed, routing_sql
 from shopper_assets.lake.tables import QUARANTINED_EVENTS
-from shopper_assets.partitions import hours_in
 from shopper_assets.storage.lake_store import LakeSession, window_filter
 
 
@@ -52,31 +50,12 @@ def ingest_raw(session: LakeSession, landing: LandingZone, start: datetime, end:
 
 
 def clean_window(session: LakeSession, start: datetime, end: datetime) -> CleaningStats:
-    """Rebuild cleaned_events and quarantined_events for [start, end) from raw_events, hour by hour.
+    """Rebuild cleaned_events and quarantined_events for [start, end) from raw_events.
 
     Valid events go to cleaned_events once per event_id; every other line goes to quarantine
     with a reason, except duplicates. A line that arrived after the late-arrival window counts as a
     duplicate when its event is already in cleaned_events, and is quarantined otherwise.
-
-    Every delivery of an event is routed to the hour of its event_time, so all its duplicates are
-    in that hour's raw_events: cleaning hour by hour drops the same duplicates as cleaning the whole
-    window at once, with a small, cache-friendly query per hour written straight to its partition
-    (and the same result whether a day is materialized in one run or hour by hour).
     """
-    total = CleaningStats(raw_rows=0, cleaned_rows=0, quarantined_rows=0, late_duplicates=0)
-    by_reason: Counter[str] = Counter()
-    for hour in hours_in(start, end):
-        stats = _clean_hour(session, hour, hour + timedelta(hours=1))
-        total.raw_rows += stats.raw_rows
-        total.cleaned_rows += stats.cleaned_rows
-        total.quarantined_rows += stats.quarantined_rows
-        total.late_duplicates += stats.late_duplicates
-        by_reason.update(stats.quarantined_by_reason)
-    total.quarantined_by_reason = dict(sorted(by_reason.items()))
-    return total
-
-
-def _clean_hour(session: LakeSession, start: datetime, end: datetime) -> CleaningStats:
     con = session.con
     raw = session.scan("raw_events", start, end)
     # Valid lines stream from the parse into the dedupe and the Parquet writer; the few lines that
