@@ -144,7 +144,15 @@ def print_kpis(settings: Settings, day: date | None, echo: Echo = print) -> bool
     if not settings.duckdb_path.exists():
         echo(f"No warehouse at {settings.duckdb_path}: run `shopper demo` first.")
         return False
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+    try:
+        con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    except duckdb.IOException as exc:  # DuckDB: one writing process, or many readers, per file
+        echo(
+            f"Cannot open {settings.duckdb_path} now: a Dagster run is writing it (DuckDB allows one writer "
+            f"per file). Try again when the run has finished. ({exc})"
+        )
+        return False
+    with con:
         if day is None:
             row = con.execute("SELECT max(event_date) FROM marts.kpi_daily").fetchone()
             day = row[0] if row else None
