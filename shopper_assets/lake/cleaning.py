@@ -218,11 +218,12 @@ def classify_sql(parsed: str) -> str:
     # Most lines are valid: one cheap predicate clears them; only the rest walk the rules in order.
     ok = _fast_valid_sql()
     reason = (
-        f"CASE WHEN {ok} THEN NULL ELSE coalesce(CASE "
+        "CASE WHEN is_valid THEN NULL ELSE coalesce(CASE "
         + " ".join(f"WHEN {c} THEN '{r.value}'" for c, r, _ in rules)
         + f" END, '{QuarantineReason.INVALID_VALUE.value}') END"
     )
-    detail = f"CASE WHEN {ok} THEN NULL ELSE CASE " + " ".join(f"WHEN {c} THEN {d}" for c, _, d in rules) + " END END"
+    details = " ".join(f"WHEN {c} THEN {d}" for c, _, d in rules)
+    detail = f"CASE WHEN is_valid THEN NULL ELSE CASE {details} END END"
 
     typed = []
     for f in EVENT_FIELDS:
@@ -248,9 +249,12 @@ def classify_sql(parsed: str) -> str:
     return f"""
         SELECT *, {reason} AS reason, {detail} AS detail
         FROM (
-            SELECT p.*,
-               {typed_sql}
-            FROM ({parsed}) AS p
+            SELECT *, {ok} AS is_valid
+            FROM (
+                SELECT p.*,
+                   {typed_sql}
+                FROM ({parsed}) AS p
+            ) AS t
         ) AS typed
     """
 
