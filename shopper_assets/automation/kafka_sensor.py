@@ -18,7 +18,6 @@ from the committed offsets, so nothing is lost or landed twice.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 from dagster import (
     AssetMaterialization,
@@ -32,7 +31,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from shopper_assets.automation.lake_runs import LAKE_STEP, hour_key, lake_run_requests, not_yet_queued, split_existing
+from shopper_assets.automation.lake_runs import LAKE_STEP, hour_key, lake_runs_for, landed_hours
 from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.settings import Settings
 
@@ -71,7 +70,6 @@ def kafka_landing_sensor(
     from shopper_assets.ingestion.kafka import land_batch
 
     state = json.loads(context.cursor) if context.cursor else {}
-    pending = [datetime.fromisoformat(h) for h in state.get("pending_hours", [])]
     consumer = kafka.consumer()
     try:
         report = land_batch(
@@ -80,12 +78,8 @@ def kafka_landing_sensor(
     finally:
         consumer.close()
 
-    ready, waiting, too_early = split_existing(sorted(set(pending) | report.hours))
-    if too_early:
-        context.log.warning(
-            f"{len(too_early)} landed hours are before SHOPPER_START_DATE ({too_early[0]:%Y-%m-%d %H}:00 first); "
-            "they stay in the landing zone until the partitions start earlier"
-        )
+    hours = landed_hours(context, state.get("pending_hours", []), report.hours)
+    ready, waiting = hours.ready, hours.waiting
     state = {
         "pending_hours": [h.isoformat() for h in waiting],
         "landed_messages": state.get("landed_messages", 0) + report.messages,
@@ -117,7 +111,7 @@ def kafka_landing_sensor(
     )
     cursor_key = ",".join(f"{t}[{p}]={last}" for (t, p), (_, last) in sorted(report.offsets.items())) or "pending"
     return SensorResult(
-        run_requests=lake_run_requests(not_yet_queued(ready, context.instance), f"kafka:{cursor_key}"),
+        run_requests=lake_runs_for(context, ready, f"kafka:{cursor_key}"),
         asset_events=events,
         cursor=json.dumps(state),
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunRequest, RunsFilter
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunRequest, RunsFilter, SensorEvaluationContext
 
 from shopper_assets.partitions import hourly_partitions
 
@@ -81,3 +83,31 @@ def split_existing(hours: list[datetime]) -> tuple[list[datetime], list[datetime
         [h for h in hours if h >= end],
         [h for h in hours if h < start],
     )
+
+
+@dataclass(frozen=True)
+class LandedHours:
+    """The hours an ingestion sensor tick has to act on, and those it keeps for a later tick."""
+
+    ready: list[datetime]  # partitions exist: request their lake runs now
+    waiting: list[datetime]  # ahead of the clock: kept in the cursor until their partition exists
+
+
+def landed_hours(context: SensorEvaluationContext, pending: Iterable[str], landed: Iterable[datetime]) -> LandedHours:
+    """Hours landed by this tick plus those still waiting from earlier ticks (ISO strings in the cursor).
+
+    Hours before SHOPPER_START_DATE cannot be materialized: they stay in the landing zone, with a
+    warning that says how to process them.
+    """
+    ready, waiting, too_early = split_existing(sorted({datetime.fromisoformat(h) for h in pending} | set(landed)))
+    if too_early:
+        context.log.warning(
+            f"{len(too_early)} landed hours are before SHOPPER_START_DATE ({too_early[0]:%Y-%m-%d %H}:00 first); "
+            "they stay in the landing zone: set SHOPPER_START_DATE earlier to process them"
+        )
+    return LandedHours(ready=ready, waiting=waiting)
+
+
+def lake_runs_for(context: SensorEvaluationContext, hours: list[datetime], reason: str) -> list[RunRequest]:
+    """Lake runs for the hours that no waiting run covers yet (see not_yet_queued)."""
+    return lake_run_requests(not_yet_queued(hours, context.instance), reason)

@@ -10,7 +10,6 @@ must write keys that sort in arrival order (e.g. prefixed with a timestamp).
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 from dagster import (
     AssetMaterialization,
@@ -22,7 +21,7 @@ from dagster import (
     sensor,
 )
 
-from shopper_assets.automation.lake_runs import LAKE_STEP, hour_key, lake_run_requests, not_yet_queued, split_existing
+from shopper_assets.automation.lake_runs import LAKE_STEP, hour_key, lake_runs_for, landed_hours
 from shopper_assets.ingestion.landing import LandingZone
 
 
@@ -54,7 +53,6 @@ def s3_drop_sensor(
     from shopper_assets.ingestion.s3_drops import process_incoming
 
     state = json.loads(context.cursor) if context.cursor else {}
-    pending = [datetime.fromisoformat(h) for h in state.get("pending_hours", [])]
     report = process_incoming(
         s3_drops.client(),
         s3_drops.bucket,
@@ -65,12 +63,8 @@ def s3_drop_sensor(
     )
     for error in report.errors:
         context.log.warning(error)
-    ready, waiting, too_early = split_existing(sorted(set(pending) | set(report.hours)))
-    if too_early:
-        context.log.warning(
-            f"{len(too_early)} landed hours are before SHOPPER_START_DATE ({too_early[0]:%Y-%m-%d %H}:00 first); "
-            "set SHOPPER_START_DATE earlier to process them"
-        )
+    hours = landed_hours(context, state.get("pending_hours", []), report.hours)
+    ready, waiting = hours.ready, hours.waiting
     new_state = {"after_key": report.last_key, "pending_hours": [h.isoformat() for h in waiting]}
     if not ready and report.objects == 0:
         return SkipReason(
@@ -91,7 +85,7 @@ def s3_drop_sensor(
         if h in ready
     ]
     return SensorResult(
-        run_requests=lake_run_requests(not_yet_queued(ready, context.instance), f"s3:{report.last_key}"),
+        run_requests=lake_runs_for(context, ready, f"s3:{report.last_key}"),
         asset_events=events,
         cursor=json.dumps(new_state),
     )
