@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import dbt_build_day  # bench/common.py
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -45,8 +47,7 @@ def main() -> None:
     os.environ["SHOPPER_DUCKDB_PATH"] = str(db)
 
     from shopper_assets.generator import GeneratorConfig, simulate_events
-    from shopper_assets.transform import DbtBuildConfig, dbt_build_command, dbt_resource
-    from shopper_assets.transform.resources import environment
+    from shopper_assets.transform import dbt_resource
     from shopper_assets.transform.warehouse import load_events
 
     start = dt.date.fromisoformat(args.start)
@@ -70,11 +71,8 @@ def main() -> None:
 
     def build(day: dt.date) -> tuple[float, float, list[dict]]:
         """Runs dbt as the Dagster assets do; returns wall seconds, CPU seconds of dbt, results."""
-        dbt_args, env = dbt_build_command((day, day + dt.timedelta(days=1)), DbtBuildConfig(window_as_vars=args.vars))
         began, cpu0 = time.perf_counter(), resource_usage.getrusage(resource_usage.RUSAGE_CHILDREN)
-        with environment(env):
-            invocation = resource.cli(dbt_args, target_path=work / "dbt_target", raise_on_error=False)
-        invocation.wait()
+        invocation = dbt_build_day(resource, day, work / "dbt_target", window_as_vars=args.vars)
         seconds = time.perf_counter() - began
         cpu1 = resource_usage.getrusage(resource_usage.RUSAGE_CHILDREN)
         cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)

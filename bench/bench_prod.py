@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import psutil
-from common import report  # bench/common.py
+from common import dbt_build_day, report  # bench/common.py
 
 from shopper_assets.generator import GeneratorConfig, write_landing
 from shopper_assets.ingestion.landing import LANDING_PREFIX
@@ -88,14 +88,12 @@ def upload(root: Path, client, bucket: str) -> int:
 def dbt_build_postgres(day: date, pg_url: str, work: Path) -> None:
     """The day's dbt build on the prod target, as the daily dbt assets run it."""
     from shopper_assets.settings import Settings
-    from shopper_assets.transform import DbtBuildConfig, dbt_build_command, dbt_resource
-    from shopper_assets.transform.resources import environment
+    from shopper_assets.transform import dbt_resource
 
     settings = Settings(env="prod", pg_url=pg_url, data_dir=work, duckdb_path=work / "unused.duckdb")
-    dbt_args, env = dbt_build_command((day, day + timedelta(days=1)), DbtBuildConfig())
-    with environment({**env, "SHOPPER_ENV": "prod", "SHOPPER_PG_URL": pg_url}):
-        invocation = dbt_resource(settings).cli(dbt_args, target_path=work / "dbt_target", raise_on_error=False)
-        invocation.wait()
+    invocation = dbt_build_day(
+        dbt_resource(settings), day, work / "dbt_target", {"SHOPPER_ENV": "prod", "SHOPPER_PG_URL": pg_url}
+    )
     if not invocation.is_successful():
         raise SystemExit("dbt build on Postgres failed; see the dbt log in " + str(work / "dbt_target"))
 

@@ -78,8 +78,7 @@ def kafka_landing_sensor(
     finally:
         consumer.close()
 
-    hours = landed_hours(context, state.get("pending_hours", []), report.hours)
-    ready, waiting = hours.ready, hours.waiting
+    ready, waiting = landed_hours(context, state.get("pending_hours", []), report.hours)
     state = {
         "pending_hours": [h.isoformat() for h in waiting],
         "landed_messages": state.get("landed_messages", 0) + report.messages,

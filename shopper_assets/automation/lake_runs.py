@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunRequest, RunsFilter, SensorEvaluationContext
 
@@ -85,8 +85,7 @@ def split_existing(hours: list[datetime]) -> tuple[list[datetime], list[datetime
     )
 
 
-@dataclass(frozen=True)
-class LandedHours:
+class LandedHours(NamedTuple):
     """The hours an ingestion sensor tick has to act on, and those it keeps for a later tick."""
 
     ready: list[datetime]  # partitions exist: request their lake runs now

@@ -63,8 +63,7 @@ def s3_drop_sensor(
     )
     for error in report.errors:
         context.log.warning(error)
-    hours = landed_hours(context, state.get("pending_hours", []), report.hours)
-    ready, waiting = hours.ready, hours.waiting
+    ready, waiting = landed_hours(context, state.get("pending_hours", []), report.hours)
     new_state = {"after_key": report.last_key, "pending_hours": [h.isoformat() for h in waiting]}
     if not ready and report.objects == 0:
         return SkipReason(

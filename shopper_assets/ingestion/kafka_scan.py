@@ -2,9 +2,8 @@
 
 Each message becomes one line (its bytes and a ``\\n``) in the hour folder of its event_time, read
 exactly as the lake reads it (raw.event_time_sql, evaluated by DuckDB in UTC, as raw.routing_sql
-does), so the lander and raw_events agree on the hour. No message
-is parsed in Python on the hot path, and none is dropped: what the cleaning step will quarantine
-is still landed.
+does), so the lander and raw_events agree on the hour. No message is parsed in Python on the hot
+path, and none is dropped: what the cleaning step will quarantine is still landed.
 
 * No readable event_time (not UTF-8, not JSON, no field, unparseable time): the hour of the
   message's Kafka timestamp; without one, the hour of the batch.

@@ -4,9 +4,9 @@ Every raw line of a partition gets exactly one outcome: a typed row in cleaned_e
 quarantine row with a reason code, or "duplicate" (same event_id as a row kept). The rules are
 evaluated in a fixed order so each bad line has one, most fundamental, reason.
 
-Each line is parsed once: ``json_extract`` returns every contract field as a JSON fragment, and
-the field's JSON type and text are read off the fragment with string functions (a fragment that
-starts with a quote is a string, ...), so no second parse is needed for types or values.
+Two extractions per line: ``json_extract`` gives every contract field as a JSON fragment, whose
+first character tells its JSON type (a quote: a string, ...), and ``json_extract_string`` gives
+its text. Full type names are worked out only for rejected lines, to name the reason.
 """
 
 from __future__ import annotations
