@@ -6,13 +6,23 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunRequest, RunsFilter, SensorEvaluationContext
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    RunRequest,
+    RunsFilter,
+    SensorEvaluationContext,
+)
 
 from shopper_assets.partitions import hourly_partitions
 
 LAKE_STEP = [AssetKey("raw_events"), AssetKey("cleaned_events"), AssetKey("quarantined_events")]
 LAKE_RUN_TAG = "shopper/lake_step"  # marks the runs the ingestion sensors request
-_NOT_STARTED = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED]
+_NOT_LAUNCHED = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED]
+_WAITING = [*_NOT_LAUNCHED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
 
 def hour_key(hour: datetime) -> str:
@@ -48,24 +58,32 @@ def lake_run_requests(hours: list[datetime], reason: str) -> list[RunRequest]:
 
 
 def not_yet_queued(hours: list[datetime], instance: DagsterInstance) -> list[datetime]:
-    """The hours no queued lake run covers yet.
+    """The hours no waiting lake run covers yet.
 
-    A lake run lists an hour's landing files when it starts, so a run still waiting in the queue
-    will also read the files landed since it was requested: asking for another run of the same
-    hour would only add work. Under a steady stream this keeps at most one waiting run per hour
-    instead of a queue that grows with every tick. Only runs that have not started count: the
-    sensor calls this after its files are durable, so a run that starts later sees them.
+    A lake run lists an hour's landing files when its first step starts, so a run whose steps have
+    not started (queued, or launched and waiting for the ``duckdb`` pool behind a dbt run) will also
+    read the files landed since it was requested: asking for another run of the same hour would
+    only add work. Under a steady stream this keeps at most one waiting run per hour instead of a
+    queue that grows with every tick. The sensor calls this after its files are durable, and a step
+    is recorded as started before it lists files, so a run counted here sees them.
     """
-    queued: set[datetime] = set()
-    for run in instance.get_runs(RunsFilter(statuses=_NOT_STARTED, tags={LAKE_RUN_TAG: "true"})):
+    covered: set[datetime] = set()
+    for run in instance.get_runs(RunsFilter(statuses=_WAITING, tags={LAKE_RUN_TAG: "true"})):
         first = run.tags.get("dagster/asset_partition_range_start")
         last = run.tags.get("dagster/asset_partition_range_end")
-        if first and last:
-            h, end = _from_key(first), _from_key(last)
-            while h <= end:
-                queued.add(h)
-                h += timedelta(hours=1)
-    return [h for h in hours if h not in queued]
+        if not (first and last) or _steps_started(instance, run):
+            continue
+        h, end = _from_key(first), _from_key(last)
+        while h <= end:
+            covered.add(h)
+            h += timedelta(hours=1)
+    return [h for h in hours if h not in covered]
+
+
+def _steps_started(instance: DagsterInstance, run: DagsterRun) -> bool:
+    if run.status in _NOT_LAUNCHED:
+        return False
+    return bool(instance.get_records_for_run(run.run_id, of_type=DagsterEventType.STEP_START, limit=1).records)
 
 
 def _from_key(key: str) -> datetime:

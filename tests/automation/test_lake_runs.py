@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dagster import DagsterInstance, DagsterRunStatus
+from dagster import DagsterEvent, DagsterEventType, DagsterInstance, DagsterRunStatus
 from dagster._core.storage.dagster_run import DagsterRun
 
 from shopper_assets.automation.lake_runs import lake_run_requests, not_yet_queued
@@ -12,11 +12,11 @@ from shopper_assets.automation.lake_runs import lake_run_requests, not_yet_queue
 H = [datetime(2026, 11, 20, h) for h in range(6)]
 
 
-def add_run(instance: DagsterInstance, status: DagsterRunStatus, first: datetime, last: datetime) -> None:
+def add_run(instance: DagsterInstance, status: DagsterRunStatus, first: datetime, last: datetime) -> DagsterRun:
     (request,) = lake_run_requests([first, last] if first != last else [first], "kafka:test")
     if first != last:  # contiguous_ranges made one request for the whole range
         assert request.tags["dagster/asset_partition_range_end"] == f"{last:%Y-%m-%d-%H}:00"
-    instance.add_run(DagsterRun(job_name="__ASSET_JOB", status=status, tags=request.tags))
+    return instance.add_run(DagsterRun(job_name="__ASSET_JOB", status=status, tags=request.tags))
 
 
 def test_hours_of_a_waiting_run_are_not_requested_again():
@@ -25,11 +25,18 @@ def test_hours_of_a_waiting_run_are_not_requested_again():
         assert not_yet_queued(H[:4], instance) == [H[0], H[3]]
 
 
-def test_started_or_finished_runs_do_not_cover_new_files():
+def test_launched_runs_cover_their_hours_until_a_step_starts():
+    """A launched run waiting for the duckdb pool has not listed files yet; once a step started, it has."""
     with DagsterInstance.ephemeral() as instance:
-        for status in (DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.SUCCESS):
-            add_run(instance, status, H[1], H[1])
-        assert not_yet_queued(H[:3], instance) == H[:3]
+        add_run(instance, DagsterRunStatus.STARTING, H[0], H[0])
+        add_run(instance, DagsterRunStatus.STARTED, H[1], H[1])
+        running = add_run(instance, DagsterRunStatus.STARTED, H[2], H[2])
+        instance.report_dagster_event(
+            DagsterEvent(DagsterEventType.STEP_START.value, job_name="__ASSET_JOB", step_key="raw_events"),
+            run_id=running.run_id,
+        )
+        add_run(instance, DagsterRunStatus.SUCCESS, H[3], H[3])
+        assert not_yet_queued(H[:4], instance) == [H[2], H[3]]
 
 
 def test_runs_not_requested_by_the_sensors_are_ignored():

@@ -18,6 +18,7 @@ from shopper_assets.transform import (
     kpi_summary,
     shopper_dbt_assets,
 )
+from shopper_assets.transform.project import DBT_PROJECT_DIR
 from tests.transform.conftest import copy_warehouse, days
 
 CONTRACT_KEYS = [
@@ -109,3 +110,10 @@ def test_materialize_a_day_through_dagster(lake_db, tmp_path, monkeypatch):
     assert summary["kpis"]["orders"] > 0 and summary["top_products"] and summary["funnel"]
     text = format_kpi_summary(summary)
     assert day.isoformat() in text and "Revenue" in text and "funnel" in text.lower()
+
+    # the next run starts from this run's parse: its environment (the warehouse path) is the same
+    again = materialize([shopper_dbt_assets], partition_key=days()[2].isoformat(), resources={"dbt": dbt_resource()})
+    assert again.success
+    (target,) = (DBT_PROJECT_DIR / "target").glob(f"shopper_dbt_assets-{again.run_id[:7]}-*")
+    log = (target / "dbt.log").read_text()
+    assert "Unable to do partial parsing" not in log and "Partial parsing enabled" in log
