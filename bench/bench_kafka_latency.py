@@ -109,6 +109,11 @@ def count_orders(duckdb_path: pathlib.Path, scratch: pathlib.Path, since: dateti
         return None
 
 
+def percentiles(latencies: list[float]) -> str:
+    p = np.percentile(latencies, [50, 90, 99])
+    return f"p50 {p[0]:.1f} s  p90 {p[1]:.1f} s  p99 {p[2]:.1f} s  max {max(latencies):.1f} s"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=1000.0, help="events per second")
@@ -194,17 +199,20 @@ def main() -> int:
             os.killpg(dev.pid, signal.SIGKILL)
         broker.stop()
 
-    latencies = []
+    latencies, sent_at = [], []
     for k, t_sent in enumerate(sent, start=1):  # first poll at which at least k orders were counted
         seen = next((t for t, n in visible if n >= k and t >= t_sent), None)
         if seen is not None:
             latencies.append(seen - t_sent)
+            sent_at.append(t_sent - sent[0])
     print(f"purchases visible in orders_per_hour: {len(latencies):,} of {len(sent):,}")
     if latencies:
-        p = np.percentile(latencies, [50, 90, 99])
-        print(
-            f"event-to-mart latency: p50 {p[0]:.1f} s  p90 {p[1]:.1f} s  p99 {p[2]:.1f} s  max {max(latencies):.1f} s"
-        )
+        print(f"event-to-mart latency: {percentiles(latencies)}")
+        # the day and the hour fill up as the stream goes on: show whether latency drifts with them
+        for minute in range(int(max(sent_at) // 60) + 1):
+            window = [lat for lat, at in zip(latencies, sent_at, strict=True) if minute * 60 <= at < minute * 60 + 60]
+            if window:
+                print(f"  sent in minute {minute + 1}: {percentiles(window)}")
     print(f"logs and data in {work}")
     if not args.keep and len(latencies) == len(sent):
         shutil.rmtree(work, ignore_errors=True)

@@ -26,7 +26,7 @@ from pydantic import Field
 
 from shopper_assets.partitions import daily_partitions, window_bounds
 from shopper_assets.transform.project import dbt_project
-from shopper_assets.transform.resources import environment, keep_parse_cache
+from shopper_assets.transform.resources import environment, tidy_target
 
 LAYERS = ("staging", "intermediate", "marts")
 
@@ -122,4 +122,4 @@ def shopper_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, conf
     with environment(env):  # the subprocess starts inside cli() and keeps its copy of the environment
         invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
-    keep_parse_cache(invocation)
+    tidy_target(invocation)

@@ -6,6 +6,7 @@ import importlib.metadata
 import os
 import shutil
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -95,16 +96,25 @@ class ShopperDbtCliResource(DbtCliResource):
     def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
         """No dbt adapter in the Dagster process.
 
-        dagster-dbt opens one (importing dbt and loading the profile, 1-1.5 s per run here) only to
-        fetch row counts and column metadata, which these assets do not ask for. With a DuckDB
-        adapter it also holds every event back until dbt exits, so Dagster's handling of 83 results
-        (3-6 s) followed dbt instead of overlapping it. Without it, results stream as dbt finishes
-        each node.
+        dagster-dbt opens one only to fetch row counts and column metadata, which these assets do
+        not ask for; it costs every run's dbt step 1-1.5 s here (a fresh run process imports dbt
+        and loads the profile). With a DuckDB adapter it also holds every result back until dbt
+        exits; without one, results reach Dagster as dbt finishes each node.
         """
         return None
 
 
 PARSE_CACHE = "partial_parse.msgpack"
+#: dagster-dbt leaves each invocation's artifacts and dbt.log (about 4 MB) in its own folder under
+#: dbt's target folder; a steady stream runs dbt every few seconds, so old ones are pruned.
+KEEP_INVOCATIONS = 20
+PRUNE_IDLE_SECONDS = 3600
+
+
+def tidy_target(invocation: DbtCliInvocation) -> None:
+    """After an invocation: seed later ones with its parse, and prune old invocation folders."""
+    keep_parse_cache(invocation)
+    prune_invocations(invocation.target_path.parent)
 
 
 def keep_parse_cache(invocation: DbtCliInvocation) -> None:
@@ -123,6 +133,24 @@ def keep_parse_cache(invocation: DbtCliInvocation) -> None:
     staged = seed.with_name(f".{PARSE_CACHE}.{uuid.uuid4().hex}")
     shutil.copyfile(produced, staged)
     os.replace(staged, seed)
+
+
+def prune_invocations(
+    target: Path, keep: int = KEEP_INVOCATIONS, idle_seconds: float = PRUNE_IDLE_SECONDS, now: float | None = None
+) -> list[Path]:
+    """Delete invocation folders (those holding a dbt.log) beyond the newest ``keep``, but only
+    once nothing in them was written for ``idle_seconds``, so a long-running invocation keeps its
+    folder. Returns the folders deleted."""
+    now = time.time() if now is None else now
+    last_write = {}
+    for folder in target.iterdir() if target.is_dir() else []:
+        if folder.is_dir() and (folder / "dbt.log").is_file():
+            last_write[folder] = max(f.stat().st_mtime for f in folder.iterdir() if f.is_file())
+    by_age = sorted(last_write, key=last_write.get, reverse=True)
+    stale = [f for f in by_age[keep:] if now - last_write[f] > idle_seconds]
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return stale
 
 
 def dbt_resource(settings: Settings | None = None) -> ShopperDbtCliResource:
