@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,18 @@ def test_ci_runs_the_readme_test_command():
 def test_dagster_yaml_limits_the_duckdb_pool():
     config = yaml.safe_load((ROOT / "dagster.yaml").read_text())
     assert config["concurrency"]["pools"]["default_limit"] == 1
+
+
+def test_instance_retries_only_the_sensors_lake_runs(tmp_path):
+    """run_retries is on (local and prod); only runs tagged dagster/max_retries, the sensors' lake runs, retry."""
+    from dagster import DagsterInstance
+
+    from shopper_assets.automation.lake_runs import lake_run_requests
+
+    shutil.copy(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    with DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance.run_retries_enabled and instance.run_retries_max_retries == 0
+    prod = yaml.safe_load((ROOT / "deploy" / "dagster.prod.yaml").read_text())
+    assert prod["run_retries"] == {"enabled": True}
+    (request,) = lake_run_requests([datetime(2026, 11, 20, 5)], "kafka:test")
+    assert int(request.tags["dagster/max_retries"]) >= 1

@@ -21,6 +21,7 @@ from shopper_assets.partitions import hourly_partitions
 
 LAKE_STEP = [AssetKey("raw_events"), AssetKey("cleaned_events"), AssetKey("quarantined_events")]
 LAKE_RUN_TAG = "shopper/lake_step"  # marks the runs the ingestion sensors request
+LAKE_RUN_RETRIES = 2  # needs run_retries enabled in dagster.yaml
 _NOT_LAUNCHED = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED]
 _WAITING = [*_NOT_LAUNCHED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
@@ -51,6 +52,8 @@ def lake_run_requests(hours: list[datetime], reason: str) -> list[RunRequest]:
                 "dagster/asset_partition_range_end": hour_key(last),
                 "shopper/trigger": reason.split(":")[0],
                 LAKE_RUN_TAG: "true",
+                # later ticks may leave their files to this run (not_yet_queued): retry it if it fails
+                "dagster/max_retries": str(LAKE_RUN_RETRIES),
             },
         )
         for first, last in contiguous_ranges(hours)
