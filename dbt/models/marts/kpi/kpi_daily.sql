@@ -26,12 +26,7 @@ sessions as (
 orders as (
     select
         event_date,
-        count(distinct order_id) as orders,
-        count(*) as order_lines,
-        sum(quantity) as items,
-        sum(gross_amount) as revenue,
-        sum(discount_amount) as discount_amount,
-        sum(net_amount) as net_revenue
+        {{ order_line_measures() }}
     from {{ ref('fct_order_items') }}
     where {{ window_filter('event_date') }}
     group by event_date

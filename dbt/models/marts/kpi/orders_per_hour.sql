@@ -18,10 +18,7 @@ hours as (
 by_hour as (
     select
         event_hour,
-        count(distinct order_id) as orders,
-        count(*) as order_lines,
-        sum(quantity) as items,
-        sum(gross_amount) as revenue
+        {{ order_line_measures(only=['orders', 'order_lines', 'items', 'revenue']) }}
     from {{ ref('fct_order_items') }}
     where {{ window_filter('event_date') }}
     group by event_hour

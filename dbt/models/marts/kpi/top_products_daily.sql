@@ -7,10 +7,7 @@ with by_product as (
         product_key,
         product_id,
         max(category) as category,
-        count(distinct order_id) as orders,
-        sum(quantity) as units,
-        sum(gross_amount) as revenue,
-        sum(net_amount) as net_revenue
+        {{ order_line_measures(only=['orders', 'items', 'revenue', 'net_revenue'], names={'items': 'units'}) }}
     from {{ ref('fct_order_items') }}
     where {{ window_filter('event_date') }}
     group by event_date, product_key, product_id
