@@ -12,10 +12,8 @@ from typing import Any
 from dagster import EnvVar
 
 from shopper_assets.ingestion.landing import LocalLandingZone
-from shopper_assets.ingestion.s3_landing import S3LandingZone
 from shopper_assets.settings import Settings
 from shopper_assets.storage.lake_store import LocalLakeStore
-from shopper_assets.storage.s3_lake import S3LakeStore
 
 
 def local_resources(settings: Settings) -> dict[str, Any]:
@@ -28,7 +26,14 @@ def local_resources(settings: Settings) -> dict[str, Any]:
 def prod_resources(settings: Settings) -> dict[str, Any]:
     """S3 landing zone and lake, Postgres warehouse. The Postgres URI is read from
     ``SHOPPER_PG_URL`` at run time (EnvVar), so it never appears in config or logs; S3 credentials
-    come from the standard AWS variables. The lake cache lives under ``$SHOPPER_DATA_DIR``."""
+    come from the standard AWS variables. The lake cache lives under ``$SHOPPER_DATA_DIR``.
+
+    Imported here, not at the top: every run process loads the code location, and a local one
+    need not import boto3 and psycopg (0.3 s).
+    """
+    from shopper_assets.ingestion.s3_landing import S3LandingZone
+    from shopper_assets.storage.s3_lake import S3LakeStore
+
     return {
         "landing": S3LandingZone(bucket=settings.s3_bucket, endpoint_url=settings.aws_endpoint_url),
         "lake": S3LakeStore(
