@@ -112,7 +112,11 @@ PRUNE_IDLE_SECONDS = 3600
 
 
 def tidy_target(invocation: DbtCliInvocation) -> None:
-    """After an invocation: seed later ones with its parse, and prune old invocation folders."""
+    """After an invocation: seed later ones with its parse, and prune old invocation folders.
+
+    For invocations in the folder dagster-dbt makes for them (``cli()`` without ``target_path``):
+    its parent is the target folder that dagster-dbt seeds from and leaves them in.
+    """
     keep_parse_cache(invocation)
     prune_invocations(invocation.target_path.parent)
 
