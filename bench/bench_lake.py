@@ -3,12 +3,15 @@
     python bench/bench_lake.py --events-per-day 1000000 [--keep DIR]
 
 Prints seconds, events/s and the process's peak memory after each stage. Stages run through the
-same functions the Dagster assets call (lake.pipeline, quality.checks) on a LocalLakeStore.
+same functions the Dagster assets call (lake.pipeline, quality.checks) on a LocalLakeStore. The
+last stage lands one more file of ``--batch-events`` new events in the day's busiest hour and
+times the hour's run, as the Kafka sensor triggers it: only the new file is read and cleaned.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import shutil
 import tempfile
 import time
@@ -29,6 +32,7 @@ def main() -> None:
     parser.add_argument("--events-per-day", type=int, default=1_000_000)
     parser.add_argument("--day", default="2026-11-20")
     parser.add_argument("--late-hours", type=int, default=6)
+    parser.add_argument("--batch-events", type=int, default=5_000, help="events of the micro-batch stage")
     parser.add_argument("--keep", type=Path, help="use this data dir and keep it (default: a temp dir)")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="shopper-bench-"))
@@ -60,9 +64,38 @@ def main() -> None:
             f"rows: raw {raw.rows:,}  cleaned {stats.cleaned_rows:,}  quarantined {stats.quarantined_rows:,}"
             f"  checks failed: {failed or 'none'}"
         )
+        micro_batch(root, store, args.batch_events, start, args.late_hours)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def micro_batch(root: Path, store: LocalLakeStore, events: int, day: datetime, late_hours: int) -> None:
+    """One more landing file in the busiest hour (copies of its first lines under new event_ids)."""
+    landing = LocalLandingZone(data_dir=str(root))
+    with store.session() as session:
+        raw = session.scan("raw_events", day, day + timedelta(days=1))
+        (hour,) = session.con.execute(f"SELECT event_hour FROM ({raw}) GROUP BY 1 ORDER BY count(*) DESC").fetchall()[0]
+    lines = gzip.decompress((root / "landing/events" / landing.list_files(hour)[0]).read_bytes()).splitlines()
+    batch = [line.replace(b'"event_id":"', b'"event_id":"batch-', 1) for line in lines[:events]]
+    landing.write_file(hour, "zz-micro-batch.jsonl.gz", gzip.compress(b"\n".join(batch) + b"\n"))
+    end = hour + timedelta(hours=1)
+    with store.session() as session:
+        hour_rows = session.count("raw_events", hour, end)
+        t = time.perf_counter()
+        raw = ingest_raw(session, landing, hour, end, late_hours)
+        t_raw = time.perf_counter() - t
+        t = time.perf_counter()
+        stats = clean_window(session, hour, end)
+        t_clean = time.perf_counter() - t
+        t = time.perf_counter()
+        list(run_all(session, hour, end, CheckThresholds(), late_hours))
+        t_checks = time.perf_counter() - t
+    assert raw.files_read == 1 and not stats.rebuilt, (raw, stats)
+    label = f"micro-batch of {raw.rows_added:,} into an hour of {hour_rows:,}"
+    report(f"{label}: raw", t_raw, raw.rows_added)
+    report(f"{label}: cleaned", t_clean, raw.rows_added)
+    report(f"{label}: checks (whole hour)", t_checks, raw.rows)
 
 
 if __name__ == "__main__":

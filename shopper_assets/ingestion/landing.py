@@ -26,6 +26,10 @@ class LandingZone(ConfigurableResource):
     """Lists and reads the files landed for an hour. Subclasses decide where they are stored."""
 
     def list_files(self, hour: datetime) -> list[str]:
+        return sorted(self.file_versions(hour))
+
+    def file_versions(self, hour: datetime) -> dict[str, str]:
+        """The hour's files with a version that changes whenever a file is rewritten."""
         raise NotImplementedError
 
     def read_bytes(self, name: str) -> bytes:
@@ -49,15 +53,17 @@ class LocalLandingZone(LandingZone):
     def root(self) -> Path:
         return Path(self.data_dir) / LANDING_PREFIX
 
-    def list_files(self, hour: datetime) -> list[str]:
+    def file_versions(self, hour: datetime) -> dict[str, str]:
+        """Version: size and modification time in ns (writers replace files by rename, never in place)."""
         folder = self.root / hour_folder(hour)
         if not folder.is_dir():
-            return []
-        return sorted(
-            f"{hour_folder(hour)}/{p.name}"
-            for p in folder.iterdir()
-            if p.is_file() and p.name.endswith(LANDED_SUFFIXES)
-        )
+            return {}
+        versions = {}
+        for entry in os.scandir(folder):
+            if entry.name.endswith(LANDED_SUFFIXES) and entry.is_file():
+                st = entry.stat()
+                versions[f"{hour_folder(hour)}/{entry.name}"] = f"{st.st_size}:{st.st_mtime_ns}"
+        return versions
 
     def read_bytes(self, name: str) -> bytes:
         return (self.root / name).read_bytes()

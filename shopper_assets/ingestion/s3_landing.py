@@ -63,13 +63,14 @@ class S3LandingZone(LandingZone):
     def key(self, name: str) -> str:
         return f"{self.prefix.rstrip('/')}/{name}"
 
-    def list_files(self, hour: datetime) -> list[str]:
+    def file_versions(self, hour: datetime) -> dict[str, str]:
+        """Version: the object's ETag and size."""
         folder = f"{self.prefix.rstrip('/')}/{hour_folder(hour)}/"
-        return sorted(
-            f"{hour_folder(hour)}/{key[len(folder) :]}"
-            for key in list_keys(self.client, self.bucket, folder)
+        return {
+            f"{hour_folder(hour)}/{key[len(folder) :]}": f"{etag}:{size}"
+            for key, (etag, size) in list_keys(self.client, self.bucket, folder).items()
             if "/" not in key[len(folder) :] and key.endswith(LANDED_SUFFIXES)
-        )
+        }
 
     def read_bytes(self, name: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=self.key(name))["Body"].read()

@@ -59,11 +59,19 @@ def raw_events(context: AssetExecutionContext, landing: LandingZone, lake: LakeS
     context.log.info(f"Landing lines for [{start}, {end}) with a {LATE_ARRIVAL_HOURS} h late-arrival window")
     with lake.session() as session:
         stats = ingest_raw(session, landing, start, end, LATE_ARRIVAL_HOURS)
-    context.log.info(f"raw_events: {stats.rows:,} lines from {stats.files} files in {stats.landing_hours} folders")
+    context.log.info(
+        f"raw_events: {stats.rows:,} lines from {stats.files} files in {stats.landing_hours} folders; "
+        f"read {stats.files_read} new or changed files, {stats.rows_added:,} lines added; "
+        f"{stats.hours_appended} hours appended to, {stats.hours_rebuilt} rebuilt"
+    )
     return MaterializeResult(
         metadata={
             "dagster/row_count": stats.rows,
-            "files_read": stats.files,
+            "files": stats.files,
+            "files_read": stats.files_read,
+            "rows_added": stats.rows_added,
+            "hours_appended": stats.hours_appended,
+            "hours_rebuilt": stats.hours_rebuilt,
             "landing_folders_read": stats.landing_hours,
             "lines_from_later_folders": stats.routed_from_later_folders,
         }
@@ -110,7 +118,8 @@ def clean_events(context: AssetExecutionContext, config: CleaningConfig, lake: L
         stats = clean_window(session, start, end)
         context.log.info(
             f"cleaned_events: {stats.cleaned_rows:,} of {stats.raw_rows:,} raw lines; "
-            f"{stats.quarantined_rows:,} quarantined; {stats.duplicates_dropped:,} duplicates dropped"
+            f"{stats.quarantined_rows:,} quarantined; {stats.duplicates_dropped:,} duplicates dropped; "
+            f"{'rebuilt from' if stats.rebuilt else 'appended the lines of'} {stats.raw_parts_processed} raw parts"
         )
         yield MaterializeResult(
             asset_key="cleaned_events",
@@ -119,6 +128,8 @@ def clean_events(context: AssetExecutionContext, config: CleaningConfig, lake: L
                 "raw_rows": stats.raw_rows,
                 "duplicates_dropped": stats.duplicates_dropped,
                 "late_duplicates": stats.late_duplicates,
+                "raw_parts_processed": stats.raw_parts_processed,
+                "mode": "rebuilt" if stats.rebuilt else "appended",
             },
         )
         yield MaterializeResult(

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+
+import pyarrow as pa
 
 from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.lake.cleaning import classified_sql, cleaned_rows_sql, leftovers_sql, rejected_rows_sql
 from shopper_assets.lake.raw import landed_reader, landing_hours_for, read_landed, routing_sql
 from shopper_assets.lake.tables import QUARANTINED_EVENTS
-from shopper_assets.storage.lake_store import LakeSession, window_filter
+from shopper_assets.partitions import hours_in
+from shopper_assets.storage.lake_store import InputsByHour, LakeSession, consumed
+
+PENDING = "(pending: quarantine not written yet)"
 
 
 @dataclass
 class RawStats:
-    rows: int
-    files: int
+    rows: int  # lines in the window's partitions after the write
+    files: int  # landing files the window's hours draw on
     landing_hours: int
     routed_from_later_folders: int = 0
+    files_read: int = 0  # of those, the files read by this run (new or changed)
+    rows_added: int = 0
+    hours_appended: int = 0  # hours that only gained the lines of new files
+    hours_rebuilt: int = 0  # hours rewritten whole (first build, or an input changed or vanished)
 
 
 @dataclass
@@ -27,6 +36,8 @@ class CleaningStats:
     quarantined_rows: int
     late_duplicates: int
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+    raw_parts_processed: int = 0
+    rebuilt: bool = True  # False: only raw parts new since the last run were cleaned and appended
 
     @property
     def duplicates_dropped(self) -> int:
@@ -34,61 +45,214 @@ class CleaningStats:
 
 
 def ingest_raw(session: LakeSession, landing: LandingZone, start: datetime, end: datetime, late_hours: int) -> RawStats:
-    """Land every line routed to [start, end) into raw_events, replacing those partitions."""
-    hours = landing_hours_for(start, end, late_hours)
-    files = sum(len(landing.list_files(h)) for h in hours)
-    session.con.register("_landed", landed_reader(read_landed(landing, hours)))
-    try:
-        query = f"SELECT * FROM ({routing_sql('_landed', late_hours)}) AS routed WHERE {window_filter(start, end)}"
-        rows = session.replace_window("raw_events", start, end, query)
-    finally:
-        session.con.unregister("_landed")
-    later = session.con.execute(
-        f"SELECT count(*) FROM ({session.scan('raw_events', start, end)}) WHERE landing_hour >= {_ts(end)}"
-    ).fetchone()[0]
-    return RawStats(rows=rows, files=files, landing_hours=len(hours), routed_from_later_folders=later)
+    """Bring raw_events for [start, end) in line with the landing zone, reading only what is new.
+
+    An hour's lines come from the files of its folder and the ``late_hours`` folders after it.
+    Each partition records the files (and their versions) it was built from, so a run reads only
+    files landed since, and appends their lines as a new part: a micro-batch costs its own size,
+    not its hour's. An hour whose recorded file changed or vanished, or that has no trustworthy
+    record, is rebuilt whole from all its files. Either way the result is the same rows.
+    """
+    hours = hours_in(start, end)
+    folders = landing_hours_for(start, end, late_hours)
+    versions = {folder: landing.file_versions(folder) for folder in folders}
+    plan: InputsByHour = {}  # hour -> the files whose lines this run writes into it
+    rebuild: list[datetime] = []
+    for hour in hours:
+        candidates = {
+            n: v for f in folders if hour <= f <= hour + timedelta(hours=late_hours) for n, v in versions[f].items()
+        }
+        batches = session.batches("raw_events", hour)
+        seen = consumed(batches) if batches is not None else None
+        if seen is None or any(candidates.get(name) != version for name, version in seen.items()):
+            rebuild.append(hour)
+            plan[hour] = candidates
+        elif new := {n: v for n, v in candidates.items() if n not in seen}:
+            plan[hour] = new
+    wanted = sorted({name for files in plan.values() for name in files})
+    added = 0
+    if plan:
+        folder_of = {name: folder for folder, files in versions.items() for name in files}
+        session.con.register("_landed", landed_reader(read_landed(landing, [(folder_of[n], n) for n in wanted])))
+        session.con.register(
+            "_wanted",
+            pa.table(
+                {
+                    "hour": pa.array([h for h, files in plan.items() for _ in files], pa.timestamp("us")),
+                    "file": [n for files in plan.values() for n in files],
+                }
+            ),
+        )
+        try:
+            query = f"""
+                SELECT routed.* FROM ({routing_sql("_landed", late_hours)}) AS routed
+                SEMI JOIN _wanted ON routed.event_hour = _wanted.hour AND routed.source_file = _wanted.file
+            """
+            if len(rebuild) == len(hours):  # a first build or a backfill: stream straight into the files
+                added = session.replace_window("raw_events", start, end, query, plan)
+            else:
+                added = _write_mixed(session, "raw_events", query, plan, rebuild)
+        finally:
+            session.con.unregister("_landed")
+            session.con.unregister("_wanted")
+    raw = session.scan("raw_events", start, end)
+    rows, later = session.con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE landing_hour >= {_ts(end)}) FROM ({raw})"
+    ).fetchall()[0]
+    return RawStats(
+        rows=rows,
+        files=sum(len(files) for files in versions.values()),
+        landing_hours=len(folders),
+        routed_from_later_folders=later,
+        files_read=len(wanted),
+        rows_added=added,
+        hours_appended=len(plan) - len(rebuild),
+        hours_rebuilt=len(rebuild),
+    )
 
 
 def clean_window(session: LakeSession, start: datetime, end: datetime) -> CleaningStats:
-    """Rebuild cleaned_events and quarantined_events for [start, end) from raw_events.
+    """Bring cleaned_events and quarantined_events for [start, end) in line with raw_events.
 
-    Valid events go to cleaned_events once per event_id; every other line goes to quarantine
-    with a reason, except duplicates. A line that arrived after the late-arrival window counts as a
-    duplicate when its event is already in cleaned_events, and is quarantined otherwise.
+    Valid events go to cleaned_events once per event_id (the first delivery wins: earliest landing
+    hour, then file name, then line); every other line goes to quarantine with a reason, except
+    duplicates. A line that arrived after the late-arrival window counts as a duplicate when its
+    event is already in cleaned_events, and is quarantined otherwise.
+
+    The cleaned partitions record which raw parts they were made from, so a run only cleans the raw
+    parts added since and appends the result. It rebuilds the window whole when a consumed raw part
+    is gone (raw was rebuilt), when the two tables' records disagree (a run died between them), or
+    when a new line would win over a kept row of the same event_id (the rows then differ from what
+    a rebuild gives). So the result is always that of a full rebuild.
     """
-    con = session.con
+    hours = hours_in(start, end)
+    raw_parts = {h: dict.fromkeys(session.part_names("raw_events", h), "") for h in hours}
+    new_parts: InputsByHour | None = {}
+    cleaned_before = False
+    for hour in hours:
+        done = [session.batches(t, hour) for t in ("cleaned_events", "quarantined_events")]
+        if (
+            None in done
+            or consumed(done[0]) != consumed(done[1])
+            or not consumed(done[0]).keys() <= raw_parts[hour].keys()
+        ):
+            new_parts = None
+            break
+        cleaned_before = cleaned_before or bool(consumed(done[0]))
+        if new := {p: v for p, v in raw_parts[hour].items() if p not in consumed(done[0])}:
+            new_parts[hour] = new
+    # A first build streams (the fast path for a backfill); later runs append what is new.
+    late_duplicates, rebuilt = 0, new_parts is None or (bool(new_parts) and not cleaned_before)
+    if new_parts and not rebuilt:
+        late = _clean_new_parts(session, start, end, new_parts)
+        rebuilt = late is None
+        late_duplicates = late or 0
+    if rebuilt:
+        late_duplicates = _clean_all(session, start, end, raw_parts)
+    quarantined = session.scan("quarantined_events", start, end)
+    by_reason = dict(
+        session.con.execute(f"SELECT reason, count(*) FROM ({quarantined}) GROUP BY reason ORDER BY reason").fetchall()
+    )
+    return CleaningStats(
+        raw_rows=session.count("raw_events", start, end),
+        cleaned_rows=session.count("cleaned_events", start, end),
+        quarantined_rows=sum(by_reason.values()),
+        late_duplicates=late_duplicates,
+        quarantined_by_reason=by_reason,
+        raw_parts_processed=sum(len(p) for p in (raw_parts if rebuilt else new_parts or {}).values()),
+        rebuilt=rebuilt,
+    )
+
+
+def _clean_all(session: LakeSession, start: datetime, end: datetime, raw_parts: InputsByHour) -> int:
+    """Rebuild the window's cleaned and quarantined partitions from all of its raw lines."""
     raw = session.scan("raw_events", start, end)
     # Valid lines stream from the parse into the dedupe and the Parquet writer; the few lines that
     # did not arrive in cleaned_events are then found by lineage and classified again for a reason.
-    cleaned_rows = session.replace_window("cleaned_events", start, end, cleaned_rows_sql(classified_sql(raw)))
+    # cleaned_events records a made-up input until quarantine is written as well: a run that dies
+    # in between leaves a record no raw part matches, so the next run rebuilds.
+    pending = {h: {PENDING: ""} for h in raw_parts}  # until quarantine is written too (see below)
+    session.replace_window("cleaned_events", start, end, cleaned_rows_sql(classified_sql(raw)), pending)
     leftovers = leftovers_sql(raw, session.scan("cleaned_events", start, end))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _rejected AS {rejected_rows_sql(classified_sql(leftovers))}")
+    session.con.execute(f"CREATE OR REPLACE TEMP TABLE _rejected AS {rejected_rows_sql(classified_sql(leftovers))}")
+    late_duplicates = _drop_late_duplicates(session)
+    cols = ", ".join(QUARANTINED_EVENTS.column_names)
+    session.replace_window("quarantined_events", start, end, f"SELECT {cols} FROM _rejected", raw_parts)
+    session.con.execute("DROP TABLE _rejected")
+    session.record_inputs("cleaned_events", raw_parts)
+    return late_duplicates
+
+
+def _clean_new_parts(session: LakeSession, start: datetime, end: datetime, new_parts: InputsByHour) -> int | None:
+    """Clean only the given new raw parts and append the results; None if the window needs a rebuild.
+
+    Returns the late duplicates dropped.
+    """
+    con = session.con
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS {classified_sql(session.scan_parts('raw_events', new_parts))}")
+    try:
+        cleaned = session.scan("cleaned_events", start, end)
+        kept = f"SELECT event_id, _landing_hour, _source_file, _line_number FROM ({cleaned})"
+        # A new line that comes before the kept row of its event_id would win a rebuild: rebuild.
+        (earlier,) = con.execute(f"""
+            SELECT count(*) FROM _new AS n JOIN ({kept}) AS k ON n.event_id = k.event_id
+            WHERE n.reason IS NULL AND (n.landing_hour, n.source_file, n.line_number)
+                                       < (k._landing_hour, k._source_file, k._line_number)
+        """).fetchall()[0]
+        if earlier:
+            return None
+        fresh = f"SELECT n.* FROM _new AS n ANTI JOIN ({kept}) AS k ON n.event_id = k.event_id"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _rejected AS {rejected_rows_sql('SELECT * FROM _new')}")
+        late_duplicates = _drop_late_duplicates(session, also_kept="SELECT event_id FROM _new WHERE reason IS NULL")
+        cols = ", ".join(QUARANTINED_EVENTS.column_names)
+        session.append_window("quarantined_events", start, end, f"SELECT {cols} FROM _rejected", new_parts)
+        session.append_window("cleaned_events", start, end, cleaned_rows_sql(fresh), new_parts)
+        return late_duplicates
+    finally:
+        con.execute("DROP TABLE IF EXISTS _new")
+        con.execute("DROP TABLE IF EXISTS _rejected")
+
+
+def _drop_late_duplicates(session: LakeSession, also_kept: str | None = None) -> int:
+    """Drop from ``_rejected`` the lines that arrived too late but whose event cleaned_events has.
+
+    ``also_kept``: event_ids of rows about to be added to cleaned_events in the same run.
+    """
+    con = session.con
     late_hours = [
         r[0]
         for r in con.execute(
             "SELECT DISTINCT date_trunc('hour', event_time) FROM _rejected WHERE reason = 'late_beyond_lookback'"
         ).fetchall()
     ]
-    late_duplicates = 0
-    if late_hours:
-        history = " UNION ALL ".join(
-            f"SELECT event_id FROM ({session.scan('cleaned_events', h, h.replace(minute=59))})" for h in late_hours
-        )
-        late_duplicates = con.execute(
-            f"DELETE FROM _rejected WHERE reason = 'late_beyond_lookback' AND event_id IN ({history})"
-        ).fetchone()[0]
-    cols = ", ".join(QUARANTINED_EVENTS.column_names)
-    quarantined = session.replace_window("quarantined_events", start, end, f"SELECT {cols} FROM _rejected")
-    by_reason = dict(con.execute("SELECT reason, count(*) FROM _rejected GROUP BY reason ORDER BY reason").fetchall())
-    raw_rows = con.execute(f"SELECT count(*) FROM ({raw})").fetchone()[0]
-    con.execute("DROP TABLE _rejected")
-    return CleaningStats(
-        raw_rows=raw_rows,
-        cleaned_rows=cleaned_rows,
-        quarantined_rows=quarantined,
-        late_duplicates=late_duplicates,
-        quarantined_by_reason=by_reason,
+    if not late_hours:
+        return 0
+    history = " UNION ALL ".join(
+        [f"SELECT event_id FROM ({session.scan('cleaned_events', h, h.replace(minute=59))})" for h in late_hours]
+        + ([also_kept] if also_kept else [])
     )
+    return con.execute(
+        f"DELETE FROM _rejected WHERE reason = 'late_beyond_lookback' AND event_id IN ({history})"
+    ).fetchall()[0][0]
+
+
+def _write_mixed(session: LakeSession, table: str, query: str, plan: InputsByHour, rebuild: list[datetime]) -> int:
+    """Rebuild some hours whole and append to the others, from one (small) set of rows."""
+    session.con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS {query}")
+    try:
+        written = 0
+        for hour in rebuild:
+            one_hour = f"SELECT * FROM _rows WHERE event_hour = {_ts(hour)}"
+            written += session.replace_window(table, hour, hour + timedelta(hours=1), one_hour, {hour: plan[hour]})
+        appends = {h: inputs for h, inputs in plan.items() if h not in rebuild}
+        if appends:
+            listed = ", ".join(_ts(h) for h in appends)
+            first, last = min(appends), max(appends) + timedelta(hours=1)
+            rows = f"SELECT * FROM _rows WHERE event_hour IN ({listed})"
+            written += session.append_window(table, first, last, rows, appends)
+        return written
+    finally:
+        session.con.execute("DROP TABLE IF EXISTS _rows")
 
 
 def _ts(ts: datetime) -> str:

@@ -50,14 +50,14 @@ def landing_hours_for(start: datetime, end: datetime, late_hours: int) -> list[d
     return hours_in(start, end + timedelta(hours=late_hours))
 
 
-def read_landed(landing: LandingZone, hours: Iterable[datetime], workers: int = 2) -> Iterator[LandedBatch]:
-    """Every landed file of the given hour folders as a table of lines, in folder and file order.
+def read_landed(landing: LandingZone, files: Iterable[tuple[datetime, str]], workers: int = 2) -> Iterator[LandedBatch]:
+    """The given landed files, as (landing hour, name), each as a table of lines, in the order given.
 
     Files are fetched and decompressed ``workers`` at a time (isal releases the GIL) with at most
     ``workers + 1`` files in memory. A file that cannot be decompressed becomes one line numbered 0
     carrying the error, which the cleaning step quarantines as ``unreadable_file``.
     """
-    jobs = [(hour, name) for hour in hours for name in landing.list_files(hour)]
+    jobs = list(files)
 
     def load(job: tuple[datetime, str]) -> LandedBatch:
         hour, name = job

@@ -10,10 +10,13 @@ are swapped per partition, writers of different partitions never contend for the
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -22,6 +25,50 @@ from dagster import ConfigurableResource
 
 from shopper_assets.lake.tables import LAKE_TABLES, PARTITION_COLUMN, LakeTable
 from shopper_assets.partitions import hours_in
+
+PARTS_MANIFEST = "_parts.json"  # per partition folder: its write batches (see Batch)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One write into a partition: the part files it added and the inputs they were made from.
+
+    Inputs are names with a version: landing files (size and mtime, or ETag) for raw_events, raw
+    part names for the cleaned layer. Knowing what a partition was built from lets the next run
+    process only what is new, and rebuild the partition whole when an input changed.
+    """
+
+    parts: tuple[str, ...] = ()
+    inputs: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"parts": list(self.parts), "inputs": self.inputs}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Batch:
+        return cls(parts=tuple(data["parts"]), inputs=dict(data["inputs"]))
+
+
+InputsByHour = dict[datetime, dict[str, str]]
+
+
+def consumed(batches: list[Batch]) -> dict[str, str]:
+    """Every input the batches were made from, with its version."""
+    return {name: version for b in batches for name, version in b.inputs.items()}
+
+
+def _write_manifest(folder: Path, batches: list[Batch]) -> None:
+    tmp = folder / f".{PARTS_MANIFEST}.{uuid.uuid4().hex}"
+    tmp.write_text(json.dumps({"batches": [b.to_json() for b in batches]}))
+    os.replace(tmp, folder / PARTS_MANIFEST)
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` to ``dst`` (part files never change), copying where links are not possible."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def partition_path(table: str, hour: datetime) -> str:
@@ -80,19 +127,75 @@ class LakeSession:
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         return typed_select(spec, f"SELECT * FROM read_parquet([{listed}])")
 
-    def replace_window(self, table: str, start: datetime, end: datetime, query: str) -> int:
+    def batches(self, table: str, hour: datetime) -> list[Batch] | None:
+        """The write batches of one partition, oldest first; None when its manifest cannot be trusted.
+
+        A partition that was never written has no batches. One whose manifest is missing, unreadable
+        or names other part files than the folder holds (written before manifests existed, or
+        changed by hand) is None: the caller rebuilds it whole.
+        """
+        self.fetch(table, [hour])
+        folder = self.root / partition_path(table, hour)
+        if not folder.is_dir():
+            return []
+        try:
+            listed = [Batch.from_json(b) for b in json.loads((folder / PARTS_MANIFEST).read_text())["batches"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if {p for b in listed for p in b.parts} != {p.name for p in folder.glob("*.parquet")}:
+            return None
+        return listed
+
+    def part_names(self, table: str, hour: datetime) -> list[str]:
+        """The part files of one partition, by name."""
+        self.fetch(table, [hour])
+        return sorted(p.name for p in (self.root / partition_path(table, hour)).glob("*.parquet"))
+
+    def scan_parts(self, table: str, parts: InputsByHour) -> str:
+        """SQL relation with the rows of the named part files only (``parts``: hour -> names)."""
+        files = [str(self.root / partition_path(table, h) / name) for h, names in parts.items() for name in names]
+        if not files:
+            return empty_relation(LAKE_TABLES[table])
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        return typed_select(LAKE_TABLES[table], f"SELECT * FROM read_parquet([{listed}])")
+
+    def record_inputs(self, table: str, inputs: InputsByHour) -> None:
+        """Set what the given partitions were made from, as one batch of all their parts."""
+        for hour, made_from in inputs.items():
+            folder = self.root / partition_path(table, hour)
+            folder.mkdir(parents=True, exist_ok=True)
+            batch = Batch(parts=tuple(p.name for p in sorted(folder.glob("*.parquet"))), inputs=dict(made_from))
+            _write_manifest(folder, [batch])
+        self.publish(table, list(inputs))
+
+    def replace_window(
+        self, table: str, start: datetime, end: datetime, query: str, inputs: InputsByHour | None = None
+    ) -> int:
         """Replace the partitions of ``table`` in [start, end) with the rows of ``query``.
 
-        Rows are written to a staging folder first (parallel Parquet writer), then each hour's
-        folder is swapped in; an hour with no rows is emptied, so re-materializing never leaves
-        leftovers. A row outside the window aborts the write before anything is swapped.
+        ``inputs`` records, per hour, what the rows were made from (see ``Batch``). Rows are written
+        to a staging folder first (parallel Parquet writer), then each hour's folder is swapped in;
+        an hour with no rows is emptied, so re-materializing never leaves leftovers. A row outside
+        the window aborts the write before anything is swapped.
         """
+        return self._write(table, start, end, query, inputs or {}, append=False)
+
+    def append_window(self, table: str, start: datetime, end: datetime, query: str, inputs: InputsByHour) -> int:
+        """Add the rows of ``query`` to the partitions of ``table`` in [start, end) as new part files.
+
+        The parts already there are kept as they are (hard links into the staged folder, which is
+        swapped in whole, so readers and a crash see the old partition or the new one). Only hours
+        named in ``inputs`` are touched; each gains one batch recording ``inputs[hour]``.
+        """
+        return self._write(table, start, end, query, inputs, append=True)
+
+    def _write(self, table: str, start: datetime, end: datetime, query: str, inputs: InputsByHour, append: bool) -> int:
         spec = LAKE_TABLES[table]
         staging = self.root / "_staging" / f"{table}-{uuid.uuid4().hex}"
         staging.parent.mkdir(parents=True, exist_ok=True)
-        guard = (
-            f"CASE WHEN {window_filter(start, end)} THEN true ELSE error('row outside the window being written') END"
-        )
+        hours = [h for h in hours_in(start, end) if h in inputs] if append else hours_in(start, end)
+        inside = f"{PARTITION_COLUMN} IN ({', '.join(sql_ts(h) for h in hours)})" if hours else "false"
+        guard = f"CASE WHEN {inside} THEN true ELSE error('row outside the hours being written') END"
         try:
             written = self.con.execute(
                 f"""COPY (
@@ -101,12 +204,25 @@ class LakeSession:
                         FROM ({typed_select(spec, query)}) AS rows WHERE {guard}
                     ) TO '{staging}' (FORMAT parquet, PARTITION_BY (date, hour), COMPRESSION zstd,
                                      FILENAME_PATTERN 'part-{{i}}')"""
-            ).fetchone()[0]
-            hours = hours_in(start, end)
+            ).fetchall()[0][0]
             for hour in hours:
-                self._swap(
-                    staging / f"date={hour:%Y-%m-%d}" / f"hour={hour:%H}", self.root / partition_path(table, hour)
-                )
+                staged = staging / f"date={hour:%Y-%m-%d}" / f"hour={hour:%H}"
+                staged.mkdir(parents=True, exist_ok=True)
+                tag = uuid.uuid4().hex[:12]  # part names are never reused, so S3 and Postgres can tell new from known
+                parts = []
+                for i, written_part in enumerate(sorted(staged.glob("*.parquet"))):
+                    parts.append(f"part-{tag}-{i}.parquet")
+                    written_part.rename(staged / parts[-1])
+                batches = []
+                if append:
+                    batches = self.batches(table, hour)
+                    if batches is None:
+                        raise RuntimeError(f"{table} {hour:%Y-%m-%d %H}:00 has no trustworthy manifest; rebuild it")
+                    for old in (p for b in batches for p in b.parts):
+                        link_or_copy(self.root / partition_path(table, hour) / old, staged / old)
+                batches.append(Batch(parts=tuple(parts), inputs=dict(inputs.get(hour, {}))))
+                _write_manifest(staged, batches)
+                self._swap(staged, self.root / partition_path(table, hour))
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         self.publish(table, hours)
@@ -124,7 +240,7 @@ class LakeSession:
         shutil.rmtree(trash, ignore_errors=True)
 
     def count(self, table: str, start: datetime, end: datetime) -> int:
-        return self.con.execute(f"SELECT count(*) FROM ({self.scan(table, start, end)})").fetchone()[0]
+        return self.con.execute(f"SELECT count(*) FROM ({self.scan(table, start, end)})").fetchall()[0][0]
 
 
 class LakeStore(ConfigurableResource):

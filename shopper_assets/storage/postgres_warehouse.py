@@ -9,7 +9,7 @@ streamed from DuckDB over the lake's Parquet partitions, rendered to CSV by Arro
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
@@ -124,21 +124,85 @@ def replace_hours(
     """
     ensure_tables(conn, [spec], schema)
     target = sql.Identifier(schema, spec.name)
-    cols = sql.SQL(", ").join(sql.Identifier(c) for c in spec.column_names)
-    options = pa_csv.WriteOptions(include_header=False)
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{schema}.{spec.name}",))
         cur.execute(
             sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(target, sql.Identifier(PARTITION_COLUMN)),
             (list(hours),),
         )
-        with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(target, cols)) as copy:
-            for batch in batches:
-                if batch.num_rows:
-                    sink = pa.BufferOutputStream()
-                    pa_csv.write_csv(batch, sink, options)
-                    copy.write(sink.getvalue())
-        return cur.rowcount
+        return _copy_rows(cur, spec, schema, batches)
+
+
+def _copy_rows(cur: psycopg.Cursor, spec: LakeTable, schema: str, batches: Iterable[pa.RecordBatch]) -> int:
+    """Stream Arrow batches into the table with one COPY (CSV: NULL unquoted, every string quoted)."""
+    target = sql.Identifier(schema, spec.name)
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in spec.column_names)
+    options = pa_csv.WriteOptions(include_header=False)
+    with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(target, cols)) as copy:
+        for batch in batches:
+            if batch.num_rows:
+                sink = pa.BufferOutputStream()
+                pa_csv.write_csv(batch, sink, options)
+                copy.write(sink.getvalue())
+    return cur.rowcount
+
+
+LOADED_PARTS = "_loaded_parts"  # per schema: (table, event_hour, part) of every lake part file loaded
+
+
+def sync_parts(
+    conn: psycopg.Connection,
+    spec: LakeTable,
+    parts: dict[datetime, list[str]],
+    batches_for: Callable[[list[tuple[datetime, str]]], Iterable[pa.RecordBatch]],
+    schema: str = "lake",
+) -> tuple[int, int]:
+    """Make the hours of ``parts`` in ``schema.<table>`` hold exactly the rows of those lake part files.
+
+    Postgres records which part files it holds (``_loaded_parts``, in the same transaction as the
+    rows). An hour whose recorded parts are all still in the lake only gets the rows of its new
+    parts: a micro-batch costs its own size, not its hour's. Any other hour (a part gone, or
+    nothing recorded, e.g. rows loaded before parts were tracked) is replaced whole. Part names are
+    never reused, so a part is loaded once. Returns (rows copied, hours replaced whole).
+    """
+    ensure_tables(conn, [spec], schema)
+    ledger = sql.Identifier(schema, LOADED_PARTS)
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} (table_name text, event_hour timestamp, part text, "
+                "PRIMARY KEY (table_name, event_hour, part))"
+            ).format(ledger)
+        )
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{schema}.{spec.name}",))
+        cur.execute(
+            sql.SQL("SELECT event_hour, part FROM {} WHERE table_name = %s AND event_hour = ANY(%s)").format(ledger),
+            (spec.name, list(parts)),
+        )
+        loaded: dict[datetime, set[str]] = {}
+        for hour, part in cur.fetchall():
+            loaded.setdefault(hour, set()).add(part)
+        whole = [h for h, names in parts.items() if not loaded.get(h) or not loaded[h] <= set(names)]
+        todo = [(h, p) for h, names in parts.items() for p in names if h in whole or p not in loaded[h]]
+        if whole:
+            cur.execute(
+                sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
+                    sql.Identifier(schema, spec.name), sql.Identifier(PARTITION_COLUMN)
+                ),
+                (whole,),
+            )
+            cur.execute(
+                sql.SQL("DELETE FROM {} WHERE table_name = %s AND event_hour = ANY(%s)").format(ledger),
+                (spec.name, whole),
+            )
+        rows = _copy_rows(cur, spec, schema, batches_for(todo) if todo else [])
+        if todo:
+            cur.executemany(
+                sql.SQL("INSERT INTO {} VALUES (%s, %s, %s)").format(ledger), [(spec.name, h, p) for h, p in todo]
+            )
+        return rows, len(whole)
 
 
 def export_select(spec: LakeTable, relation: str) -> str:

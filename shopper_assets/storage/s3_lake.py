@@ -32,7 +32,14 @@ from pydantic import Field, PrivateAttr
 from shopper_assets.ingestion.s3_landing import list_keys, s3_client
 from shopper_assets.lake.tables import LAKE_TABLES
 from shopper_assets.storage import postgres_warehouse as pg
-from shopper_assets.storage.lake_store import LakeSession, LakeStore, partition_path, typed_select
+from shopper_assets.storage.lake_store import (
+    PARTS_MANIFEST,
+    LakeSession,
+    LakeStore,
+    link_or_copy,
+    partition_path,
+    typed_select,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +81,11 @@ class S3LakeSession(LakeSession):
         remote = {
             k[len(prefix) :]: v
             for k, v in list_keys(self.client, self.store.bucket, prefix).items()
-            if k.endswith(".parquet") and "/" not in k[len(prefix) :]
+            if _is_partition_file(k[len(prefix) :])
         }
         folder = self.root / partition_path(table, hour)
         cached = _read_manifest(folder)
-        local = {p.name for p in folder.glob("*.parquet")} if folder.is_dir() else set()
+        local = {p.name for p in _partition_files(folder)}
         if cached == remote and local == set(remote) and _sizes_match(folder, remote):
             return 0
         staged = self.root / "_staging" / f"fetch-{uuid.uuid4().hex}"
@@ -88,7 +95,7 @@ class S3LakeSession(LakeSession):
             for name, (etag, size) in sorted(remote.items()):
                 target = staged / name
                 if cached.get(name) == (etag, size) and (folder / name).is_file():
-                    _link_or_copy(folder / name, target)
+                    link_or_copy(folder / name, target)
                     manifest[name] = (etag, size)
                     continue
                 obj = self.client.get_object(Bucket=self.store.bucket, Key=prefix + name)
@@ -108,41 +115,58 @@ class S3LakeSession(LakeSession):
         self._fresh.update((table, h) for h in hours)
         log.info("published %d objects of %s for %d hours to s3://%s", uploaded, table, len(hours), self.store.bucket)
         if table in pg.WAREHOUSE_TABLES and self.store.resolved_pg_url():
-            rows = self.load_warehouse(table, hours)
-            log.info(
-                "replaced %d hours of %s.%s in Postgres with %d rows", len(hours), self.store.pg_schema, table, rows
-            )
+            self.load_warehouse(table, hours)
 
     def _publish_hour(self, table: str, hour: datetime) -> int:
         prefix = self._prefix(table, hour)
         folder = self.root / partition_path(table, hour)
-        files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-        manifest = {}
-        for path in files:
+        remote = {k[len(prefix) :]: v for k, v in list_keys(self.client, self.store.bucket, prefix).items()}
+        manifest, uploaded = {}, 0
+        for path in _partition_files(folder):
+            size = path.stat().st_size
+            known = remote.get(path.name)
+            if path.name != PARTS_MANIFEST and known is not None and known[1] == size:
+                manifest[path.name] = known  # part files are immutable and never renamed: already there
+                continue
             with open(path, "rb") as body:
                 etag = self.client.put_object(Bucket=self.store.bucket, Key=prefix + path.name, Body=body)["ETag"]
-            manifest[path.name] = (etag.strip('"'), path.stat().st_size)
-        stale = [k for k in list_keys(self.client, self.store.bucket, prefix) if k[len(prefix) :] not in manifest]
+            manifest[path.name] = (etag.strip('"'), size)
+            uploaded += 1
+        stale = [prefix + name for name in remote if name not in manifest]
         for i in range(0, len(stale), 1000):
             self.client.delete_objects(
                 Bucket=self.store.bucket, Delete={"Objects": [{"Key": k} for k in stale[i : i + 1000]], "Quiet": True}
             )
         if folder.is_dir():
             _write_manifest(folder, manifest)
-        return len(files)
+        return uploaded
 
     # -- Postgres -----------------------------------------------------------------------------
     def load_warehouse(self, table: str, hours: list[datetime]) -> int:
-        """Replace ``hours`` of ``<pg_schema>.<table>`` with the cached partitions (one transaction)."""
+        """Bring ``hours`` of ``<pg_schema>.<table>`` in line with the cached partitions (one transaction).
+
+        Only part files Postgres does not hold yet are copied (see ``pg.sync_parts``).
+        """
         spec = LAKE_TABLES[table]
-        files = [str(f) for h in hours for f in sorted((self.root / partition_path(table, h)).glob("*.parquet"))]
-        batches: Iterable[pa.RecordBatch] = []
-        if files:
+        parts = {h: [p.name for p in sorted((self.root / partition_path(table, h)).glob("*.parquet"))] for h in hours}
+
+        def batches_for(todo: list[tuple[datetime, str]]) -> Iterable[pa.RecordBatch]:
+            files = [str(self.root / partition_path(table, h) / name) for h, name in todo]
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             relation = typed_select(spec, f"SELECT * FROM read_parquet([{listed}])")
-            batches = self.con.sql(pg.export_select(spec, relation)).to_arrow_reader(COPY_BATCH_ROWS)
+            return self.con.sql(pg.export_select(spec, relation)).to_arrow_reader(COPY_BATCH_ROWS)
+
         with pg.connect(self.store.resolved_pg_url()) as conn:
-            return pg.replace_hours(conn, spec, hours, batches, self.store.pg_schema)
+            rows, whole = pg.sync_parts(conn, spec, parts, batches_for, self.store.pg_schema)
+        log.info(
+            "Postgres %s.%s: %d rows copied, %d of %d hours replaced whole",
+            self.store.pg_schema,
+            table,
+            rows,
+            whole,
+            len(hours),
+        )
+        return rows
 
 
 class S3LakeStore(LakeStore):
@@ -212,6 +236,15 @@ class S3LakeStore(LakeStore):
             pg.ensure_tables(conn, [LAKE_TABLES[t] for t in pg.WAREHOUSE_TABLES], self.pg_schema)
 
 
+def _is_partition_file(name: str) -> bool:
+    """Objects of a partition prefix that the cache mirrors: part files and the parts manifest."""
+    return "/" not in name and (name.endswith(".parquet") or name == PARTS_MANIFEST)
+
+
+def _partition_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if _is_partition_file(p.name)) if folder.is_dir() else []
+
+
 def _read_manifest(folder: Path) -> dict[str, tuple[str, int]]:
     try:
         return {k: (v[0], int(v[1])) for k, v in json.loads((folder / MANIFEST).read_text()).items()}
@@ -227,10 +260,3 @@ def _write_manifest(folder: Path, manifest: dict[str, tuple[str, int]]) -> None:
 
 def _sizes_match(folder: Path, remote: dict[str, tuple[str, int]]) -> bool:
     return all((folder / name).stat().st_size == size for name, (_, size) in remote.items())
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)

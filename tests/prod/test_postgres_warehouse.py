@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from shopper_assets.lake.tables import LAKE_TABLES
@@ -125,3 +126,34 @@ def test_failure_while_streaming_rolls_the_window_back(pg_url: str):
         with pytest.raises(RuntimeError):
             pg.replace_hours(conn, spec, [HOUR], failing())
         assert conn.execute("SELECT reason FROM lake.quarantined_events").fetchall() == [("kept",)]
+
+
+def test_sync_parts_appends_new_parts_and_replaces_hours_it_cannot_trust(pg_url: str):
+    spec = LAKE_TABLES["quarantined_events"]
+    rows_of = {"p1": 2, "p2": 3, "p3": 1}
+    asked: list[list[str]] = []
+
+    def batches_for(todo):
+        asked.append([p for _, p in todo])
+        hours = [h for h, p in todo for _ in range(rows_of[p])]
+        return [
+            pa.table({"event_hour": hours, **{c: [None] * len(hours) for c in spec.column_names[1:]}}).to_batches()[0]
+        ]
+
+    def count() -> int:
+        return conn.execute("SELECT count(*) FROM lake.quarantined_events").fetchone()[0]
+
+    with pg.connect(pg_url) as conn:
+        pg.ensure_tables(conn, [spec])
+        conn.execute(
+            "INSERT INTO lake.quarantined_events (event_hour, reason) VALUES (%s, 'loaded untracked')", (HOUR,)
+        )
+        conn.commit()
+        assert pg.sync_parts(conn, spec, {HOUR: ["p1"]}, batches_for) == (2, 1)  # untracked rows: replaced
+        assert count() == 2
+        assert pg.sync_parts(conn, spec, {HOUR: ["p1", "p2"]}, batches_for) == (3, 0)  # only the new part
+        assert pg.sync_parts(conn, spec, {HOUR: ["p1", "p2"]}, batches_for) == (0, 0)  # nothing new
+        assert count() == 5
+        assert pg.sync_parts(conn, spec, {HOUR: ["p3"]}, batches_for) == (1, 1)  # parts gone: rebuilt whole
+        assert count() == 1
+    assert asked == [["p1"], ["p2"], ["p3"]]

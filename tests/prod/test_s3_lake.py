@@ -3,6 +3,7 @@ store, idempotent re-runs, no stale objects, a cache that follows other writers.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from shopper_assets.generator import DirtyDataConfig, GeneratorConfig, write_landing
 from shopper_assets.ingestion.landing import LocalLandingZone
 from shopper_assets.storage.lake_store import LocalLakeStore
+from tests.lake.events import event
 from tests.prod.helpers import lake_rows, pg_rows, run_pipeline, s3_keys, upload_landing
 
 START = datetime(2026, 11, 20)
@@ -46,7 +48,8 @@ def test_pipeline_on_s3_matches_local_store_and_postgres(
     assert raw.rows > 8_000 and stats.quarantined_rows > 0 and stats.duplicates_dropped > 0
 
     keys = s3_keys(s3, bucket, "lake/")
-    pattern = r"lake/(raw_events|cleaned_events|quarantined_events)/date=2026-11-20/hour=\d\d/part-[^/]+\.parquet"
+    tables = "(raw_events|cleaned_events|quarantined_events)"
+    pattern = rf"lake/{tables}/date=2026-11-20/hour=\d\d/(part-[^/]+\.parquet|_parts\.json)"
     assert keys and all(re.fullmatch(pattern, k) for k in keys), keys[:5]
     assert {k.split("/")[1] for k in keys} == set(TABLES)
 
@@ -92,7 +95,7 @@ def test_rerun_is_idempotent_and_removed_input_disappears_everywhere(
 
     after = s3_keys(s3, bucket, "lake/")
     assert leftover not in after
-    assert not [k for k in after if k.startswith("lake/raw_events/date=2026-11-20/hour=23/")]
+    assert not [k for k in after if k.startswith("lake/raw_events/date=2026-11-20/hour=23/") and k.endswith(".parquet")]
     assert pg_rows(pg_url, "cleaned_events", where=f"_source_file = '{source_file}'") == []
     assert pg_rows(pg_url, "quarantined_events", where=f"source_file = '{source_file}'") == []
     remaining = pg_rows(pg_url, "cleaned_events")
@@ -114,3 +117,38 @@ def test_single_hour_window_only_touches_that_hour(generated, landing, s3, bucke
     with psycopg.connect(pg_url) as conn:
         per_hour = conn.execute("SELECT count(*) FROM lake.cleaned_events WHERE event_hour = %s", (hour,)).fetchone()[0]
     assert per_hour > 0
+
+
+def test_a_micro_batch_uploads_and_copies_only_its_own_rows(generated, landing, s3, bucket, make_store, pg_url):
+    upload_landing(generated, s3, bucket)
+    store = make_store()
+    run_pipeline(store, landing, START, END)
+    hour = START + timedelta(hours=10)
+    prefix = f"lake/cleaned_events/date={hour:%Y-%m-%d}/hour={hour:%H}/"
+    before = {o["Key"]: o["LastModified"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]}
+
+    batch = [event(at=hour + timedelta(minutes=m)) for m in range(5)] + ["not json"]
+    landing.write_file(
+        hour, "kafka-batch-0001.jsonl", "\n".join(json.dumps(e) if isinstance(e, dict) else e for e in batch).encode()
+    )
+    raw, stats = run_pipeline(store, landing, hour, hour + timedelta(hours=1))
+
+    assert (raw.files_read, raw.rows_added, raw.hours_appended) == (1, 6, 1)
+    assert not stats.rebuilt and stats.raw_parts_processed == 1
+    after = {o["Key"]: o["LastModified"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]}
+    kept = {k: v for k, v in before.items() if k.endswith(".parquet")}
+    assert {k: after[k] for k in kept} == kept  # the hour's earlier parts were not uploaded again
+    assert len([k for k in after if k.endswith(".parquet")]) == len(kept) + 1
+    # Postgres gained exactly the new rows, and still equals the lake.
+    assert pg_rows(pg_url, "cleaned_events") == lake_rows(store, "cleaned_events", START, END)
+    assert pg_rows(pg_url, "quarantined_events", drop=VOLATILE) == lake_rows(
+        store, "quarantined_events", START, END, drop=VOLATILE
+    )
+    new_ids = {e["event_id"] for e in batch if isinstance(e, dict)}
+    assert new_ids <= {r[0] for r in pg_rows(pg_url, "cleaned_events", where=f"event_hour = '{hour}'")}
+    # A store with an empty cache sees the same partitions, and can append to them in turn.
+    fresh = make_store("other-cache")
+    landing.write_file(hour, "kafka-batch-0002.jsonl", json.dumps(event(at=hour)).encode())
+    raw, stats = run_pipeline(fresh, landing, hour, hour + timedelta(hours=1))
+    assert raw.files_read == 1 and not stats.rebuilt
+    assert pg_rows(pg_url, "cleaned_events") == lake_rows(fresh, "cleaned_events", START, END)
