@@ -12,7 +12,7 @@ from shopper_assets.lake.cleaning import classified_sql, cleaned_rows_sql, lefto
 from shopper_assets.lake.raw import landed_reader, landing_hours_for, read_landed, routing_sql
 from shopper_assets.lake.tables import QUARANTINED_EVENTS
 from shopper_assets.partitions import hours_in
-from shopper_assets.storage.lake_store import InputsByHour, LakeSession, consumed
+from shopper_assets.storage.lake_store import InputsByHour, LakeSession, consumed, window_filter
 
 PENDING = "(pending: quarantine not written yet)"
 
@@ -63,7 +63,7 @@ def ingest_raw(session: LakeSession, landing: LandingZone, start: datetime, end:
             n: v for f in folders if hour <= f <= hour + timedelta(hours=late_hours) for n, v in versions[f].items()
         }
         batches = session.batches("raw_events", hour)
-        seen = consumed(batches) if batches is not None else None
+        seen = consumed(batches) if batches else None  # never written (nothing to keep) or untrusted
         if seen is None or any(candidates.get(name) != version for name, version in seen.items()):
             rebuild.append(hour)
             plan[hour] = candidates
@@ -84,13 +84,16 @@ def ingest_raw(session: LakeSession, landing: LandingZone, start: datetime, end:
             ),
         )
         try:
-            query = f"""
-                SELECT routed.* FROM ({routing_sql("_landed", late_hours)}) AS routed
-                SEMI JOIN _wanted ON routed.event_hour = _wanted.hour AND routed.source_file = _wanted.file
-            """
+            routed = routing_sql("_landed", late_hours)
             if len(rebuild) == len(hours):  # a first build or a backfill: stream straight into the files
+                # every file of the hours' folders is wanted, so the window alone selects the lines
+                query = f"SELECT * FROM ({routed}) AS routed WHERE {window_filter(start, end)}"
                 added = session.replace_window("raw_events", start, end, query, plan)
             else:
+                query = f"""
+                    SELECT routed.* FROM ({routed}) AS routed
+                    SEMI JOIN _wanted ON routed.event_hour = _wanted.hour AND routed.source_file = _wanted.file
+                """
                 added = _write_mixed(session, "raw_events", query, plan, rebuild)
         finally:
             session.con.unregister("_landed")

@@ -194,7 +194,9 @@ class LakeSession:
         staging = self.root / "_staging" / f"{table}-{uuid.uuid4().hex}"
         staging.parent.mkdir(parents=True, exist_ok=True)
         hours = [h for h in hours_in(start, end) if h in inputs] if append else hours_in(start, end)
-        inside = f"{PARTITION_COLUMN} IN ({', '.join(sql_ts(h) for h in hours)})" if hours else "false"
+        inside = window_filter(start, end)
+        if append:  # only the hours named in ``inputs``
+            inside = f"{PARTITION_COLUMN} IN ({', '.join(sql_ts(h) for h in hours)})" if hours else "false"
         guard = f"CASE WHEN {inside} THEN true ELSE error('row outside the hours being written') END"
         try:
             written = self.con.execute(
