@@ -2,7 +2,9 @@
 
 Lake tables are hourly Parquet partitions (``<root>/<table>/date=YYYY-MM-DD/hour=HH/*.parquet``);
 assets compute on them with an in-process DuckDB engine (vectorised, parallel, spills to disk) and
-hand the store the rows of a time window, which replace exactly that window's partitions.
+hand the store the rows of a time window, which replace exactly that window's partitions, or are
+added to them as new part files (micro-batches). Each partition folder also holds ``_parts.json``,
+the record of which part files it has and what they were made from (see ``Batch``).
 ``LocalLakeStore`` keeps the files under ``$SHOPPER_DATA_DIR/lake`` (the embedded default); a
 production store keeps them in S3 with the same methods. Because compute runs in memory and files
 are swapped per partition, writers of different partitions never contend for the warehouse file.

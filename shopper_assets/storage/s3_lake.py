@@ -3,9 +3,10 @@
 A session computes exactly like the local one (DuckDB over Parquet files under a local root); the
 root is a cache of the bucket. ``fetch`` makes the cache match S3 for the hours about to be read,
 downloading only objects whose ETag or size changed. ``publish`` ships the hour folders that
-``replace_window`` just swapped in: upload their files, delete the hour prefix's other objects
-(so a re-run leaves no leftovers), and for cleaned/quarantined events replace the same hours in
-Postgres in one transaction. S3 is the truth; the cache can be deleted at any time. Runs may
+``replace_window`` or ``append_window`` just swapped in: upload the files S3 does not have yet
+(part files are immutable and never renamed), delete the hour prefix's other objects (so a re-run
+leaves no leftovers), and for cleaned/quarantined events bring Postgres in line, copying only the
+rows of new parts (``pg.sync_parts``). S3 is the truth; the cache can be deleted at any time. Runs may
 share a cache directory when they write different partitions (the rule the local store has too);
 a failed publish leaves the cache ahead of S3 only for hours whose manifest was not rewritten,
 and the next fetch puts them back in line with S3.
