@@ -154,3 +154,16 @@ def test_a_partition_without_a_manifest_is_rebuilt(data_dir: Path):
         f"{hour_folder(H10)}/a.jsonl.gz",
         f"{hour_folder(H10)}/b.jsonl.gz",
     ]
+
+
+def test_an_append_never_writes_outside_its_hours(data_dir: Path):
+    write_landing_file(data_dir, H10, "a.jsonl.gz", [event(at=H10)])
+    run(data_dir, H10, H10 + timedelta(hours=1))
+    h11 = H10 + timedelta(hours=1)
+    with store(data_dir).session() as s:
+        rows = f"SELECT * FROM ({s.scan('raw_events', H10, h11)})"
+        moved = f"SELECT * REPLACE (event_hour + INTERVAL 1 HOUR AS event_hour) FROM ({rows})"
+        with pytest.raises(Exception, match="outside the hours being written"):
+            s.append_window("raw_events", H10, H10 + timedelta(hours=2), moved, {H10: {"x": "1"}})
+        assert s.batches("raw_events", H10) is not None and s.count("raw_events", H10, h11) == 1
+        assert not (data_dir / "lake" / partition_path("raw_events", h11)).exists()
