@@ -12,7 +12,7 @@ from shopper_assets.lake.cleaning import classified_sql, cleaned_rows_sql, lefto
 from shopper_assets.lake.raw import landed_reader, landing_hours_for, read_landed, routing_sql
 from shopper_assets.lake.tables import QUARANTINED_EVENTS
 from shopper_assets.partitions import hours_in
-from shopper_assets.storage.lake_store import InputsByHour, LakeSession, consumed, window_filter
+from shopper_assets.storage.lake_store import InputsByHour, LakeSession, consumed, sql_ts, window_filter
 
 PENDING = "(pending: quarantine not written yet)"
 
@@ -74,22 +74,18 @@ def ingest_raw(session: LakeSession, landing: LandingZone, start: datetime, end:
     if plan:
         folder_of = {name: folder for folder, files in versions.items() for name in files}
         session.con.register("_landed", landed_reader(read_landed(landing, [(folder_of[n], n) for n in wanted])))
-        session.con.register(
-            "_wanted",
-            pa.table(
-                {
-                    "hour": pa.array([h for h, files in plan.items() for _ in files], pa.timestamp("us")),
-                    "file": [n for files in plan.values() for n in files],
-                }
-            ),
-        )
         try:
             routed = routing_sql("_landed", late_hours)
             if len(rebuild) == len(hours):  # a first build or a backfill: stream straight into the files
                 # every file of the hours' folders is wanted, so the window alone selects the lines
                 query = f"SELECT * FROM ({routed}) AS routed WHERE {window_filter(start, end)}"
                 added = session.replace_window("raw_events", start, end, query, plan)
-            else:
+            else:  # which (hour, file) pairs each hour takes: all files for a rebuilt hour, new ones otherwise
+                wanted_pairs = {
+                    "hour": pa.array([h for h, files in plan.items() for _ in files], pa.timestamp("us")),
+                    "file": [n for files in plan.values() for n in files],
+                }
+                session.con.register("_wanted", pa.table(wanted_pairs))
                 query = f"""
                     SELECT routed.* FROM ({routed}) AS routed
                     SEMI JOIN _wanted ON routed.event_hour = _wanted.hour AND routed.source_file = _wanted.file
@@ -97,10 +93,10 @@ def ingest_raw(session: LakeSession, landing: LandingZone, start: datetime, end:
                 added = _write_mixed(session, "raw_events", query, plan, rebuild)
         finally:
             session.con.unregister("_landed")
-            session.con.unregister("_wanted")
+            session.con.unregister("_wanted")  # a no-op when it was not registered
     raw = session.scan("raw_events", start, end)
     rows, later = session.con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE landing_hour >= {_ts(end)}) FROM ({raw})"
+        f"SELECT count(*), count(*) FILTER (WHERE landing_hour >= {sql_ts(end)}) FROM ({raw})"
     ).fetchall()[0]
     return RawStats(
         rows=rows,
@@ -134,15 +130,15 @@ def clean_window(session: LakeSession, start: datetime, end: datetime) -> Cleani
     cleaned_before = False
     for hour in hours:
         done = [session.batches(t, hour) for t in ("cleaned_events", "quarantined_events")]
-        if (
-            None in done
-            or consumed(done[0]) != consumed(done[1])
-            or not consumed(done[0]).keys() <= raw_parts[hour].keys()
-        ):
+        if None in done:
             new_parts = None
             break
-        cleaned_before = cleaned_before or bool(consumed(done[0]))
-        if new := {p: v for p, v in raw_parts[hour].items() if p not in consumed(done[0])}:
+        cleaned_from, quarantined_from = consumed(done[0]), consumed(done[1])
+        if cleaned_from != quarantined_from or not cleaned_from.keys() <= raw_parts[hour].keys():
+            new_parts = None
+            break
+        cleaned_before = cleaned_before or bool(cleaned_from)
+        if new := {p: v for p, v in raw_parts[hour].items() if p not in cleaned_from}:
             new_parts[hour] = new
     # A first build streams (the fast path for a backfill); later runs append what is new.
     late_duplicates, rebuilt = 0, new_parts is None or (bool(new_parts) and not cleaned_before)
@@ -245,18 +241,14 @@ def _write_mixed(session: LakeSession, table: str, query: str, plan: InputsByHou
     try:
         written = 0
         for hour in rebuild:
-            one_hour = f"SELECT * FROM _rows WHERE event_hour = {_ts(hour)}"
+            one_hour = f"SELECT * FROM _rows WHERE event_hour = {sql_ts(hour)}"
             written += session.replace_window(table, hour, hour + timedelta(hours=1), one_hour, {hour: plan[hour]})
         appends = {h: inputs for h, inputs in plan.items() if h not in rebuild}
         if appends:
-            listed = ", ".join(_ts(h) for h in appends)
+            listed = ", ".join(sql_ts(h) for h in appends)
             first, last = min(appends), max(appends) + timedelta(hours=1)
             rows = f"SELECT * FROM _rows WHERE event_hour IN ({listed})"
             written += session.append_window(table, first, last, rows, appends)
         return written
     finally:
         session.con.execute("DROP TABLE IF EXISTS _rows")
-
-
-def _ts(ts: datetime) -> str:
-    return f"TIMESTAMP '{ts:%Y-%m-%d %H:%M:%S}'"

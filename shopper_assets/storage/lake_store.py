@@ -59,10 +59,15 @@ def consumed(batches: list[Batch]) -> dict[str, str]:
     return {name: version for b in batches for name, version in b.inputs.items()}
 
 
+def write_text_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one rename: a reader sees the old file or the new one."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def _write_manifest(folder: Path, batches: list[Batch]) -> None:
-    tmp = folder / f".{PARTS_MANIFEST}.{uuid.uuid4().hex}"
-    tmp.write_text(json.dumps({"batches": [b.to_json() for b in batches]}))
-    os.replace(tmp, folder / PARTS_MANIFEST)
+    write_text_atomically(folder / PARTS_MANIFEST, json.dumps({"batches": [b.to_json() for b in batches]}))
 
 
 def link_or_copy(src: Path, dst: Path) -> None:
@@ -92,6 +97,14 @@ def typed_select(spec: LakeTable, query: str) -> str:
     return f"SELECT {cols} FROM ({query}) AS typed_source"
 
 
+def parquet_relation(spec: LakeTable, files: list[Path]) -> str:
+    """SQL relation with the rows of the given Parquet files, typed as the table declares."""
+    if not files:
+        return empty_relation(spec)
+    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    return typed_select(spec, f"SELECT * FROM read_parquet([{listed}])")
+
+
 def empty_relation(spec: LakeTable) -> str:
     cols = ", ".join(f"CAST(NULL AS {sql_type}) AS {name}" for name, sql_type in spec.columns)
     return f"SELECT {cols} WHERE false"
@@ -117,17 +130,9 @@ class LakeSession:
 
     def scan(self, table: str, start: datetime, end: datetime) -> str:
         """SQL relation with the rows of ``table`` in [start, end), reading only those partitions."""
-        spec = LAKE_TABLES[table]
-        self.fetch(table, hours_in(start, end))
-        files = [
-            str(f)
-            for hour in hours_in(start, end)
-            for f in sorted((self.root / partition_path(table, hour)).glob("*.parquet"))
-        ]
-        if not files:
-            return empty_relation(spec)
-        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        return typed_select(spec, f"SELECT * FROM read_parquet([{listed}])")
+        hours = hours_in(start, end)
+        self.fetch(table, hours)  # all at once (a remote store fetches hours in parallel)
+        return self.scan_parts(table, {hour: self.part_names(table, hour) for hour in hours})
 
     def batches(self, table: str, hour: datetime) -> list[Batch] | None:
         """The write batches of one partition, oldest first; None when its manifest cannot be trusted.
@@ -144,7 +149,7 @@ class LakeSession:
             listed = [Batch.from_json(b) for b in json.loads((folder / PARTS_MANIFEST).read_text())["batches"]]
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        if {p for b in listed for p in b.parts} != {p.name for p in folder.glob("*.parquet")}:
+        if {p for b in listed for p in b.parts} != set(self.part_names(table, hour)):
             return None
         return listed
 
@@ -153,20 +158,17 @@ class LakeSession:
         self.fetch(table, [hour])
         return sorted(p.name for p in (self.root / partition_path(table, hour)).glob("*.parquet"))
 
-    def scan_parts(self, table: str, parts: InputsByHour) -> str:
+    def scan_parts(self, table: str, parts: InputsByHour | dict[datetime, list[str]]) -> str:
         """SQL relation with the rows of the named part files only (``parts``: hour -> names)."""
-        files = [str(self.root / partition_path(table, h) / name) for h, names in parts.items() for name in names]
-        if not files:
-            return empty_relation(LAKE_TABLES[table])
-        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        return typed_select(LAKE_TABLES[table], f"SELECT * FROM read_parquet([{listed}])")
+        files = [self.root / partition_path(table, h) / name for h, names in parts.items() for name in names]
+        return parquet_relation(LAKE_TABLES[table], files)
 
     def record_inputs(self, table: str, inputs: InputsByHour) -> None:
         """Set what the given partitions were made from, as one batch of all their parts."""
         for hour, made_from in inputs.items():
             folder = self.root / partition_path(table, hour)
             folder.mkdir(parents=True, exist_ok=True)
-            batch = Batch(parts=tuple(p.name for p in sorted(folder.glob("*.parquet"))), inputs=dict(made_from))
+            batch = Batch(parts=tuple(self.part_names(table, hour)), inputs=dict(made_from))
             _write_manifest(folder, [batch])
         self.publish(table, list(inputs))
 

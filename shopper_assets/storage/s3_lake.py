@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator
@@ -39,7 +38,7 @@ from shopper_assets.storage.lake_store import (
     LakeStore,
     link_or_copy,
     partition_path,
-    typed_select,
+    write_text_atomically,
 )
 
 log = logging.getLogger(__name__)
@@ -149,12 +148,13 @@ class S3LakeSession(LakeSession):
         Only part files Postgres does not hold yet are copied (see ``pg.sync_parts``).
         """
         spec = LAKE_TABLES[table]
-        parts = {h: [p.name for p in sorted((self.root / partition_path(table, h)).glob("*.parquet"))] for h in hours}
+        parts = {h: self.part_names(table, h) for h in hours}
 
         def batches_for(todo: list[tuple[datetime, str]]) -> Iterable[pa.RecordBatch]:
-            files = [str(self.root / partition_path(table, h) / name) for h, name in todo]
-            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            relation = typed_select(spec, f"SELECT * FROM read_parquet([{listed}])")
+            by_hour: dict[datetime, list[str]] = {}
+            for hour, name in todo:
+                by_hour.setdefault(hour, []).append(name)
+            relation = self.scan_parts(table, by_hour)
             return self.con.sql(pg.export_select(spec, relation)).to_arrow_reader(COPY_BATCH_ROWS)
 
         with pg.connect(self.store.resolved_pg_url()) as conn:
@@ -254,9 +254,7 @@ def _read_manifest(folder: Path) -> dict[str, tuple[str, int]]:
 
 
 def _write_manifest(folder: Path, manifest: dict[str, tuple[str, int]]) -> None:
-    tmp = folder / f".{MANIFEST}.{uuid.uuid4().hex}"
-    tmp.write_text(json.dumps({k: list(v) for k, v in manifest.items()}))
-    os.replace(tmp, folder / MANIFEST)
+    write_text_atomically(folder / MANIFEST, json.dumps({k: list(v) for k, v in manifest.items()}))
 
 
 def _sizes_match(folder: Path, remote: dict[str, tuple[str, int]]) -> bool:
