@@ -1,6 +1,7 @@
 """The Dagster code location: assets, checks, sensors and resources for the environment in SHOPPER_ENV."""
 
 from dagster import (
+    AssetDep,
     AssetKey,
     AssetSelection,
     AssetSpec,
@@ -17,6 +18,7 @@ from shopper_assets.deployments import resources_for
 from shopper_assets.lake.assets import clean_events, landing_events, raw_events
 from shopper_assets.settings import Settings
 from shopper_assets.transform import dbt_resource, shopper_dbt_assets
+from shopper_assets.transform.assets import LAKE_HOURS_OF_DAY
 
 settings = Settings.from_env()
 
@@ -28,7 +30,7 @@ def _automate(spec: AssetSpec) -> AssetSpec:
     in the same automatic run as the day's facts that reference it.
     """
     if spec.key == AssetKey("dim_dates"):
-        spec = spec.merge_attributes(deps=[AssetKey("cleaned_events")])
+        spec = spec.merge_attributes(deps=[AssetDep("cleaned_events", partition_mapping=LAKE_HOURS_OF_DAY)])
     reads_lake = AssetKey("cleaned_events") in {dep.asset_key for dep in spec.deps}
     return spec.replace_attributes(automation_condition=on_updated_hours() if reads_lake else with_upstream_models())
 

@@ -20,7 +20,14 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Config
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    Config,
+    PartitionMapping,
+    TimeWindowPartitionMapping,
+)
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from pydantic import Field
 
@@ -29,6 +36,12 @@ from shopper_assets.transform.project import dbt_project
 from shopper_assets.transform.resources import environment, tidy_target
 
 LAYERS = ("staging", "intermediate", "marts")
+
+# Day -> its 24 hours of the lake, of which the day in progress has only those begun so far. Without
+# allow_nonexistent_upstream_partitions an automatic request spanning today and an earlier day
+# (late events, or the first minutes after midnight) becomes a backfill that Dagster fails outright
+# ("depends on non-existent partitions"), and the marts stop following the stream.
+LAKE_HOURS_OF_DAY = TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
 
 
 class ShopperDbtTranslator(DagsterDbtTranslator):
@@ -45,6 +58,14 @@ class ShopperDbtTranslator(DagsterDbtTranslator):
             if part in LAYERS:
                 return part
         return super().get_group_name(dbt_resource_props)
+
+    def get_partition_mapping(
+        self, dbt_resource_props: Mapping[str, Any], dbt_parent_resource_props: Mapping[str, Any]
+    ) -> PartitionMapping | None:
+        """A day reads the hours of it that exist (see ``LAKE_HOURS_OF_DAY``)."""
+        if dbt_parent_resource_props.get("resource_type") == "source":
+            return LAKE_HOURS_OF_DAY
+        return super().get_partition_mapping(dbt_resource_props, dbt_parent_resource_props)
 
 
 translator = ShopperDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
