@@ -3,19 +3,29 @@
 Each function returns an ``AssetCheckResult`` so the cleaning step can yield it, and so tests can
 call it directly on data built to fail. Checks whose failure means wrong numbers downstream are
 ERROR and blocking (dbt does not run on top of them); the volume anomaly is a WARN.
+
+The row checks count per write batch of a partition (see ``Batch``): a batch's tallies are counted
+once, on its own rows (against the rows before it where a check needs them), and stored in the
+partition's manifest; an hour's result adds up the tallies of its batches. So a micro-batch costs
+the checks its own size, not its hour's, and a rebuilt or hand-changed hour is counted whole again.
+Each batch is counted against the lake as it was when the batch was written.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue
 
 from shopper_assets.contract.events import ACCEPTED_VALUES, ALL, EVENT_FIELDS
-from shopper_assets.storage.lake_store import LakeSession
+from shopper_assets.partitions import hours_in
+from shopper_assets.storage.lake_store import Batch, LakeSession
 
 CLEANED = "cleaned_events"
+QUARANTINED = "quarantined_events"
+DEFAULT_NEIGHBOUR_HOURS = 6  # how far unique_event_id looks for the same id when called on its own
 
 
 @dataclass(frozen=True)
@@ -73,27 +83,74 @@ CHECK_SPECS = [
 
 
 def _one(session: LakeSession, sql: str):
-    return session.con.execute(sql).fetchone()
+    return session.con.execute(sql).fetchall()[0]
 
 
-def unique_event_id(session: LakeSession, start: datetime, end: datetime, neighbour_hours: int) -> AssetCheckResult:
-    cleaned = session.scan(CLEANED, start, end)
-    total, distinct = _one(session, f"SELECT count(*), count(DISTINCT event_id) FROM ({cleaned})")
-    around = " UNION ALL ".join(
-        f"SELECT event_id FROM ({session.scan(CLEANED, a, b)})"
-        for a, b in ((start - timedelta(hours=neighbour_hours), start), (end, end + timedelta(hours=neighbour_hours)))
+@dataclass(frozen=True)
+class BatchRows:
+    """The rows one batch of an hour wrote, as SQL relations, with what its checks compare them to."""
+
+    hour: datetime
+    cleaned: str  # the batch's cleaned rows
+    earlier_ids: str  # event_ids of the hour's earlier batches
+    raw: str  # the raw lines the batch was made from
+    quarantined: str  # the quarantine rows made from those lines
+
+
+def _unique_event_id(session: LakeSession, rows: BatchRows) -> dict:
+    """Rows, and rows whose event_id is already in the batch or an earlier batch of the hour.
+
+    Ids also in neighbouring hours are counted for all counted batches at once (``_across_hours``).
+    """
+    session.con.execute(f"CREATE OR REPLACE TEMP TABLE _batch_ids AS SELECT event_id FROM ({rows.cleaned})")
+    # the hash table is built on the batch's ids, and the hour's earlier ids only probe it
+    total, new_distinct = _one(
+        session,
+        f"""SELECT count(*), count(DISTINCT event_id) FILTER (WHERE event_id NOT IN (
+                SELECT event_id FROM ({rows.earlier_ids}) WHERE event_id IN (SELECT event_id FROM _batch_ids)
+            ))
+            FROM _batch_ids""",
     )
-    across = _one(session, f"SELECT count(*) FROM ({cleaned}) WHERE event_id IN ({around})")[0]
-    dupes = total - distinct
-    return AssetCheckResult(
-        check_name="unique_event_id",
-        passed=dupes == 0 and across == 0,
-        metadata={"rows": total, "duplicate_rows": dupes, "ids_also_in_neighbouring_hours": across},
+    session.con.execute("DROP TABLE _batch_ids")
+    return {"rows": total, "duplicate_rows": total - new_distinct}
+
+
+def _across_hours(session: LakeSession, counted: list[BatchRows], neighbour_hours: int) -> list[int]:
+    """Per counted batch: its rows whose event_id is also in another hour at most ``neighbour_hours`` away.
+
+    One pass over the neighbourhood of all counted hours, however many hours a run counts.
+    """
+    if not counted:
+        return []
+    session.con.execute(
+        "CREATE OR REPLACE TEMP TABLE _counted AS "
+        + " UNION ALL ".join(
+            f"SELECT {i} AS batch, event_hour, event_id FROM ({rows.cleaned})" for i, rows in enumerate(counted)
+        )
     )
+    lo = min(rows.hour for rows in counted) - timedelta(hours=neighbour_hours)
+    hi = max(rows.hour for rows in counted) + timedelta(hours=neighbour_hours + 1)
+    near = f"INTERVAL {int(neighbour_hours)} HOUR"
+    found = dict(
+        session.con.execute(f"""
+            WITH seen AS (  -- the neighbourhood's rows with a counted id: a probe of the small side
+                SELECT event_id, event_hour FROM ({session.scan(CLEANED, lo, hi)})
+                WHERE event_id IN (SELECT event_id FROM _counted)
+            )
+            SELECT batch, count(*) FROM _counted AS c
+            WHERE EXISTS (
+                SELECT 1 FROM seen AS n
+                WHERE n.event_id = c.event_id AND n.event_hour <> c.event_hour
+                  AND n.event_hour BETWEEN c.event_hour - {near} AND c.event_hour + {near}
+            )
+            GROUP BY batch
+        """).fetchall()
+    )
+    session.con.execute("DROP TABLE _counted")
+    return [found.get(i, 0) for i in range(len(counted))]
 
 
-def required_fields_not_null(session: LakeSession, start: datetime, end: datetime) -> AssetCheckResult:
-    cleaned = session.scan(CLEANED, start, end)
+def _required_fields_not_null(session: LakeSession, rows: BatchRows) -> dict:
     exprs = []
     for f in EVENT_FIELDS:
         if not f.required_for:
@@ -104,110 +161,254 @@ def required_fields_not_null(session: LakeSession, start: datetime, end: datetim
             else (f"{f.name} IS NULL AND event_type IN ({', '.join(repr(t) for t in sorted(f.required_for))})")
         )
         exprs.append(f"count(*) FILTER (WHERE {cond}) AS {f.name}")
-    row = session.con.execute(f"SELECT {', '.join(exprs)} FROM ({cleaned})")
-    names = [d[0] for d in row.description]
-    nulls = {n: v for n, v in zip(names, row.fetchone(), strict=True) if v}
-    return AssetCheckResult(
-        check_name="required_fields_not_null",
-        passed=not nulls,
-        metadata={"null_counts": MetadataValue.json(nulls), "fields_checked": len(names)},
-    )
+    result = session.con.execute(f"SELECT {', '.join(exprs)} FROM ({rows.cleaned})")
+    names = [d[0] for d in result.description]
+    return {"null_counts": {n: v for n, v in zip(names, result.fetchall()[0], strict=True) if v}}
 
 
-def accepted_values(session: LakeSession, start: datetime, end: datetime) -> AssetCheckResult:
-    cleaned = session.scan(CLEANED, start, end)
+def _accepted_values(session: LakeSession, rows: BatchRows) -> dict:
     exprs = [
         f"count(*) FILTER (WHERE {name} IS NOT NULL AND {name} NOT IN ({', '.join(repr(v) for v in values)})) AS {name}"
         for name, values in ACCEPTED_VALUES.items()
     ]
-    row = session.con.execute(f"SELECT {', '.join(exprs)} FROM ({cleaned})")
-    names = [d[0] for d in row.description]
-    bad = {n: v for n, v in zip(names, row.fetchone(), strict=True) if v}
-    return AssetCheckResult(
-        check_name="accepted_values", passed=not bad, metadata={"unexpected": MetadataValue.json(bad)}
-    )
+    result = session.con.execute(f"SELECT {', '.join(exprs)} FROM ({rows.cleaned})")
+    names = [d[0] for d in result.description]
+    return {"unexpected": {n: v for n, v in zip(names, result.fetchall()[0], strict=True) if v}}
 
 
-def price_and_quantity_valid(session: LakeSession, start: datetime, end: datetime) -> AssetCheckResult:
-    cleaned = session.scan(CLEANED, start, end)
+def _price_and_quantity_valid(session: LakeSession, rows: BatchRows) -> dict:
     negative, bad_qty = _one(
-        session, f"SELECT count(*) FILTER (WHERE price < 0), count(*) FILTER (WHERE quantity < 1) FROM ({cleaned})"
+        session,
+        f"SELECT count(*) FILTER (WHERE price < 0), count(*) FILTER (WHERE quantity < 1) FROM ({rows.cleaned})",
     )
-    return AssetCheckResult(
-        check_name="price_and_quantity_valid",
-        passed=negative == 0 and bad_qty == 0,
-        metadata={"negative_price_rows": negative, "quantity_below_one_rows": bad_qty},
-    )
+    return {"negative_price_rows": negative, "quantity_below_one_rows": bad_qty}
 
 
-def raw_reconciles(session: LakeSession, start: datetime, end: datetime) -> AssetCheckResult:
+def _raw_reconciles(session: LakeSession, rows: BatchRows) -> dict:
     """Every raw line is exactly one of: a cleaned row, a quarantine row, or a duplicate of a cleaned event.
 
     Counted independently of the cleaning code, by lineage (file, line): a raw line neither in
     cleaned nor in quarantine must carry an event_id that cleaned_events holds; anything else is lost.
     """
-    raw = session.scan("raw_events", start, end)
-    cleaned = session.scan(CLEANED, start, end)
-    quarantined = session.scan("quarantined_events", start, end)
     con = session.con
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _unplaced AS
-        WITH c AS (SELECT _source_file AS f, _line_number AS n FROM ({cleaned})),
-             q AS (SELECT source_file AS f, line_number AS n FROM ({quarantined}))
+        WITH c AS (SELECT _source_file AS f, _line_number AS n FROM ({rows.cleaned})),
+             q AS (SELECT source_file AS f, line_number AS n FROM ({rows.quarantined}))
         SELECT source_file AS f, line_number AS n,
                json_extract_string(try_cast(line AS JSON), '$.event_id') AS event_id,
                date_trunc('hour', try_cast(json_extract_string(try_cast(line AS JSON), '$.event_time') AS TIMESTAMPTZ))
                    AS hour
-        FROM ({raw}) AS r ANTI JOIN c ON r.source_file = c.f AND r.line_number = c.n
-                         ANTI JOIN q ON r.source_file = q.f AND r.line_number = q.n
+        FROM ({rows.raw}) AS r ANTI JOIN c ON r.source_file = c.f AND r.line_number = c.n
+                              ANTI JOIN q ON r.source_file = q.f AND r.line_number = q.n
     """)
-    # A duplicate's event is in cleaned_events: in this window, or (arrived very late) at its own hour.
-    hours = [
+    # A duplicate's event is in cleaned_events: in this hour, or (arrived very late) at its own hour.
+    hours = {rows.hour} | {
         h.replace(tzinfo=None)
         for (h,) in con.execute("SELECT DISTINCT hour FROM _unplaced WHERE hour IS NOT NULL").fetchall()
-    ]
+    }
     kept = " UNION ALL ".join(
-        [f"SELECT event_id FROM ({cleaned})"]
-        + [
-            f"SELECT event_id FROM ({session.scan(CLEANED, h, h + timedelta(hours=1))})"
-            for h in hours
-            if not (start <= h.replace(tzinfo=None) < end)
-        ]
+        f"SELECT event_id FROM ({session.scan(CLEANED, h, h + timedelta(hours=1))})" for h in sorted(hours)
     )
     row = _one(
         session,
         f"""
-        WITH c AS (SELECT _source_file AS f, _line_number AS n FROM ({cleaned})),
-             q AS (SELECT source_file AS f, line_number AS n FROM ({quarantined})),
-             r AS (SELECT source_file AS f, line_number AS n FROM ({raw}))
+        WITH c AS (SELECT _source_file AS f, _line_number AS n FROM ({rows.cleaned})),
+             q AS (SELECT source_file AS f, line_number AS n FROM ({rows.quarantined})),
+             r AS (SELECT source_file AS f, line_number AS n FROM ({rows.raw}))
         SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM c), (SELECT count(*) FROM q),
-               (SELECT count(*) FROM _unplaced WHERE event_id IN ({kept})),
+               (SELECT count(*) FROM _unplaced WHERE event_id IN (
+                   SELECT event_id FROM ({kept}) WHERE event_id IN (SELECT event_id FROM _unplaced)
+               )),
                (SELECT count(*) FROM _unplaced),
                (SELECT count(*) FROM c SEMI JOIN q USING (f, n)),
                (SELECT count(*) FROM c ANTI JOIN r USING (f, n)) + (SELECT count(*) FROM q ANTI JOIN r USING (f, n))
     """,
     )
     con.execute("DROP TABLE _unplaced")
-    raw_n, cleaned_n, quarantined_n, dup_n, unplaced_n, both_n, phantom_n = row
-    lost = unplaced_n - dup_n
+    names = (
+        "raw_rows",
+        "cleaned_rows",
+        "quarantined_rows",
+        "duplicates_dropped",
+        "unplaced_rows",
+        "rows_in_both",
+        "rows_without_raw_line",
+    )
+    return dict(zip(names, row, strict=True))
+
+
+def _tally(session: LakeSession, rows: BatchRows) -> dict:
+    return {
+        "unique_event_id": _unique_event_id(session, rows),
+        "required_fields_not_null": _required_fields_not_null(session, rows),
+        "accepted_values": _accepted_values(session, rows),
+        "price_and_quantity_valid": _price_and_quantity_valid(session, rows),
+        "raw_reconciles": _raw_reconciles(session, rows),
+    }
+
+
+def _hour_batches(session: LakeSession, hour: datetime) -> tuple[list[Batch], list[BatchRows | None]]:
+    """The batches of one hour, each with its rows when it still has to be counted (else None).
+
+    A cleaned batch is paired with the quarantine batch made from the same raw parts. An hour whose
+    batches cannot be paired (no trustworthy manifest, or a partition rewritten by hand) is one
+    batch to count whole, whose tallies are not stored.
+    """
+    cleaned = session.batches(CLEANED, hour)
+    quarantine = {tuple(sorted(b.inputs)): b for b in session.batches(QUARANTINED, hour) or []}
+    if not (cleaned and all(b.inputs and tuple(sorted(b.inputs)) in quarantine for b in cleaned)):
+        whole = BatchRows(
+            hour,
+            cleaned=session.scan(CLEANED, hour, hour + timedelta(hours=1)),
+            earlier_ids="SELECT NULL::VARCHAR WHERE false",
+            raw=session.scan("raw_events", hour, hour + timedelta(hours=1)),
+            quarantined=session.scan(QUARANTINED, hour, hour + timedelta(hours=1)),
+        )
+        return [Batch()], [whole]
+    to_count, earlier = [], []
+    for b in cleaned:
+        to_count.append(
+            None
+            if b.tallies is not None
+            else BatchRows(
+                hour,
+                cleaned=session.scan_parts(CLEANED, {hour: b.parts}),
+                earlier_ids=f"SELECT event_id FROM ({session.scan_parts(CLEANED, {hour: earlier})})",
+                raw=session.scan_parts("raw_events", {hour: sorted(b.inputs)}),
+                quarantined=session.scan_parts(QUARANTINED, {hour: quarantine[tuple(sorted(b.inputs))].parts}),
+            )
+        )
+        earlier = [*earlier, *b.parts]
+    return cleaned, to_count
+
+
+def _add(tallies: list[dict]) -> dict:
+    """Sum tallies key by key (nested dicts of counts too), dropping zero counts inside dicts."""
+    total: dict = {}
+    for t in tallies:
+        for key, value in t.items():
+            if isinstance(value, dict):
+                total[key] = dict(Counter(total.get(key, {})) + Counter(value))
+            else:
+                total[key] = total.get(key, 0) + value
+    return total
+
+
+def window_tallies(session: LakeSession, start: datetime, end: datetime, neighbour_hours: int) -> dict[str, dict]:
+    """Per check, the tallies of [start, end) added up over its hours and their batches; the batches
+    not counted yet are counted now and their tallies stored with them."""
+    by_hour = {hour: _hour_batches(session, hour) for hour in hours_in(start, end)}
+    counted = [rows for _, to_count in by_hour.values() for rows in to_count if rows is not None]
+    across = iter(_across_hours(session, counted, neighbour_hours))
+    tallies = []
+    for hour, (batches, to_count) in by_hour.items():
+        fresh = []
+        for batch, rows in zip(batches, to_count, strict=True):
+            if rows is not None:
+                tally = _tally(session, rows)
+                tally["unique_event_id"]["ids_also_in_neighbouring_hours"] = next(across)
+                batch = replace(batch, tallies=tally)
+                if batch.parts or batch.inputs:  # a real batch of the manifest, not an hour counted whole
+                    fresh.append(batch)
+            tallies.append(batch.tallies)
+        if fresh:
+            session.record_tallies(CLEANED, hour, fresh)
+    return {name: _add([t[name] for t in tallies]) for name in tallies[0]} if tallies else {}
+
+
+def unique_event_id(session: LakeSession, start: datetime, end: datetime, neighbour_hours: int) -> AssetCheckResult:
+    return _unique_event_id_result(window_tallies(session, start, end, neighbour_hours))
+
+
+def required_fields_not_null(session: LakeSession, start: datetime, end: datetime) -> AssetCheckResult:
+    return _required_fields_result(window_tallies(session, start, end, DEFAULT_NEIGHBOUR_HOURS))
+
+
+def accepted_values(session: LakeSession, start: datetime, end: datetime) -> AssetCheckResult:
+    return _accepted_values_result(window_tallies(session, start, end, DEFAULT_NEIGHBOUR_HOURS))
+
+
+def price_and_quantity_valid(session: LakeSession, start: datetime, end: datetime) -> AssetCheckResult:
+    return _price_and_quantity_result(window_tallies(session, start, end, DEFAULT_NEIGHBOUR_HOURS))
+
+
+def raw_reconciles(session: LakeSession, start: datetime, end: datetime) -> AssetCheckResult:
+    return _raw_reconciles_result(window_tallies(session, start, end, DEFAULT_NEIGHBOUR_HOURS))
+
+
+def _unique_event_id_result(t: dict) -> AssetCheckResult:
+    counts = {k: 0 for k in ("rows", "duplicate_rows", "ids_also_in_neighbouring_hours")} | t.get("unique_event_id", {})
+    return AssetCheckResult(
+        check_name="unique_event_id",
+        passed=counts["duplicate_rows"] == 0 and counts["ids_also_in_neighbouring_hours"] == 0,
+        metadata=counts,
+    )
+
+
+def _required_fields_result(t: dict) -> AssetCheckResult:
+    nulls = t.get("required_fields_not_null", {}).get("null_counts", {})
+    checked = sum(1 for f in EVENT_FIELDS if f.required_for)
+    return AssetCheckResult(
+        check_name="required_fields_not_null",
+        passed=not nulls,
+        metadata={"null_counts": MetadataValue.json(nulls), "fields_checked": checked},
+    )
+
+
+def _accepted_values_result(t: dict) -> AssetCheckResult:
+    bad = t.get("accepted_values", {}).get("unexpected", {})
+    return AssetCheckResult(
+        check_name="accepted_values", passed=not bad, metadata={"unexpected": MetadataValue.json(bad)}
+    )
+
+
+def _price_and_quantity_result(t: dict) -> AssetCheckResult:
+    counts = {"negative_price_rows": 0, "quantity_below_one_rows": 0} | t.get("price_and_quantity_valid", {})
+    return AssetCheckResult(
+        check_name="price_and_quantity_valid",
+        passed=counts["negative_price_rows"] == 0 and counts["quantity_below_one_rows"] == 0,
+        metadata=counts,
+    )
+
+
+def _raw_reconciles_result(t: dict) -> AssetCheckResult:
+    names = (
+        "raw_rows",
+        "cleaned_rows",
+        "quarantined_rows",
+        "duplicates_dropped",
+        "unplaced_rows",
+        "rows_in_both",
+        "rows_without_raw_line",
+    )
+    c = dict.fromkeys(names, 0) | t.get("raw_reconciles", {})
+    lost = c["unplaced_rows"] - c["duplicates_dropped"]
     return AssetCheckResult(
         check_name="raw_reconciles",
-        passed=lost == 0 and both_n == 0 and phantom_n == 0 and raw_n == cleaned_n + quarantined_n + dup_n,
+        passed=lost == 0
+        and c["rows_in_both"] == 0
+        and c["rows_without_raw_line"] == 0
+        and c["raw_rows"] == c["cleaned_rows"] + c["quarantined_rows"] + c["duplicates_dropped"],
         metadata={
-            "raw_rows": raw_n,
-            "cleaned_rows": cleaned_n,
-            "quarantined_rows": quarantined_n,
-            "duplicates_dropped": dup_n,
+            "raw_rows": c["raw_rows"],
+            "cleaned_rows": c["cleaned_rows"],
+            "quarantined_rows": c["quarantined_rows"],
+            "duplicates_dropped": c["duplicates_dropped"],
             "lost_rows": lost,
-            "rows_in_both": both_n,
-            "rows_without_raw_line": phantom_n,
+            "rows_in_both": c["rows_in_both"],
+            "rows_without_raw_line": c["rows_without_raw_line"],
         },
     )
 
 
 def quarantine_ratio(session: LakeSession, start: datetime, end: datetime, max_ratio: float) -> AssetCheckResult:
-    raw_n = session.count("raw_events", start, end)
-    q_n = session.count("quarantined_events", start, end)
+    return _quarantine_ratio_result(
+        session.count("raw_events", start, end), session.count(QUARANTINED, start, end), max_ratio
+    )
+
+
+def _quarantine_ratio_result(raw_n: int, q_n: int, max_ratio: float) -> AssetCheckResult:
     ratio = q_n / raw_n if raw_n else 0.0
     return AssetCheckResult(
         check_name="quarantine_ratio",
@@ -243,10 +444,14 @@ def volume_anomaly(session: LakeSession, start: datetime, end: datetime, t: Chec
 
 def run_all(session: LakeSession, start: datetime, end: datetime, t: CheckThresholds, late_hours: int):
     """Every check on cleaned_events for the window, in CHECK_SPECS order."""
-    yield unique_event_id(session, start, end, neighbour_hours=max(late_hours, 1))
-    yield required_fields_not_null(session, start, end)
-    yield accepted_values(session, start, end)
-    yield price_and_quantity_valid(session, start, end)
-    yield raw_reconciles(session, start, end)
-    yield quarantine_ratio(session, start, end, t.max_quarantine_ratio)
+    tallies = window_tallies(session, start, end, neighbour_hours=max(late_hours, 1))
+    yield _unique_event_id_result(tallies)
+    yield _required_fields_result(tallies)
+    yield _accepted_values_result(tallies)
+    yield _price_and_quantity_result(tallies)
+    yield _raw_reconciles_result(tallies)
+    reconciled = tallies.get("raw_reconciles", {})
+    yield _quarantine_ratio_result(
+        reconciled.get("raw_rows", 0), reconciled.get("quarantined_rows", 0), t.max_quarantine_ratio
+    )
     yield volume_anomaly(session, start, end, t)

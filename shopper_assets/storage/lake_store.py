@@ -18,7 +18,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -42,13 +42,17 @@ class Batch:
 
     parts: tuple[str, ...] = ()
     inputs: dict[str, str] = field(default_factory=dict)
+    # What the asset checks counted on this batch's rows (see quality/checks.py), once they have:
+    # the checks of a partition add up its batches' tallies, so a micro-batch is checked on its own.
+    tallies: dict | None = field(default=None, compare=False)
 
     def to_json(self) -> dict:
-        return {"parts": list(self.parts), "inputs": self.inputs}
+        data = {"parts": list(self.parts), "inputs": self.inputs}
+        return data if self.tallies is None else {**data, "tallies": self.tallies}
 
     @classmethod
     def from_json(cls, data: dict) -> Batch:
-        return cls(parts=tuple(data["parts"]), inputs=dict(data["inputs"]))
+        return cls(parts=tuple(data["parts"]), inputs=dict(data["inputs"]), tallies=data.get("tallies"))
 
 
 InputsByHour = dict[datetime, dict[str, str]]
@@ -162,6 +166,21 @@ class LakeSession:
         """SQL relation with the rows of the named part files only (``parts``: hour -> names)."""
         files = [self.root / partition_path(table, h) / name for h, names in parts.items() for name in names]
         return parquet_relation(LAKE_TABLES[table], files)
+
+    def record_tallies(self, table: str, hour: datetime, tallied: list[Batch]) -> None:
+        """Store the tallies of the given batches (same parts and inputs) in the partition's manifest.
+
+        A batch no longer in the partition (rewritten meanwhile) is skipped: its tallies are stale.
+        """
+        batches = self.batches(table, hour)
+        if not batches:
+            return
+        by_batch = {(b.parts, tuple(sorted(b.inputs.items()))): b.tallies for b in tallied}
+        updated = [
+            replace(b, tallies=by_batch.get((b.parts, tuple(sorted(b.inputs.items()))), b.tallies)) for b in batches
+        ]
+        _write_manifest(self.root / partition_path(table, hour), updated)
+        self.publish(table, [hour])
 
     def record_inputs(self, table: str, inputs: InputsByHour) -> None:
         """Set what the given partitions were made from, as one batch of all their parts."""
