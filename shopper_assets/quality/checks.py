@@ -86,6 +86,17 @@ def _one(session: LakeSession, sql: str):
     return session.con.execute(sql).fetchall()[0]
 
 
+RECONCILE_COUNTS = (  # what raw_reconciles counts per batch, in the order its query returns them
+    "raw_rows",
+    "cleaned_rows",
+    "quarantined_rows",
+    "duplicates_dropped",
+    "unplaced_rows",
+    "rows_in_both",
+    "rows_without_raw_line",
+)
+
+
 @dataclass(frozen=True)
 class BatchRows:
     """The rows one batch of an hour wrote, as SQL relations, with what its checks compare them to."""
@@ -226,16 +237,7 @@ def _raw_reconciles(session: LakeSession, rows: BatchRows) -> dict:
     """,
     )
     con.execute("DROP TABLE _unplaced")
-    names = (
-        "raw_rows",
-        "cleaned_rows",
-        "quarantined_rows",
-        "duplicates_dropped",
-        "unplaced_rows",
-        "rows_in_both",
-        "rows_without_raw_line",
-    )
-    return dict(zip(names, row, strict=True))
+    return dict(zip(RECONCILE_COUNTS, row, strict=True))
 
 
 def _tally(session: LakeSession, rows: BatchRows) -> dict:
@@ -373,16 +375,7 @@ def _price_and_quantity_result(t: dict) -> AssetCheckResult:
 
 
 def _raw_reconciles_result(t: dict) -> AssetCheckResult:
-    names = (
-        "raw_rows",
-        "cleaned_rows",
-        "quarantined_rows",
-        "duplicates_dropped",
-        "unplaced_rows",
-        "rows_in_both",
-        "rows_without_raw_line",
-    )
-    c = dict.fromkeys(names, 0) | t.get("raw_reconciles", {})
+    c = dict.fromkeys(RECONCILE_COUNTS, 0) | t.get("raw_reconciles", {})
     lost = c["unplaced_rows"] - c["duplicates_dropped"]
     return AssetCheckResult(
         check_name="raw_reconciles",
