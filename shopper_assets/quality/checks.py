@@ -21,11 +21,11 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, Metada
 
 from shopper_assets.contract.events import ACCEPTED_VALUES, ALL, EVENT_FIELDS
 from shopper_assets.partitions import hours_in
+from shopper_assets.settings import DEFAULT_LATE_ARRIVAL_HOURS
 from shopper_assets.storage.lake_store import Batch, LakeSession
 
 CLEANED = "cleaned_events"
 QUARANTINED = "quarantined_events"
-DEFAULT_NEIGHBOUR_HOURS = 6  # how far unique_event_id looks for the same id when called on its own
 
 
 @dataclass(frozen=True)
@@ -250,39 +250,39 @@ def _tally(session: LakeSession, rows: BatchRows) -> dict:
     }
 
 
-def _hour_batches(session: LakeSession, hour: datetime) -> tuple[list[Batch], list[BatchRows | None]]:
+def _hour_batches(session: LakeSession, hour: datetime) -> list[tuple[Batch | None, BatchRows | None]]:
     """The batches of one hour, each with its rows when it still has to be counted (else None).
 
     A cleaned batch is paired with the quarantine batch made from the same raw parts. An hour whose
-    batches cannot be paired (no trustworthy manifest, or a partition rewritten by hand) is one
-    batch to count whole, whose tallies are not stored.
+    batches cannot be paired (no trustworthy manifest, or a partition rewritten by hand) is counted
+    whole, as one pseudo-batch (None) whose tallies are not stored.
     """
     cleaned = session.batches(CLEANED, hour)
-    quarantine = {tuple(sorted(b.inputs)): b for b in session.batches(QUARANTINED, hour) or []}
-    if not (cleaned and all(b.inputs and tuple(sorted(b.inputs)) in quarantine for b in cleaned)):
+    quarantine = {frozenset(b.inputs): b for b in session.batches(QUARANTINED, hour) or []}
+    if not (cleaned and all(b.inputs and frozenset(b.inputs) in quarantine for b in cleaned)):
+        one_hour = (hour, hour + timedelta(hours=1))
         whole = BatchRows(
             hour,
-            cleaned=session.scan(CLEANED, hour, hour + timedelta(hours=1)),
+            cleaned=session.scan(CLEANED, *one_hour),
             earlier_ids="SELECT NULL::VARCHAR WHERE false",
-            raw=session.scan("raw_events", hour, hour + timedelta(hours=1)),
-            quarantined=session.scan(QUARANTINED, hour, hour + timedelta(hours=1)),
+            raw=session.scan("raw_events", *one_hour),
+            quarantined=session.scan(QUARANTINED, *one_hour),
         )
-        return [Batch()], [whole]
-    to_count, earlier = [], []
+        return [(None, whole)]
+    listed, earlier = [], []
     for b in cleaned:
-        to_count.append(
-            None
-            if b.tallies is not None
-            else BatchRows(
+        rows = None
+        if b.tallies is None:
+            rows = BatchRows(
                 hour,
                 cleaned=session.scan_parts(CLEANED, {hour: b.parts}),
                 earlier_ids=f"SELECT event_id FROM ({session.scan_parts(CLEANED, {hour: earlier})})",
                 raw=session.scan_parts("raw_events", {hour: sorted(b.inputs)}),
-                quarantined=session.scan_parts(QUARANTINED, {hour: quarantine[tuple(sorted(b.inputs))].parts}),
+                quarantined=session.scan_parts(QUARANTINED, {hour: quarantine[frozenset(b.inputs)].parts}),
             )
-        )
+        listed.append((b, rows))
         earlier = [*earlier, *b.parts]
-    return cleaned, to_count
+    return listed
 
 
 def _add(tallies: list[dict]) -> dict:
@@ -301,19 +301,20 @@ def window_tallies(session: LakeSession, start: datetime, end: datetime, neighbo
     """Per check, the tallies of [start, end) added up over its hours and their batches; the batches
     not counted yet are counted now and their tallies stored with them."""
     by_hour = {hour: _hour_batches(session, hour) for hour in hours_in(start, end)}
-    counted = [rows for _, to_count in by_hour.values() for rows in to_count if rows is not None]
+    counted = [rows for listed in by_hour.values() for _, rows in listed if rows is not None]
     across = iter(_across_hours(session, counted, neighbour_hours))
     tallies = []
-    for hour, (batches, to_count) in by_hour.items():
+    for hour, listed in by_hour.items():
         fresh = []
-        for batch, rows in zip(batches, to_count, strict=True):
-            if rows is not None:
-                tally = _tally(session, rows)
-                tally["unique_event_id"]["ids_also_in_neighbouring_hours"] = next(across)
-                batch = replace(batch, tallies=tally)
-                if batch.parts or batch.inputs:  # a real batch of the manifest, not an hour counted whole
-                    fresh.append(batch)
-            tallies.append(batch.tallies)
+        for batch, rows in listed:
+            if rows is None:  # counted before
+                tallies.append(batch.tallies)
+                continue
+            tally = _tally(session, rows)
+            tally["unique_event_id"]["ids_also_in_neighbouring_hours"] = next(across)
+            tallies.append(tally)
+            if batch is not None:
+                fresh.append(replace(batch, tallies=tally))
         if fresh:
             session.record_tallies(CLEANED, hour, fresh)
     return {name: _add([t[name] for t in tallies]) for name in tallies[0]} if tallies else {}
@@ -324,19 +325,19 @@ def unique_event_id(session: LakeSession, start: datetime, end: datetime, neighb
 
 
 def required_fields_not_null(session: LakeSession, start: datetime, end: datetime) -> AssetCheckResult:
-    return _required_fields_result(window_tallies(session, start, end, DEFAULT_NEIGHBOUR_HOURS))
+    return _required_fields_result(window_tallies(session, start, end, DEFAULT_LATE_ARRIVAL_HOURS))
 
 
 def accepted_values(session: LakeSession, start: datetime, end: datetime) -> AssetCheckResult:
-    return _accepted_values_result(window_tallies(session, start, end, DEFAULT_NEIGHBOUR_HOURS))
+    return _accepted_values_result(window_tallies(session, start, end, DEFAULT_LATE_ARRIVAL_HOURS))
 
 
 def price_and_quantity_valid(session: LakeSession, start: datetime, end: datetime) -> AssetCheckResult:
-    return _price_and_quantity_result(window_tallies(session, start, end, DEFAULT_NEIGHBOUR_HOURS))
+    return _price_and_quantity_result(window_tallies(session, start, end, DEFAULT_LATE_ARRIVAL_HOURS))
 
 
 def raw_reconciles(session: LakeSession, start: datetime, end: datetime) -> AssetCheckResult:
-    return _raw_reconciles_result(window_tallies(session, start, end, DEFAULT_NEIGHBOUR_HOURS))
+    return _raw_reconciles_result(window_tallies(session, start, end, DEFAULT_LATE_ARRIVAL_HOURS))
 
 
 def _unique_event_id_result(t: dict) -> AssetCheckResult:
@@ -396,12 +397,13 @@ def _raw_reconciles_result(t: dict) -> AssetCheckResult:
 
 
 def quarantine_ratio(session: LakeSession, start: datetime, end: datetime, max_ratio: float) -> AssetCheckResult:
-    return _quarantine_ratio_result(
-        session.count("raw_events", start, end), session.count(QUARANTINED, start, end), max_ratio
-    )
+    return _quarantine_ratio_result(window_tallies(session, start, end, DEFAULT_LATE_ARRIVAL_HOURS), max_ratio)
 
 
-def _quarantine_ratio_result(raw_n: int, q_n: int, max_ratio: float) -> AssetCheckResult:
+def _quarantine_ratio_result(t: dict, max_ratio: float) -> AssetCheckResult:
+    """From the reconciliation counts: the raw lines and the quarantined ones of the window."""
+    reconciled = t.get("raw_reconciles", {})
+    raw_n, q_n = reconciled.get("raw_rows", 0), reconciled.get("quarantined_rows", 0)
     ratio = q_n / raw_n if raw_n else 0.0
     return AssetCheckResult(
         check_name="quarantine_ratio",
@@ -443,8 +445,5 @@ def run_all(session: LakeSession, start: datetime, end: datetime, t: CheckThresh
     yield _accepted_values_result(tallies)
     yield _price_and_quantity_result(tallies)
     yield _raw_reconciles_result(tallies)
-    reconciled = tallies.get("raw_reconciles", {})
-    yield _quarantine_ratio_result(
-        reconciled.get("raw_rows", 0), reconciled.get("quarantined_rows", 0), t.max_quarantine_ratio
-    )
+    yield _quarantine_ratio_result(tallies, t.max_quarantine_ratio)
     yield volume_anomaly(session, start, end, t)

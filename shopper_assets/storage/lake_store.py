@@ -175,10 +175,8 @@ class LakeSession:
         batches = self.batches(table, hour)
         if not batches:
             return
-        by_batch = {(b.parts, tuple(sorted(b.inputs.items()))): b.tallies for b in tallied}
-        updated = [
-            replace(b, tallies=by_batch.get((b.parts, tuple(sorted(b.inputs.items()))), b.tallies)) for b in batches
-        ]
+        # Batch equality ignores tallies: same parts and inputs is the same batch
+        updated = [next((replace(b, tallies=t.tallies) for t in tallied if t == b), b) for b in batches]
         _write_manifest(self.root / partition_path(table, hour), updated)
         self.publish(table, [hour])
 

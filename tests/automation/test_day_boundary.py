@@ -22,6 +22,7 @@ from dagster._daemon.backfill import execute_backfill_iteration
 from shopper_assets.definitions import defs
 
 YESTERDAY, TODAY = "2026-11-29", "2026-11-30"
+REPO = Path(__file__).resolve().parents[2]
 JUST_AFTER_MIDNIGHT = datetime(2026, 11, 30, 0, 0, 40, tzinfo=UTC)
 LAKE = {AssetKey("landing_events"), AssetKey("raw_events"), AssetKey("cleaned_events"), AssetKey("quarantined_events")}
 
@@ -36,7 +37,7 @@ def test_a_request_spanning_midnight_runs_as_one_backfill_run(data_dir: Path):
         assert all(result.get_requested_partitions(key) == {YESTERDAY, TODAY} for key in models)
 
         # What the automation sensor submits for that request, and what the daemon then does with it.
-        target = ModuleTarget("shopper_assets.definitions", None, str(Path.cwd()), "shopper_assets")
+        target = ModuleTarget("shopper_assets.definitions", None, str(REPO), "shopper_assets")
         with create_test_daemon_workspace_context(target, instance) as workspace:
             backfill = PartitionBackfill.from_asset_partitions(
                 backfill_id="midnight",
