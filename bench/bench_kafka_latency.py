@@ -41,6 +41,7 @@ from tests.kafka.broker import KafkaBroker  # noqa: E402
 
 BIN = pathlib.Path(sys.executable).parent
 USERS = 5000
+TICK_S = 0.01  # the producer sends what is due every 10 ms
 
 
 def event(i: int, at: datetime, run: str, purchase: bool) -> bytes:
@@ -63,23 +64,30 @@ def event(i: int, at: datetime, run: str, purchase: bool) -> bytes:
 
 
 def produce(bootstrap: str, topic: str, rate: float, duration: float, every: int, run: str) -> list[float]:
-    """Send at a steady rate; returns the send times (epoch s) of the purchases, in order."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True})
+    """Send at a steady rate, in ticks of ``TICK_S`` (each sends the events due by then, stamped with
+    the moment it is sent); returns the send times (epoch s) of the purchases, in order.
+
+    A sleep per event and a 5 ms linger cost the producer and the local broker a third of a core at
+    1k events/s, on the machine being measured; ticks and a 50 ms linger cost a tenth of that, and
+    the linger counts in the latency measured (it starts when an event is handed to the producer).
+    """
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "enable.idempotence": True})
     sent_purchases: list[float] = []
     t0 = time.time()
     total = int(rate * duration)
-    for i in range(total):
-        due = t0 + i / rate
+    i = 0
+    while i < total:
         now = time.time()
-        if due > now:
-            time.sleep(due - now)
-        now = time.time()
-        purchase = i % every == 0
-        producer.produce(topic, event(i, datetime.fromtimestamp(now, UTC), run, purchase), key=f"u-{i % USERS}")
-        if purchase:
-            sent_purchases.append(now)
-        if i % 200 == 0:
-            producer.poll(0)
+        due = min(total, int((now - t0) * rate) + 1)  # events due by now
+        stamp = datetime.fromtimestamp(now, UTC)
+        for k in range(i, due):
+            purchase = k % every == 0
+            producer.produce(topic, event(k, stamp, run, purchase), key=f"u-{k % USERS}")
+            if purchase:
+                sent_purchases.append(now)
+        i = due
+        producer.poll(0)
+        time.sleep(max(0.0, now + TICK_S - time.time()))
     remaining = producer.flush(30)
     if remaining:
         raise SystemExit(f"{remaining} messages not delivered")
@@ -114,6 +122,35 @@ def count_orders(duckdb_path: pathlib.Path, scratch: pathlib.Path, since: dateti
         return int(row[0] or 0)
     except (duckdb.Error, OSError):  # not built yet, or copied mid-write: try again next second
         return None
+
+
+def run_stages(home: pathlib.Path) -> list[str]:
+    """Median seconds of each stage of the lake and dbt runs, from the instance's event log: where
+    a purchase's latency goes (queued = created until the run coordinator launched it)."""
+    from dagster import DagsterInstance
+
+    stages = {"queued": ("", "RUN_STARTING"), "process start": ("RUN_STARTING", "RUN_START")}
+    stages |= {"wait for the pool": ("RUN_START", "STEP_START"), "steps": ("STEP_START", "STEP_SUCCESS")}
+    found: dict[str, dict[str, list[float]]] = {}
+    with DagsterInstance.from_config(str(home)) as instance:
+        for record in instance.get_run_records():
+            run = record.dagster_run
+            kind = "lake run" if run.tags.get("shopper/lake_step") else "dbt run"
+            if run.tags.get("shopper/dbt_tests"):
+                kind += f" (dbt tests {run.tags['shopper/dbt_tests']})"
+            at: dict[str, float] = {"": record.create_timestamp.timestamp()}
+            for entry in instance.all_logs(run.run_id):
+                name = entry.dagster_event.event_type.name if entry.dagster_event else ""
+                if name == "STEP_SUCCESS" or (name and name not in at):
+                    at[name] = entry.timestamp  # first of each, last STEP_SUCCESS
+            for stage, (start, end) in stages.items():
+                if start in at and end in at:
+                    found.setdefault(kind, {}).setdefault(stage, []).append(at[end] - at[start])
+    return [
+        f"  {kind}: {len(next(iter(by_stage.values())))} runs; median "
+        + ", ".join(f"{stage} {np.median(v):.1f} s" for stage, v in by_stage.items())
+        for kind, by_stage in sorted(found.items())
+    ]
 
 
 def percentiles(latencies: list[float]) -> str:
@@ -216,6 +253,7 @@ def main() -> int:
         if seen is not None:
             latencies.append(seen - t_sent)
             sent_at.append(t_sent - sent[0])
+    print("run stages:", *run_stages(home), sep="\n")
     print(f"purchases visible in orders_per_hour: {len(latencies):,} of {len(sent):,}")
     if latencies:
         print(f"event-to-mart latency: {percentiles(latencies)}")
