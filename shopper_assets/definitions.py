@@ -11,8 +11,10 @@ from dagster import (
     in_process_executor,
 )
 
+from shopper_assets import dagster_fixes
 from shopper_assets.automation.conditions import on_updated_hours, with_upstream_models
 from shopper_assets.automation.kafka_sensor import KafkaResource, kafka_landing_sensor
+from shopper_assets.automation.marts_runs import marts_follow_sensor
 from shopper_assets.automation.s3_sensor import S3DropsResource, s3_drop_sensor
 from shopper_assets.deployments import resources_for
 from shopper_assets.lake.assets import clean_events, landing_events, raw_events
@@ -20,6 +22,7 @@ from shopper_assets.settings import Settings
 from shopper_assets.transform import dbt_resource, shopper_dbt_assets
 from shopper_assets.transform.assets import LAKE_HOURS_OF_DAY
 
+dagster_fixes.apply()  # before any run of this code location executes (see dagster_fixes.py)
 settings = Settings.from_env()
 
 
@@ -37,10 +40,12 @@ def _automate(spec: AssetSpec) -> AssetSpec:
 
 dbt_models = shopper_dbt_assets.map_asset_specs(_automate)
 
+# Streams are followed by marts_follow_sensor; declarative automation covers every other update,
+# so it evaluates at Dagster's default pace (each evaluation costs the daemon about a second of CPU).
 automation = AutomationConditionSensorDefinition(
     "shopper_automation",
     target=AssetSelection.all(),
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,
 )
 
@@ -49,7 +54,7 @@ defs = Definitions(
     # Steps run in the run's own process: the heavy ones share the one-slot "duckdb" pool anyway, and
     # a process per step would add seconds to every small sensor-driven run.
     executor=in_process_executor,
-    sensors=[kafka_landing_sensor, s3_drop_sensor, automation],
+    sensors=[kafka_landing_sensor, s3_drop_sensor, marts_follow_sensor, automation],
     resources={
         **resources_for(settings),
         "dbt": dbt_resource(),

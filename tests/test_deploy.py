@@ -36,6 +36,15 @@ def test_dagster_yaml_limits_the_duckdb_pool():
     assert config["concurrency"]["pools"]["default_limit"] == 1
 
 
+def test_local_and_prod_instances_schedule_runs_alike():
+    """Pool, run buffer and threaded sensors are the same locally and in docker-compose."""
+    local = yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    prod = yaml.safe_load((ROOT / "deploy" / "dagster.prod.yaml").read_text())
+    for section in ("concurrency", "sensors", "run_coordinator"):
+        assert local[section] == prod[section], section
+    assert local["sensors"]["use_threads"]
+
+
 def test_instance_retries_only_the_sensors_lake_runs(tmp_path):
     """run_retries is on (local and prod); only runs tagged dagster/max_retries, the sensors' lake runs, retry."""
     from dagster import DagsterInstance

@@ -5,13 +5,16 @@ yesterday's hour would never reach yesterday's marts. Here every daily partition
 hours, and a day's models are requested together:
 
 * ``on_updated_hours`` (the dbt models that read ``cleaned_events``): a day is requested once after
-  any of its hours is updated since the day was last requested, unless a run of it is in
-  progress. Missing hours do not block it (a quiet hour has nothing to wait for), and it does not
-  wait for lake runs to finish: under a steady Kafka stream some lake run is always in progress.
-  Consistency comes from the ``duckdb`` concurrency pool instead (a dbt step never runs while a
-  lake step rewrites a partition); an hour updated during a dbt run triggers the next one. The
-  trigger keeps the update's timestamp, so an hour updated just after a request still wins
-  against that request.
+  any of its hours is updated since the day was last requested or rebuilt, unless a run of it is
+  in progress. Missing hours do not block it (a quiet hour has nothing to wait for), and it does
+  not wait for lake runs to finish: under a steady Kafka stream some lake run is always in
+  progress. Consistency comes from the ``duckdb`` concurrency pool instead (a dbt step never runs
+  while a lake step rewrites a partition), which also makes "rebuilt after the update" exact: a
+  lake step that ended before a dbt step's models were built ended before that step began, so
+  the models read it. A day whose dbt run ``marts_follow_sensor`` already requested behind its
+  lake run (``marts_runs.py``) is therefore not built twice; an hour updated during a dbt run
+  triggers the next one. The trigger keeps the update's timestamp, so an hour updated just after
+  a request still wins against that request.
 * ``with_upstream_models`` (every other model): requested when an upstream model will be requested
   on the same tick, or was updated by a run that did not include it. So a day's graph is built in
   one run, never in pieces that would trip the reconciliation tests. It has no in-progress guard
@@ -24,10 +27,12 @@ from dagster import AutomationCondition
 
 
 def on_updated_hours() -> AutomationCondition:
+    hour_updated = AutomationCondition.any_deps_match(AutomationCondition.newly_updated())
+    # Two since() rather than one since(requested | updated): an OR drops the timestamps that let
+    # an update win against a request or a rebuild seen on the same evaluation.
     return (
-        AutomationCondition.any_deps_match(AutomationCondition.newly_updated()).since(
-            AutomationCondition.newly_requested()
-        )
+        hour_updated.since(AutomationCondition.newly_requested()).with_label("updated_since_requested")
+        & hour_updated.since(AutomationCondition.newly_updated()).with_label("updated_since_rebuilt")
         & ~AutomationCondition.in_progress()
     ).with_label("on_updated_hours")
 

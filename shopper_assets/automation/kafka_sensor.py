@@ -8,7 +8,7 @@ the files are durable (``land_batch``) and returns:
   lag, so the UI shows what each tick landed;
 * one run per contiguous range of touched hours for raw_events → cleaned_events +
   quarantined_events. Late events touch old hours and get their own runs; the daily dbt models
-  follow through declarative automation (``automation/conditions.py``).
+  follow them (``automation/marts_runs.py``, and declarative automation in ``conditions.py``).
 
 Hours that do not exist yet as partitions (event times ahead of the clock) wait in the cursor until
 they do. A broker that cannot be reached fails the tick with a clear message; the next tick retries

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple, TypeVar
 
 from dagster import (
     AssetKey,
@@ -19,22 +19,34 @@ from dagster import (
 
 from shopper_assets.partitions import hourly_partitions
 
+# Dagster's documented run tags: a single-run range of partitions, one partition, run priority.
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+PARTITION_TAG = "dagster/partition"
+PRIORITY_TAG = "dagster/priority"
+
 LAKE_STEP = [AssetKey("raw_events"), AssetKey("cleaned_events"), AssetKey("quarantined_events")]
 LAKE_RUN_TAG = "shopper/lake_step"  # marks the runs the ingestion sensors request
 LAKE_RUN_RETRIES = 2  # needs run_retries enabled in dagster.yaml
+# Run priority of the lake runs: it orders the run queue and the claims on the duckdb pool, so a lake
+# step waiting next to a dbt step goes first and the dbt step reads what it wrote (automation/marts_runs.py).
+LAKE_RUN_PRIORITY = 1
 _NOT_LAUNCHED = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED]
-_WAITING = [*_NOT_LAUNCHED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+IN_PROGRESS = [*_NOT_LAUNCHED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+
+
+T = TypeVar("T", datetime, date)
 
 
 def hour_key(hour: datetime) -> str:
     return f"{hour:%Y-%m-%d-%H}:00"
 
 
-def contiguous_ranges(hours: list[datetime]) -> list[tuple[datetime, datetime]]:
-    """Sorted hours grouped into (first, last) runs of consecutive hours."""
-    ranges: list[tuple[datetime, datetime]] = []
+def contiguous_ranges(hours: Iterable[T], step: timedelta = timedelta(hours=1)) -> list[tuple[T, T]]:
+    """Sorted hours (or days, with ``step`` one day) grouped into (first, last) runs of consecutive ones."""
+    ranges: list[tuple[T, T]] = []
     for h in sorted(set(hours)):
-        if ranges and h - ranges[-1][1] == timedelta(hours=1):
+        if ranges and h - ranges[-1][1] == step:
             ranges[-1] = (ranges[-1][0], h)
         else:
             ranges.append((h, h))
@@ -48,10 +60,11 @@ def lake_run_requests(hours: list[datetime], reason: str) -> list[RunRequest]:
             run_key=f"{reason}:{hour_key(first)}..{hour_key(last)}",
             asset_selection=LAKE_STEP,
             tags={
-                "dagster/asset_partition_range_start": hour_key(first),
-                "dagster/asset_partition_range_end": hour_key(last),
+                RANGE_START_TAG: hour_key(first),
+                RANGE_END_TAG: hour_key(last),
                 "shopper/trigger": reason.split(":")[0],
                 LAKE_RUN_TAG: "true",
+                PRIORITY_TAG: str(LAKE_RUN_PRIORITY),
                 # later ticks may leave their files to this run (not_yet_queued): retry it if it fails
                 "dagster/max_retries": str(LAKE_RUN_RETRIES),
             },
@@ -71,19 +84,26 @@ def not_yet_queued(hours: list[datetime], instance: DagsterInstance) -> list[dat
     is recorded as started before it lists files, so a run counted here sees them.
     """
     covered: set[datetime] = set()
-    for run in instance.get_runs(RunsFilter(statuses=_WAITING, tags={LAKE_RUN_TAG: "true"})):
-        first = run.tags.get("dagster/asset_partition_range_start")
-        last = run.tags.get("dagster/asset_partition_range_end")
-        if not (first and last) or _steps_started(instance, run):
+    for run in instance.get_runs(RunsFilter(statuses=IN_PROGRESS, tags={LAKE_RUN_TAG: "true"})):
+        keys = partition_key_range(run)
+        if not keys or steps_started(instance, run):
             continue
-        h, end = _from_key(first), _from_key(last)
+        h, end = _from_key(keys[0]), _from_key(keys[1])
         while h <= end:
             covered.add(h)
             h += timedelta(hours=1)
     return [h for h in hours if h not in covered]
 
 
-def _steps_started(instance: DagsterInstance, run: DagsterRun) -> bool:
+def partition_key_range(run: DagsterRun) -> tuple[str, str] | None:
+    """(first, last) partition key of a run: its range tags, or its single partition."""
+    first = run.tags.get(RANGE_START_TAG) or run.tags.get(PARTITION_TAG)
+    last = run.tags.get(RANGE_END_TAG) or run.tags.get(PARTITION_TAG)
+    return (first, last) if first and last else None
+
+
+def steps_started(instance: DagsterInstance, run: DagsterRun) -> bool:
+    """Whether a step of the run has started (so it holds, or held, the duckdb pool's slot)."""
     if run.status in _NOT_LAUNCHED:
         return False
     return bool(instance.get_records_for_run(run.run_id, of_type=DagsterEventType.STEP_START, limit=1).records)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import duckdb
 import pytest
-from dagster import AssetKey, DailyPartitionsDefinition, materialize
+from dagster import AssetKey, AssetSelection, DailyPartitionsDefinition, materialize
 
 from shopper_assets.partitions import daily_partitions
 from shopper_assets.transform import (
@@ -117,3 +118,27 @@ def test_materialize_a_day_through_dagster(lake_db, tmp_path, monkeypatch):
     (target,) = (DBT_PROJECT_DIR / "target").glob(f"shopper_dbt_assets-{again.run_id[:7]}-*")
     log = (target / "dbt.log").read_text()
     assert "Unable to do partial parsing" not in log and "Partial parsing enabled" in log
+
+
+@pytest.mark.slow
+def test_a_build_without_its_checks_runs_no_dbt_test(lake_db, tmp_path, monkeypatch):
+    """What marts_follow_sensor's models-only builds run: every model, no dbt test, no check result."""
+    db = copy_warehouse(lake_db, tmp_path / "models_only" / "shopper.duckdb")
+    monkeypatch.setenv("SHOPPER_ENV", "local")
+    monkeypatch.setenv("SHOPPER_DATA_DIR", str(db.parent))
+    monkeypatch.setenv("SHOPPER_DUCKDB_PATH", str(db))
+    day = days()[1]
+    result = materialize(
+        [shopper_dbt_assets],
+        partition_key=day.isoformat(),
+        resources={"dbt": dbt_resource()},
+        selection=AssetSelection.assets(shopper_dbt_assets).without_checks(),
+    )
+    assert result.success
+    assert {e.asset_key for e in result.get_asset_materialization_events()} == set(shopper_dbt_assets.keys)
+    assert result.get_asset_check_evaluations() == []
+    (target,) = (DBT_PROJECT_DIR / "target").glob(f"shopper_dbt_assets-{result.run_id[:7]}-*")
+    run_results = json.loads((target / "run_results.json").read_text())["results"]
+    assert run_results and not [r for r in run_results if r["unique_id"].startswith("test.")]
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT sum(orders) FROM marts.orders_per_hour").fetchone()[0] > 0
