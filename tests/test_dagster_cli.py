@@ -49,7 +49,7 @@ def test_materialize_a_partition_range_in_one_run(data_dir: Path):
         "--partition-range",
         "2026-11-20-09:00...2026-11-20-11:00",
         "--config-json",
-        '{"ops": {"clean_events": {"config": {"max_quarantine_ratio": 0.1}}}}',
+        '{"ops": {"lake_step": {"config": {"max_quarantine_ratio": 0.1}}}}',
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 

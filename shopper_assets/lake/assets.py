@@ -1,19 +1,26 @@
 """Hourly lake assets: landed lines → raw_events → cleaned_events + quarantined_events.
 
-Both steps are single-run backfills: a day (or any range) materializes in one run that streams
-through its hours, not one run per hour.
+One step materializes them (``lake_step``), so a run holds the ``duckdb`` pool from reading the
+landing files until its checks are done: with two steps, a dbt step waiting for the pool took it
+between them (Dagster hands a freed slot to the step waiting longest, and the cleaning step was not
+waiting yet), and the cleaning waited for that whole dbt step, which read the lake without it.
+``raw_events`` alone, or ``cleaned_events`` with ``quarantined_events`` (written together), can be
+materialized too. The step is a single-run backfill: a day (or any range) materializes in one run
+that streams through its hours, not one run per hour.
 """
 
 from dagster import (
+    AssetCheckKey,
     AssetDep,
     AssetExecutionContext,
+    AssetKey,
     AssetSpec,
     BackfillPolicy,
     Config,
+    DagsterInvalidSubsetError,
     MaterializeResult,
     MetadataValue,
     TimeWindowPartitionMapping,
-    asset,
     multi_asset,
 )
 
@@ -25,6 +32,7 @@ from shopper_assets.settings import Settings
 from shopper_assets.storage.lake_store import LakeStore
 
 LATE_ARRIVAL_HOURS = Settings.from_env().late_arrival_hours
+RAW, CLEANED, QUARANTINED = AssetKey("raw_events"), AssetKey("cleaned_events"), AssetKey("quarantined_events")
 
 landing_events = AssetSpec(
     "landing_events",
@@ -35,27 +43,73 @@ landing_events = AssetSpec(
 )
 
 
-@asset(
+class CleaningConfig(Config):
+    max_quarantine_ratio: float = CheckThresholds.max_quarantine_ratio
+    volume_history_days: int = CheckThresholds.volume_history_days
+    volume_tolerance: float = CheckThresholds.volume_tolerance
+
+
+@multi_asset(
+    name="lake_step",
+    specs=[
+        AssetSpec(
+            RAW,
+            deps=[
+                AssetDep(
+                    landing_events,
+                    partition_mapping=TimeWindowPartitionMapping(
+                        start_offset=0, end_offset=LATE_ARRIVAL_HOURS, allow_nonexistent_upstream_partitions=True
+                    ),
+                )
+            ],
+            group_name="lake",
+            kinds={"duckdb", "parquet"},
+            skippable=True,
+            description=(
+                "Every landed line as delivered, with its file and line number, in the hour of its event_time "
+                f"(read from the hour's folder and the {LATE_ARRIVAL_HOURS} folders after it, for late arrivals)."
+            ),
+        ),
+        AssetSpec(
+            CLEANED,
+            deps=[RAW],
+            group_name="lake",
+            kinds={"duckdb", "parquet"},
+            skippable=True,
+            description="Typed, valid events, one row per event_id, in the hour of their event_time.",
+        ),
+        AssetSpec(
+            QUARANTINED,
+            deps=[RAW],
+            group_name="lake",
+            kinds={"duckdb", "parquet"},
+            skippable=True,
+            description="Lines removed for a reason other than duplication, with the raw line and a reason code.",
+        ),
+    ],
+    check_specs=CHECK_SPECS,
     partitions_def=hourly_partitions,
     backfill_policy=BackfillPolicy.single_run(),
-    deps=[
-        AssetDep(
-            landing_events,
-            partition_mapping=TimeWindowPartitionMapping(
-                start_offset=0, end_offset=LATE_ARRIVAL_HOURS, allow_nonexistent_upstream_partitions=True
-            ),
-        )
-    ],
-    group_name="lake",
-    kinds={"duckdb", "parquet"},
+    can_subset=True,
     pool="duckdb",  # one lake/warehouse writer at a time: a partition never changes under a reader
-    description=(
-        "Every landed line as delivered, with its file and line number, in the hour of its event_time "
-        f"(read from the hour's folder and the {LATE_ARRIVAL_HOURS} folders after it, for late arrivals)."
-    ),
 )
-def raw_events(context: AssetExecutionContext, landing: LandingZone, lake: LakeStore) -> MaterializeResult:
+def lake_step(context: AssetExecutionContext, config: CleaningConfig, landing: LandingZone, lake: LakeStore):
+    """Land the window's lines into raw_events, then clean, deduplicate and quarantine them and
+    check the result. Blocking checks stop dbt on bad data (in the same run)."""
+    selected = context.selected_asset_keys
+    cleaning = selected & {CLEANED, QUARANTINED}
+    if cleaning and cleaning != {CLEANED, QUARANTINED}:
+        raise DagsterInvalidSubsetError(
+            "cleaned_events and quarantined_events are written together: select both (or neither)"
+        )
     start, end = window_bounds(context.partition_time_window)
+    if RAW in selected:
+        yield _land_raw(context, landing, lake, start, end)
+    if cleaning:
+        yield from _clean(context, config, lake, start, end)
+
+
+def _land_raw(context: AssetExecutionContext, landing: LandingZone, lake: LakeStore, start, end) -> MaterializeResult:
     context.log.info(f"Landing lines for [{start}, {end}) with a {LATE_ARRIVAL_HOURS} h late-arrival window")
     with lake.session() as session:
         stats = ingest_raw(session, landing, start, end, LATE_ARRIVAL_HOURS)
@@ -65,6 +119,7 @@ def raw_events(context: AssetExecutionContext, landing: LandingZone, lake: LakeS
         f"{stats.hours_appended} hours appended to, {stats.hours_rebuilt} rebuilt"
     )
     return MaterializeResult(
+        asset_key=RAW,
         metadata={
             "dagster/row_count": stats.rows,
             "files": stats.files,
@@ -74,41 +129,11 @@ def raw_events(context: AssetExecutionContext, landing: LandingZone, lake: LakeS
             "hours_rebuilt": stats.hours_rebuilt,
             "landing_folders_read": stats.landing_hours,
             "lines_from_later_folders": stats.routed_from_later_folders,
-        }
+        },
     )
 
 
-class CleaningConfig(Config):
-    max_quarantine_ratio: float = CheckThresholds.max_quarantine_ratio
-    volume_history_days: int = CheckThresholds.volume_history_days
-    volume_tolerance: float = CheckThresholds.volume_tolerance
-
-
-@multi_asset(
-    specs=[
-        AssetSpec(
-            "cleaned_events",
-            deps=["raw_events"],
-            group_name="lake",
-            kinds={"duckdb", "parquet"},
-            description="Typed, valid events, one row per event_id, in the hour of their event_time.",
-        ),
-        AssetSpec(
-            "quarantined_events",
-            deps=["raw_events"],
-            group_name="lake",
-            kinds={"duckdb", "parquet"},
-            description="Lines removed for a reason other than duplication, with the raw line and a reason code.",
-        ),
-    ],
-    check_specs=CHECK_SPECS,
-    partitions_def=hourly_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    pool="duckdb",
-)
-def clean_events(context: AssetExecutionContext, config: CleaningConfig, lake: LakeStore):
-    """Clean, deduplicate and quarantine one window, then check it. Blocking checks stop dbt on bad data."""
-    start, end = window_bounds(context.partition_time_window)
+def _clean(context: AssetExecutionContext, config: CleaningConfig, lake: LakeStore, start, end):
     thresholds = CheckThresholds(
         max_quarantine_ratio=config.max_quarantine_ratio,
         volume_history_days=config.volume_history_days,
@@ -122,7 +147,7 @@ def clean_events(context: AssetExecutionContext, config: CleaningConfig, lake: L
             f"{'rebuilt from' if stats.rebuilt else 'appended the lines of'} {stats.raw_parts_processed} raw parts"
         )
         yield MaterializeResult(
-            asset_key="cleaned_events",
+            asset_key=CLEANED,
             metadata={
                 "dagster/row_count": stats.cleaned_rows,
                 "raw_rows": stats.raw_rows,
@@ -133,11 +158,15 @@ def clean_events(context: AssetExecutionContext, config: CleaningConfig, lake: L
             },
         )
         yield MaterializeResult(
-            asset_key="quarantined_events",
+            asset_key=QUARANTINED,
             metadata={
                 "dagster/row_count": stats.quarantined_rows,
                 "by_reason": MetadataValue.json(stats.quarantined_by_reason),
             },
         )
-        yield from run_all(session, start, end, thresholds, LATE_ARRIVAL_HOURS)
+        selected_checks = context.selected_asset_check_keys
+        if selected_checks:
+            for result in run_all(session, start, end, thresholds, LATE_ARRIVAL_HOURS):
+                if AssetCheckKey(result.asset_key or CLEANED, result.check_name) in selected_checks:
+                    yield result
     lake.publish_to_warehouse()

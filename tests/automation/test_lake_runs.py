@@ -32,7 +32,7 @@ def test_launched_runs_cover_their_hours_until_a_step_starts():
         add_run(instance, DagsterRunStatus.STARTED, H[1], H[1])
         running = add_run(instance, DagsterRunStatus.STARTED, H[2], H[2])
         instance.report_dagster_event(
-            DagsterEvent(DagsterEventType.STEP_START.value, job_name="__ASSET_JOB", step_key="raw_events"),
+            DagsterEvent(DagsterEventType.STEP_START.value, job_name="__ASSET_JOB", step_key="lake_step"),
             run_id=running.run_id,
         )
         add_run(instance, DagsterRunStatus.SUCCESS, H[3], H[3])

@@ -202,12 +202,12 @@ def test_the_lake_step_gets_the_pool_before_a_dbt_step_that_waited_longer():
         ):
             assert running.claim("duckdb", "shopper_dbt_assets")
             assert not dbt_step.claim("duckdb", "shopper_dbt_assets")
-            assert not lake_step.claim("duckdb", "clean_events")
+            assert not lake_step.claim("duckdb", "lake_step")
             instance.event_log_storage.free_concurrency_slot_for_step(holder.run_id, "shopper_dbt_assets")
             for ctx in (dbt_step, lake_step):  # ask again now, not after the claim back-off
                 ctx._pending_timeouts.clear()
             assert not dbt_step.claim("duckdb", "shopper_dbt_assets")
-            assert lake_step.claim("duckdb", "clean_events")
+            assert lake_step.claim("duckdb", "lake_step")
         instance.dispose()
 
 

@@ -14,7 +14,7 @@ from dagster import DagsterInstance, materialize
 from shopper_assets.deployments import prod_resources, resources_for
 from shopper_assets.generator import DirtyDataConfig, GeneratorConfig, write_landing
 from shopper_assets.ingestion.s3_landing import S3LandingZone
-from shopper_assets.lake.assets import clean_events, landing_events, raw_events
+from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.settings import Settings
 from shopper_assets.storage.s3_lake import S3LakeStore
 from tests.prod.conftest import AWS_SECRET, PG_SECRET
@@ -51,8 +51,8 @@ def test_dagster_run_on_s3_and_postgres_leaks_no_secret(
 
     caplog.set_level(logging.DEBUG)
     result = materialize(
-        [landing_events, raw_events, clean_events],
-        selection=[raw_events, clean_events],
+        [landing_events, lake_step],
+        selection=[lake_step],
         partition_key="2026-11-20-13:00",
         resources=resources,
         instance=instance,

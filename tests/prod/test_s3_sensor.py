@@ -15,7 +15,7 @@ from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_cont
 from shopper_assets.automation.s3_sensor import S3DropsResource, s3_drop_sensor
 from shopper_assets.deployments import prod_resources
 from shopper_assets.generator import GeneratorConfig, simulate_events
-from shopper_assets.lake.assets import clean_events, landing_events, raw_events
+from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.settings import Settings
 from tests.prod.conftest import REGION
 
@@ -57,13 +57,13 @@ def tick(resources, instance, cursor):
 def execute(resources, instance, result: SensorResult) -> None:
     for request in result.run_requests:
         run = materialize(
-            [landing_events, raw_events, clean_events],
+            [landing_events, lake_step],
             resources=resources,
             instance=instance,
             selection=request.asset_selection,
             tags=request.tags,
             # the tiny REES46 sample is 1 bad row in 5: above the default 5% threshold
-            run_config={"ops": {"clean_events": {"config": {"max_quarantine_ratio": 0.5}}}},
+            run_config={"ops": {"lake_step": {"config": {"max_quarantine_ratio": 0.5}}}},
         )
         assert run.success
 
