@@ -6,11 +6,12 @@ Starts a tansu broker (or uses ``--bootstrap``), a temporary data dir and DAGSTE
 the repo's dagster.yaml), runs ``dagster dev`` on the project (webserver + daemon), starts
 ``kafka_landing_sensor`` and produces contract events at a steady ``--rate`` with event_time = the
 moment each is sent; every ``--purchase-every``-th event is a purchase with its own order id. Nothing
-is triggered by hand: the sensor lands batches and requests the lake runs, declarative automation
-runs dbt. Every second a poller reads ``orders`` of the bench's hours from a snapshot copy of the
-DuckDB warehouse (a copy, so the poller never holds the file a dbt run wants to write). The k-th
-purchase is visible once the orders counted reach k, so its latency is that moment minus the moment
-it was sent. Prints p50, p90, p99 and max over the purchases sent, and how many became visible.
+is triggered by hand: the sensor lands batches and requests the lake runs, marts_follow_sensor
+(and declarative automation, should it find anything left) runs dbt. Every second a poller reads
+``orders`` of the bench's hours from a snapshot copy of the DuckDB warehouse (a copy, so the poller
+never holds the file a dbt run wants to write). The k-th purchase is visible once the orders
+counted reach k, so its latency is that moment minus the moment it was sent. Prints p50, p90,
+p99 and max over the purchases sent, and how many became visible.
 """
 
 from __future__ import annotations
