@@ -88,13 +88,19 @@ def test_build_args():
     assert args[:2] == ["build", "--vars"]
 
 
-@pytest.mark.slow
-def test_materialize_a_day_through_dagster(lake_db, tmp_path, monkeypatch):
-    """A fresh warehouse: materializing one daily partition builds that day and runs the checks."""
-    db = copy_warehouse(lake_db, tmp_path / "dagster" / "shopper.duckdb")
+def local_warehouse(lake_db, folder, monkeypatch):
+    """A copy of the built warehouse in ``folder``, which the local deployment points at."""
+    db = copy_warehouse(lake_db, folder / "shopper.duckdb")
     monkeypatch.setenv("SHOPPER_ENV", "local")
     monkeypatch.setenv("SHOPPER_DATA_DIR", str(db.parent))
     monkeypatch.setenv("SHOPPER_DUCKDB_PATH", str(db))
+    return db
+
+
+@pytest.mark.slow
+def test_materialize_a_day_through_dagster(lake_db, tmp_path, monkeypatch):
+    """A fresh warehouse: materializing one daily partition builds that day and runs the checks."""
+    db = local_warehouse(lake_db, tmp_path / "dagster", monkeypatch)
     day = days()[1]
     result = materialize([shopper_dbt_assets], partition_key=day.isoformat(), resources={"dbt": dbt_resource()})
     assert result.success
@@ -123,10 +129,7 @@ def test_materialize_a_day_through_dagster(lake_db, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_a_build_without_its_checks_runs_no_dbt_test(lake_db, tmp_path, monkeypatch):
     """What marts_follow_sensor's models-only builds run: every model, no dbt test, no check result."""
-    db = copy_warehouse(lake_db, tmp_path / "models_only" / "shopper.duckdb")
-    monkeypatch.setenv("SHOPPER_ENV", "local")
-    monkeypatch.setenv("SHOPPER_DATA_DIR", str(db.parent))
-    monkeypatch.setenv("SHOPPER_DUCKDB_PATH", str(db))
+    db = local_warehouse(lake_db, tmp_path / "models_only", monkeypatch)
     day = days()[1]
     result = materialize(
         [shopper_dbt_assets],
