@@ -2,7 +2,7 @@
 
 Declarative automation requests a day's models once its hours *were* updated: after the lake run
 has finished, at the next evaluation, and the dbt run then still has to be created and start its
-process (20-30 s on a 2-core machine), while the ``duckdb`` pool sits idle or serves the next lake
+process (4-11 s on a 2-core machine), while the ``duckdb`` pool sits idle or serves the next lake
 step. ``marts_follow_sensor`` requests the day's dbt run as soon as a lake run of its hours is in
 progress. The dbt run starts its process meanwhile and waits for the pool, where lake steps go first
 (``LAKE_RUN_PRIORITY``), so its step starts right after the lake steps ahead of it and reads what
@@ -21,7 +21,7 @@ they wrote.
 The dbt tests (asset checks) run in a followed build at least every ``TESTS_AT_LEAST_EVERY`` per
 day, in every build after one whose tests did not pass (so failing tests keep gating the marts),
 and in one last build once a day's stream pauses; the builds in between rebuild the models only.
-A build with the tests takes the pool about half as long again (64 tests, and their check results
+A build with the tests holds the pool 40-60% longer (64 tests, and their check results
 written to Dagster's event log); testing every 30-second micro-batch kept a stream's p99 above a
 minute on 2 cores. Every other dbt run (declarative automation, the UI, backfills) runs them all.
 The lake's row checks still judge every micro-batch.
