@@ -12,14 +12,14 @@ from dagster import (
 )
 
 from shopper_assets import dagster_fixes
-from shopper_assets.automation.conditions import on_updated_hours, with_upstream_models
+from shopper_assets.automation.conditions import after_daily_models, on_updated_hours, with_upstream_models
 from shopper_assets.automation.kafka_sensor import KafkaResource, kafka_landing_sensor
 from shopper_assets.automation.marts_runs import marts_follow_sensor
 from shopper_assets.automation.s3_sensor import S3DropsResource, s3_drop_sensor
 from shopper_assets.deployments import resources_for
 from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.settings import Settings
-from shopper_assets.transform import dbt_resource, shopper_dbt_assets
+from shopper_assets.transform import dbt_resource, shopper_dbt_assets, shopper_history_dbt_assets
 from shopper_assets.transform.assets import LAKE_HOURS_OF_DAY
 
 dagster_fixes.apply()  # before any run of this code location executes (see dagster_fixes.py)
@@ -39,6 +39,9 @@ def _automate(spec: AssetSpec) -> AssetSpec:
 
 
 dbt_models = shopper_dbt_assets.map_asset_specs(_automate)
+history_models = shopper_history_dbt_assets.map_asset_specs(
+    lambda spec: spec.replace_attributes(automation_condition=after_daily_models())
+)
 
 # Streams are followed by marts_follow_sensor; declarative automation covers every other update,
 # so it evaluates at Dagster's default pace (each evaluation costs the daemon about a second of CPU).
@@ -50,7 +53,7 @@ automation = AutomationConditionSensorDefinition(
 )
 
 defs = Definitions(
-    assets=[landing_events, lake_step, dbt_models],
+    assets=[landing_events, lake_step, dbt_models, history_models],
     # Steps run in the run's own process: the heavy ones share the one-slot "duckdb" pool anyway, and
     # a process per step would add seconds to every small sensor-driven run.
     executor=in_process_executor,

@@ -66,7 +66,7 @@ def run_demo(settings: Settings, day: date, days: int, events_per_day: int, seed
         f"Shopper Analytics demo: {days} day(s) from {day}, {events_per_day:,} events/day, data in {settings.data_dir}"
     )
 
-    echo("\n[1/3] Generating shopper events into the landing zone")
+    echo("\n[1/4] Generating shopper events into the landing zone")
     generated = write_landing(
         GeneratorConfig(start=day, days=days, events_per_day=events_per_day, seed=seed),
         settings.data_dir,
@@ -76,7 +76,7 @@ def run_demo(settings: Settings, day: date, days: int, events_per_day: int, seed
 
     from shopper_assets.definitions import defs
 
-    echo("\n[2/3] Materializing raw_events → cleaned_events + quarantined_events (hourly, one run)")
+    echo("\n[2/4] Materializing raw_events → cleaned_events + quarantined_events (hourly, one run)")
     lake = run_range(
         defs, instance, AssetSelection.assets(*LAKE_ASSETS), f"{day:%Y-%m-%d}-00:00", f"{last_day:%Y-%m-%d}-23:00"
     )
@@ -84,13 +84,14 @@ def run_demo(settings: Settings, day: date, days: int, events_per_day: int, seed
     ok = lake.success
     echo(f"  run {lake.run_id}: {'success' if lake.success else 'FAILED'}")
 
-    dbt = None
+    from shopper_assets.transform import shopper_dbt_assets, shopper_history_dbt_assets
+
     if ok:
-        echo("\n[3/3] Building the dbt star schema and KPI marts (daily, one run)")
+        echo("\n[3/4] Building the dbt star schema and the daily marts (daily, one run)")
         dbt = run_range(
             defs,
             instance,
-            AssetSelection.groups("staging", "intermediate", "marts"),
+            AssetSelection.assets(*shopper_dbt_assets.keys),
             f"{day:%Y-%m-%d}",
             f"{last_day:%Y-%m-%d}",
         )
@@ -98,7 +99,19 @@ def run_demo(settings: Settings, day: date, days: int, events_per_day: int, seed
         ok = dbt.success
         echo(f"  run {dbt.run_id}: {'success' if dbt.success else 'FAILED'}")
     else:
-        echo("\n[3/3] Skipped dbt: the lake run failed (see check results below)")
+        echo("\n[3/4] Skipped dbt: the lake run failed (see check results below)")
+    if ok:
+        echo("\n[4/4] Building the whole-history marts: LTV, cohorts, trends, recommendations (one run)")
+        history = materialize(
+            assets=list(defs.assets),
+            resources=defs.resources,
+            instance=instance,
+            selection=AssetSelection.assets(*shopper_history_dbt_assets.keys),
+            raise_on_error=False,
+        )
+        checks += list(history.get_asset_check_evaluations())
+        ok = history.success
+        echo(f"  run {history.run_id}: {'success' if history.success else 'FAILED'}")
 
     _print_stage_counts(settings, day, last_day, echo)
     failed = [c for c in checks if not c.passed]

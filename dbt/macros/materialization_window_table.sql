@@ -7,6 +7,11 @@
         insert into <table> (<columns>) select <columns> from (<model query>)
     The query itself selects the window through window_filter(), so nothing else is touched.
 
+    config window_before / window_after (days, default 0) widen the window for models whose rows
+    depend on days around it (cart abandonment by session start: a run also redoes the day before;
+    order attribution: a touch on day D is credited to orders up to the lookback after D); the
+    model's query selects the same widened window (window_filter(col, before=..., after=...)).
+
     Keyed variant, for models whose rows are not tied to one day (sessions and orders crossing
     midnight, users): config replace_keys = {'key': <column>, 'source': <model name>,
     'window_column': <column of that model>} deletes instead the rows whose key appears in the
@@ -20,7 +25,9 @@
 {% macro window_table_delete_predicate() -%}
     {%- set keys = config.get('replace_keys') -%}
     {%- if not keys -%}
-        {{ return(window_predicate(config.require('window_column'))) }}
+        {{ return(window_predicate(config.require('window_column'),
+                                   before=config.get('window_before', 0) | int,
+                                   after=config.get('window_after', 0) | int)) }}
     {%- endif -%}
     {%- if not is_windowed() -%}{{ return('(1 = 1)') }}{%- endif -%}
     {%- set predicate -%}

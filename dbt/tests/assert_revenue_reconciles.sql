@@ -1,7 +1,7 @@
 {{ config(meta={'dagster': {'ref': {'name': 'kpi_daily'}}}) }}
 {#- Revenue reconciles across the marts, for every day of the rebuild window:
     kpi_daily.revenue = Σ revenue_by_category_daily.revenue = Σ orders_per_hour.revenue
-    = Σ fct_order_items.gross_amount, and the orders of those days carry in fct_orders exactly the
+    = Σ top_brands_daily.revenue = Σ fct_order_items.gross_amount, and the orders of those days carry in fct_orders exactly the
     gross revenue of their lines. Returns the days that disagree. -#}
 with kpi as (
     select event_date, revenue from {{ ref('kpi_daily') }} where {{ window_predicate('event_date') }}
@@ -17,6 +17,13 @@ by_category as (
 by_hour as (
     select event_date, sum(revenue) as revenue
     from {{ ref('orders_per_hour') }}
+    where {{ window_predicate('event_date') }}
+    group by event_date
+),
+
+by_brand as (
+    select event_date, sum(revenue) as revenue
+    from {{ ref('top_brands_daily') }}
     where {{ window_predicate('event_date') }}
     group by event_date
 ),
@@ -41,17 +48,19 @@ order_totals as (
 )
 
 select k.event_date, k.revenue, c.revenue as category_revenue, h.revenue as hourly_revenue,
-       l.revenue as line_revenue, null as orders_revenue
+       b.revenue as brand_revenue, l.revenue as line_revenue, null as orders_revenue
 from kpi as k
 left join by_category as c on c.event_date = k.event_date
 left join by_hour as h on h.event_date = k.event_date
+left join by_brand as b on b.event_date = k.event_date
 left join lines as l on l.event_date = k.event_date
 where k.revenue <> coalesce(c.revenue, 0)
    or k.revenue <> coalesce(h.revenue, 0)
+   or k.revenue <> coalesce(b.revenue, 0)
    or k.revenue <> coalesce(l.revenue, 0)
 
 union all
 
-select null, null, null, null, lines_revenue, orders_revenue
+select null, null, null, null, null, lines_revenue, orders_revenue
 from order_totals
 where coalesce(orders_revenue, 0) <> coalesce(lines_revenue, 0)

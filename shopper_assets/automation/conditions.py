@@ -21,9 +21,18 @@ hours, and a day's models are requested together:
   on purpose: a run materializes its models one by one, so when a new hour arrives the day's
   first models may be done while its marts are still "in progress"; a guard there would leave
   the marts out of the next run. That next run simply waits for the ``duckdb`` pool.
+* ``after_daily_models`` (the whole-history marts, unpartitioned): requested once any day of a
+  model they read was rebuilt since they were last requested, at most once per
+  ``HISTORY_EVERY`` window (a stream rebuilds some day every few seconds, and these marts read all
+  days), and not while a run of them is in progress. They do not wait for daily runs in progress:
+  the ``duckdb`` pool runs their step after the daily step ahead of it, and a day rebuilt after the
+  request triggers the next one, so they end up reading every day as it is.
 """
 
 from dagster import AutomationCondition
+
+#: Cron schedule bounding how often the whole-history marts are requested (once per window).
+HISTORY_EVERY = "*/5 * * * *"
 
 
 def on_updated_hours() -> AutomationCondition:
@@ -39,3 +48,13 @@ def on_updated_hours() -> AutomationCondition:
 
 def with_upstream_models() -> AutomationCondition:
     return AutomationCondition.any_deps_updated().with_label("with_upstream_models")
+
+
+def after_daily_models(every: str = HISTORY_EVERY) -> AutomationCondition:
+    day_rebuilt = AutomationCondition.any_deps_match(AutomationCondition.newly_updated())
+    requested_this_window = AutomationCondition.newly_requested().since(AutomationCondition.cron_tick_passed(every))
+    return (
+        day_rebuilt.since(AutomationCondition.newly_requested()).with_label("days_rebuilt_since_requested")
+        & ~requested_this_window.with_label("requested_in_this_window")
+        & ~AutomationCondition.in_progress()
+    ).with_label("after_daily_models")

@@ -2,7 +2,8 @@
 
 Public API:
 
-* :data:`shopper_dbt_assets` - the ``@dbt_assets`` of every dbt model (daily partitions);
+* :data:`shopper_dbt_assets` - the ``@dbt_assets`` of the daily dbt models (daily partitions);
+* :data:`shopper_history_dbt_assets` - the whole-history marts (unpartitioned);
 * :func:`dbt_resource` - the configured :class:`dagster_dbt.DbtCliResource` (target from SHOPPER_ENV);
 * :func:`kpi_summary` / :func:`format_kpi_summary` - a day's KPIs from the marts, as a dict / as text;
 * :data:`dbt_project`, :class:`DbtBuildConfig` and :data:`DBT_PROJECT_DIR` for tooling.
@@ -14,6 +15,7 @@ from shopper_assets.transform.assets import (
     dbt_build_args,
     dbt_build_command,
     shopper_dbt_assets,
+    shopper_history_dbt_assets,
 )
 from shopper_assets.transform.kpis import format_kpi_summary, kpi_summary
 from shopper_assets.transform.project import DBT_PROJECT_DIR, dbt_project, ensure_manifest
@@ -31,4 +33,5 @@ __all__ = [
     "format_kpi_summary",
     "kpi_summary",
     "shopper_dbt_assets",
+    "shopper_history_dbt_assets",
 ]

@@ -1,7 +1,10 @@
-"""The dbt models as Dagster assets: one ``@dbt_assets`` for the daily partitioning (every model).
+"""The dbt models as Dagster assets: ``shopper_dbt_assets`` for the daily models (daily partitions)
+and ``shopper_history_dbt_assets`` for the whole-history marts (dbt tag ``whole_history``,
+unpartitioned: LTV, cohorts, monthly and weekday trends, recommendations read every day).
 
 * asset key = model name; the source ``lake.cleaned_events`` is the asset ``cleaned_events``
-  (hourly), so each day depends on its 24 hours through the default time-window mapping;
+  (hourly), so each day depends on its 24 hours through the default time-window mapping; the
+  source ``lake.ad_spend`` is the daily asset ``ad_spend`` (same day);
 * groups by layer: ``staging``, ``intermediate``, ``marts``;
 * dbt tests are asset checks; tests of severity error are blocking;
 * a run over a partition (or a range, with the single-run backfill policy) runs ``dbt build``
@@ -62,8 +65,11 @@ class ShopperDbtTranslator(DagsterDbtTranslator):
     def get_partition_mapping(
         self, dbt_resource_props: Mapping[str, Any], dbt_parent_resource_props: Mapping[str, Any]
     ) -> PartitionMapping | None:
-        """A day reads the hours of it that exist (see ``LAKE_HOURS_OF_DAY``)."""
-        if dbt_parent_resource_props.get("resource_type") == "source":
+        """A day reads the hours of it that exist of the hourly lake (see ``LAKE_HOURS_OF_DAY``);
+        daily sources and models map day to day, and whole-history models read every day."""
+        if dbt_parent_resource_props.get("resource_type") == "source" and self.get_asset_key(
+            dbt_parent_resource_props
+        ) == AssetKey("cleaned_events"):
             return LAKE_HOURS_OF_DAY
         return super().get_partition_mapping(dbt_resource_props, dbt_parent_resource_props)
 
@@ -128,10 +134,23 @@ def partition_days(context: AssetExecutionContext) -> tuple[date, date] | None:
     return start.date(), end.date()
 
 
+#: dbt selector of the whole-history marts (and their tests, tagged in dbt_project.yml).
+WHOLE_HISTORY = "tag:whole_history"
+
+
+def _build(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str], env: dict[str, str]):
+    context.log.info(f"dbt {' '.join(args)} with {' '.join(f'{k}={v}' for k, v in env.items() if v)}")
+    with environment(env):  # the subprocess starts inside cli() and keeps its copy of the environment
+        invocation = dbt.cli(args, context=context)
+    yield from invocation.stream()
+    tidy_target(invocation)
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=translator,
+    exclude=WHOLE_HISTORY,
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     pool="duckdb",
@@ -139,8 +158,18 @@ def partition_days(context: AssetExecutionContext) -> tuple[date, date] | None:
 )
 def shopper_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
     args, env = dbt_build_command(partition_days(context), config)
-    context.log.info(f"dbt {' '.join(args)} with {' '.join(f'{k}={v}' for k, v in env.items() if v)}")
-    with environment(env):  # the subprocess starts inside cli() and keeps its copy of the environment
-        invocation = dbt.cli(args, context=context)
-    yield from invocation.stream()
-    tidy_target(invocation)
+    yield from _build(context, dbt, args, env)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    select=WHOLE_HISTORY,
+    pool="duckdb",
+    name="shopper_history_dbt_assets",
+)
+def shopper_history_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
+    """Whole-history marts: plain tables rebuilt from the order and user-day grains (no window)."""
+    args, env = dbt_build_command(None, DbtBuildConfig())
+    yield from _build(context, dbt, args, env)

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from shopper_assets.contract.ad_spend import AD_SPEND_COLUMNS
 from shopper_assets.contract.events import CLEANED_COLUMNS, EVENT_FIELDS
 
 LAKE_SCHEMA = "lake"
@@ -26,6 +27,14 @@ def create_cleaned_events(con: duckdb.DuckDBPyConnection, *, replace: bool = Fal
     cols = ",\n  ".join(f"{name} {sql_type}" for name, sql_type in CLEANED_COLUMNS)
     verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE IF NOT EXISTS"
     con.execute(f"{verb} {CLEANED_TABLE} (\n  {cols}\n)")
+
+
+def create_ad_spend(con: duckdb.DuckDBPyConnection) -> None:
+    """Create an empty ``lake.ad_spend`` with the contract's columns (the dbt source dbt needs even
+    when no ad spend was landed)."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {LAKE_SCHEMA}")
+    cols = ",\n  ".join(f"{name} {sql_type}" for name, sql_type in AD_SPEND_COLUMNS)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {LAKE_SCHEMA}.ad_spend (\n  {cols}\n)")
 
 
 def _select_cleaned(view: str, source_file: str, first_line: int) -> str:
@@ -69,6 +78,7 @@ def load_events(db_path: str | Path, tables: Iterable[pa.Table], *, source_file:
     with duckdb.connect(str(db_path)) as con:
         con.execute("SET TimeZone = 'UTC'")
         create_cleaned_events(con, replace=True)
+        create_ad_spend(con)
         for table in tables:
             total += insert_events(con, table, source_file=source_file, first_line=total)
         con.execute("CHECKPOINT")

@@ -18,6 +18,7 @@ from shopper_assets.transform import (
     format_kpi_summary,
     kpi_summary,
     shopper_dbt_assets,
+    shopper_history_dbt_assets,
 )
 from shopper_assets.transform.project import DBT_PROJECT_DIR
 from tests.transform.conftest import copy_warehouse, days
@@ -54,14 +55,45 @@ def test_asset_keys_groups_and_partitions():
     assert AssetKey("stg_events") in shopper_dbt_assets.asset_deps[AssetKey("fct_events")]
 
 
+#: dbt tests configured with severity warn: they report, they do not gate the marts.
+WARN_TESTS = {
+    ("stg_ad_spend", "accepted_values_stg_ad_spend_currency__USD"),
+    (
+        "campaign_performance_daily",
+        "relationships_campaign_performance_daily_campaign_id__campaign_id__ref_dim_campaigns_",
+    ),
+    ("campaign_performance_daily", "ratio_between_0_and_1_campaign_performance_daily_ctr"),
+}
+
+
 def test_dbt_tests_are_blocking_asset_checks():
-    specs = list(shopper_dbt_assets.check_specs)
-    assert len(specs) >= 50
-    assert all(s.blocking for s in specs)
+    specs = [*shopper_dbt_assets.check_specs, *shopper_history_dbt_assets.check_specs]
+    assert len(specs) >= 100
     by_asset = {(s.asset_key.to_user_string(), s.name) for s in specs}
+    assert {(s.asset_key.to_user_string(), s.name) for s in specs if not s.blocking} == WARN_TESTS
     assert ("kpi_daily", "assert_revenue_reconciles") in by_asset
     assert ("funnel_daily", "assert_funnel_matches_kpi") in by_asset
     assert ("kpi_daily", "unique_kpi_daily_event_date") in by_asset
+    assert ("order_attribution", "assert_attribution_credits_sum_to_one") in by_asset
+    assert ("customer_ltv", "sums_match_customer_ltv_revenue__gross_revenue__ref_fct_orders_") in by_asset
+
+
+def test_whole_history_marts_are_one_unpartitioned_asset():
+    history = {k.to_user_string() for k in shopper_history_dbt_assets.keys}
+    assert history == {
+        "customer_ltv",
+        "cohort_retention",
+        "revenue_monthly",
+        "revenue_by_weekday",
+        "product_recommendations",
+    }
+    assert shopper_history_dbt_assets.partitions_def is None
+    assert not history & {k.to_user_string() for k in shopper_dbt_assets.keys}
+    # every check of a whole-history mart is in its own asset (its dbt tests carry the tag)
+    assert {s.asset_key.to_user_string() for s in shopper_history_dbt_assets.check_specs} == history
+    assert not {s.asset_key.to_user_string() for s in shopper_dbt_assets.check_specs} & history
+    # a whole-history mart reads every day of the daily models it depends on
+    assert AssetKey("fct_orders") in shopper_history_dbt_assets.asset_deps[AssetKey("customer_ltv")]
 
 
 def test_build_args():

@@ -20,3 +20,12 @@ select * from {{ model }} where {{ column_name }} < 0 or {{ column_name }} > 1
 {% test expression_is_true(model, expression, column_name=none) %}
 select * from {{ model }} where not coalesce(({{ expression }}), false)
 {% endtest %}
+
+{#- The column's total over the model equals the total of `field` (an expression) over `to`:
+    a whole-history mart adds up to the fact it summarises. -#}
+{% test sums_match(model, column_name, to, field) %}
+select m.total, f.expected
+from (select sum({{ column_name }}) as total from {{ model }}) as m
+cross join (select sum({{ field }}) as expected from {{ to }}) as f
+where coalesce(m.total, 0) <> coalesce(f.expected, 0)
+{% endtest %}

@@ -17,6 +17,8 @@ select
     max(event_time) as last_event_time,
     count(*) as events,
     count(*) filter (where event_type = 'page_view') as page_views,
+    count(*) filter (where event_type = 'add_to_cart') as add_to_carts,
+    count(*) filter (where event_type = 'checkout') as checkouts,
     count(*) filter (where event_type = 'purchase') as purchase_lines,
     max(funnel_step) as max_funnel_step,
     {{ first_listed_value('page', contract_values('page'), 'event_time') }} as entry_page,

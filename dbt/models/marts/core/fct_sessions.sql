@@ -35,6 +35,8 @@ spans as (
         count(*) as days_spanned,
         sum(events) as events,
         sum(page_views) as page_views,
+        sum(add_to_carts) as add_to_carts,
+        sum(checkouts) as checkouts,
         sum(purchase_lines) as purchase_lines,
         max(max_funnel_step) as deepest_funnel_step
     from slices
@@ -53,6 +55,8 @@ sessions as (
         coalesce(m.days_spanned, 1) as days_spanned,
         coalesce(m.events, s.events) as events,
         coalesce(m.page_views, s.page_views) as page_views,
+        coalesce(m.add_to_carts, s.add_to_carts) as add_to_carts,
+        coalesce(m.checkouts, s.checkouts) as checkouts,
         coalesce(m.purchase_lines, s.purchase_lines) as purchase_lines,
         coalesce(m.deepest_funnel_step, s.max_funnel_step) as deepest_funnel_step,
         s.entry_page,
@@ -92,6 +96,8 @@ select
     s.days_spanned,
     s.events,
     s.page_views,
+    s.add_to_carts,
+    s.checkouts,
     s.purchase_lines,
     s.deepest_funnel_step,
     {{ funnel_step_name('s.deepest_funnel_step') }} as deepest_funnel_step_name,
