@@ -64,7 +64,63 @@ def kpi_summary(con, day: date | str, top_n: int = 5) -> dict[str, Any]:
         "top_products": products,
         "funnel": funnel[0] if funnel else {},
         "peak_hour": peak[0] if peak else {},
+        "analytics": analytics_summary(con, day),
     }
+
+
+#: Days of campaign performance the summary's best campaign is judged on (ending with the day).
+CAMPAIGN_DAYS = 7
+
+
+def _tables(con) -> set[str]:
+    rows = con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [MARTS_SCHEMA])
+    return {r[0] for r in rows.fetchall()}
+
+
+def analytics_summary(con, day: date) -> dict[str, Any]:
+    """Customers, campaigns and recommendations at a glance; a mart not built yet is left out.
+
+    ``ltv_tiers`` (customers and revenue per tier) and ``repeat_rate`` from customer_ltv;
+    ``best_campaign``: the highest ROAS over the ``CAMPAIGN_DAYS`` days up to ``day`` among
+    campaigns with spend (campaign_performance_daily, last touch); ``top_pair``: the pair of
+    products bought together in the most orders (product_recommendations, each pair once).
+    """
+    built = _tables(con)
+    out: dict[str, Any] = {}
+    if "customer_ltv" in built:
+        out["ltv_tiers"] = _rows(
+            con,
+            f"""SELECT ltv_tier, count(*) AS customers, sum(revenue) AS revenue, avg(orders) AS avg_orders
+                FROM {MARTS_SCHEMA}.customer_ltv GROUP BY ltv_tier
+                ORDER BY CASE ltv_tier WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END""",
+            [],
+        )
+        out["repeat_rate"] = con.execute(
+            f"SELECT avg(CASE WHEN is_repeat THEN 1.0 ELSE 0.0 END) FROM {MARTS_SCHEMA}.customer_ltv"
+        ).fetchone()[0]
+    if "campaign_performance_daily" in built:
+        best = _rows(
+            con,
+            f"""SELECT campaign_id, sum(spend) AS spend, sum(attributed_revenue) AS attributed_revenue,
+                       sum(attributed_orders) AS attributed_orders,
+                       sum(attributed_revenue) / sum(spend) AS roas
+                FROM {MARTS_SCHEMA}.campaign_performance_daily
+                WHERE event_date > ? - INTERVAL {CAMPAIGN_DAYS} DAY AND event_date <= ?
+                GROUP BY campaign_id HAVING sum(spend) > 0
+                ORDER BY roas DESC, campaign_id LIMIT 1""",
+            [day, day],
+        )
+        out["best_campaign"] = best[0] if best else {}
+    if "product_recommendations" in built:
+        pair = _rows(
+            con,
+            f"""SELECT product_id, recommended_product_id, orders_together, lift, confidence
+                FROM {MARTS_SCHEMA}.product_recommendations WHERE product_id < recommended_product_id
+                ORDER BY orders_together DESC, lift DESC, product_id, recommended_product_id LIMIT 1""",
+            [],
+        )
+        out["top_pair"] = pair[0] if pair else {}
+    return out
 
 
 def _num(value: Any, digits: int = 0) -> str:
@@ -130,4 +186,36 @@ def format_kpi_summary(summary: dict[str, Any]) -> str:
             lines.append(f"    {step:<14} {_num(count):>12}  {share:>7} of sessions{step_text}")
             previous = step
         lines.append(f"    cart abandonment {_pct(f.get('cart_abandonment_rate'))}")
+    lines += _format_analytics(summary.get("analytics") or {})
     return "\n".join(lines)
+
+
+def _format_analytics(a: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    if a.get("ltv_tiers"):
+        lines += ["", "  Customers (all history)"]
+        for t in a["ltv_tiers"]:
+            lines.append(
+                f"    {t['ltv_tier']:<7} LTV tier {_num(t['customers']):>10} customers  {_money(t['revenue']):>14}  "
+                f"{_num(t['avg_orders'], 2)} orders each"
+            )
+        lines.append(f"    repeat customers {_pct(a.get('repeat_rate')):>8} (two or more orders)")
+    if "best_campaign" in a:
+        c = a["best_campaign"]
+        lines += ["", f"  Best campaign by ROAS (last {CAMPAIGN_DAYS} days, last touch)"]
+        lines.append(
+            f"    {c['campaign_id']}  ROAS {_num(c['roas'], 2)}  spend {_money(c['spend'])}, "
+            f"{_num(c['attributed_orders'])} orders, {_money(c['attributed_revenue'])}"
+            if c
+            else "    no campaign with spend in these days"
+        )
+    if "top_pair" in a:
+        p = a["top_pair"]
+        lines += ["", "  Most bought together"]
+        lines.append(
+            f"    {p['product_id']} + {p['recommended_product_id']}  in {_num(p['orders_together'])} orders, "
+            f"lift {_num(p['lift'], 1)}"
+            if p
+            else "    no pair bought together often enough yet"
+        )
+    return lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import duckdb
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 DBT_SCHEMAS = ("staging", "intermediate", "marts")
+REL = 1e-9
 
 
 def model_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -44,3 +46,36 @@ def assert_same_table(name: str, a: pd.DataFrame, b: pd.DataFrame) -> None:
         else:
             diff = ~((x == y) | (x.isna() & y.isna()))
             assert not diff.any(), f"{name}.{col} differs: {x[diff].head().tolist()} vs {y[diff].head().tolist()}"
+
+
+def assert_matches(
+    actual: pd.DataFrame,
+    expected: pd.DataFrame,
+    keys: list[str],
+    exact: list[str],
+    money: dict[str, str],
+    ratios: list[str],
+):
+    """Rows match on keys; exact columns equal, money (db column -> reference cents column) and
+    ratios equal within 1e-9 relative."""
+    assert len(actual) == len(expected), f"{len(actual)} rows, expected {len(expected)}"
+    merged = actual.merge(expected, on=keys, how="outer", suffixes=("", "_ref"), indicator=True)
+    assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"][keys].head()
+    for col in exact:
+        ref = col + "_ref"
+        assert ref in merged, f"the reference has no column {col}"
+        got, want = merged[col], merged[ref]
+        if pd.api.types.is_numeric_dtype(got) and pd.api.types.is_numeric_dtype(want):
+            got, want = got.astype("int64"), want.astype("int64")
+        bad = merged[got.astype(object) != want.astype(object)]
+        assert bad.empty, f"{col}: {bad[[*keys, col, ref]].head()}"
+    for col, cents in money.items():
+        for got, want in zip(merged[col], merged[cents], strict=True):
+            assert math.isclose(float(got), want / 100, rel_tol=REL, abs_tol=1e-9), (col, got, want)
+    for col in ratios:
+        ref = col + "_ref"
+        for got, want in zip(merged[col], merged[ref], strict=True):
+            if want is None or (isinstance(want, float) and math.isnan(want)):
+                assert got is None or math.isnan(got), (col, got, want)
+            else:
+                assert math.isclose(float(got), float(want), rel_tol=REL), (col, got, want)

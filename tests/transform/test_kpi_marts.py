@@ -2,48 +2,16 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import pytest
 
 from tests.transform import reference
 from tests.transform.conftest import days
-
-REL = 1e-9
+from tests.transform.helpers import assert_matches
 
 
 def table(con, name: str) -> pd.DataFrame:
     return con.execute(f"SELECT * FROM marts.{name}").df()
-
-
-def assert_matches(
-    actual: pd.DataFrame,
-    expected: pd.DataFrame,
-    keys: list[str],
-    exact: list[str],
-    money: dict[str, str],
-    ratios: list[str],
-):
-    """Rows match on keys; exact columns equal, money (db column -> reference cents column) and
-    ratios equal within 1e-9 relative."""
-    assert len(actual) == len(expected), f"{len(actual)} rows, expected {len(expected)}"
-    merged = actual.merge(expected, on=keys, how="outer", suffixes=("", "_ref"), indicator=True)
-    assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"][keys].head()
-    for col in exact:
-        ref = col + "_ref" if col + "_ref" in merged else col
-        bad = merged[merged[col].astype("int64") != merged[ref].astype("int64")]
-        assert bad.empty, f"{col}: {bad[[*keys, col, ref]].head()}"
-    for col, cents in money.items():
-        for got, want in zip(merged[col], merged[cents], strict=True):
-            assert math.isclose(float(got), want / 100, rel_tol=REL, abs_tol=1e-9), (col, got, want)
-    for col in ratios:
-        ref = col + "_ref"
-        for got, want in zip(merged[col], merged[ref], strict=True):
-            if want is None or (isinstance(want, float) and math.isnan(want)):
-                assert got is None or math.isnan(got), (col, got, want)
-            else:
-                assert math.isclose(float(got), float(want), rel_tol=REL), (col, got, want)
 
 
 @pytest.fixture(scope="module")
