@@ -32,6 +32,15 @@ MARTS = [
     "fct_sessions",
     "dim_users",
     "dim_products",
+    "top_brands_daily",
+    "cart_abandonment_daily",
+    "order_attribution",
+    "campaign_performance_daily",
+    "customer_ltv",
+    "cohort_retention",
+    "revenue_monthly",
+    "revenue_by_weekday",
+    "product_recommendations",
 ]
 DAY = date(2026, 11, 20)
 
