@@ -26,13 +26,19 @@ dagster_fixes.apply()  # before any run of this code location executes (see dags
 settings = Settings.from_env()
 
 
+#: Daily models that do not read the lake but belong to every day's run: the calendar (a day's row
+#: is referenced by the day's facts) and the ad-spend view (the day's campaign performance reads it,
+#: and it must exist before the first ad-spend report lands).
+TIED_TO_THE_DAY = (AssetKey("dim_dates"), AssetKey("stg_ad_spend"))
+
+
 def _automate(spec: AssetSpec) -> AssetSpec:
     """Daily models follow every updated hour, late ones included (see automation/conditions.py).
 
-    dim_dates reads no table, so it is tied to cleaned_events here: a day's calendar row is built
-    in the same automatic run as the day's facts that reference it.
+    Models in ``TIED_TO_THE_DAY`` are tied to cleaned_events here, so they are built in the same
+    automatic run as the day's facts.
     """
-    if spec.key == AssetKey("dim_dates"):
+    if spec.key in TIED_TO_THE_DAY:
         spec = spec.merge_attributes(deps=[AssetDep("cleaned_events", partition_mapping=LAKE_HOURS_OF_DAY)])
     reads_lake = AssetKey("cleaned_events") in {dep.asset_key for dep in spec.deps}
     return spec.replace_attributes(automation_condition=on_updated_hours() if reads_lake else with_upstream_models())

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from dagster import AssetKey, AssetMaterialization, DagsterInstance, evaluate_automation_conditions
 
 from shopper_assets.definitions import defs
+from shopper_assets.transform import shopper_dbt_assets, shopper_history_dbt_assets
 
 DAY = "2026-11-20"
-LAKE = {AssetKey("landing_events"), AssetKey("raw_events"), AssetKey("cleaned_events"), AssetKey("quarantined_events")}
-DBT_MODELS = {spec.key for spec in defs.resolve_all_asset_specs() if spec.key not in LAKE}
+DBT_MODELS = set(shopper_dbt_assets.keys)  # the daily models
+HISTORY = set(shopper_history_dbt_assets.keys)  # the whole-history marts
 
 
 def requested_for_day(result) -> set[AssetKey]:
@@ -37,3 +40,31 @@ def test_an_updated_hour_requests_every_model_of_its_day_even_mid_run():
 
         third = evaluate_automation_conditions(defs=defs, instance=instance, cursor=second.cursor)
         assert requested_for_day(third) == set()  # nothing new: nothing requested
+
+
+def test_whole_history_marts_follow_rebuilt_days_at_most_once_per_window():
+    """Rebuilt days request the whole-history marts once; more rebuilds in the same 5-minute window
+    wait for the next window; nothing rebuilt, nothing requested."""
+    t0 = datetime(2026, 11, 20, 10, 0, 30, tzinfo=UTC)
+
+    def tick(instance, cursor, at):
+        result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor, evaluation_time=at)
+        return result, {key for key in HISTORY if result.get_num_requested(key)}
+
+    with DagsterInstance.ephemeral() as instance:
+        start, requested = tick(instance, None, t0)
+        assert requested == set()
+        instance.report_runless_asset_event(AssetMaterialization("fct_orders", partition=DAY))
+        first, requested = tick(instance, start.cursor, t0 + timedelta(seconds=30))
+        assert requested == {AssetKey("customer_ltv")}  # the marts reading fct_orders
+        for model in ("fct_order_items", "int_user_days", "kpi_daily", "dim_users"):
+            instance.report_runless_asset_event(AssetMaterialization(model, partition=DAY))
+        second, requested = tick(instance, first.cursor, t0 + timedelta(seconds=60))
+        assert requested == HISTORY - {AssetKey("customer_ltv")}  # customer_ltv was just requested
+        instance.report_runless_asset_event(AssetMaterialization("fct_orders", partition="2026-11-19"))
+        third, requested = tick(instance, second.cursor, t0 + timedelta(seconds=90))
+        assert requested == set()  # a late day, but customer_ltv was requested in this window
+        fourth, requested = tick(instance, third.cursor, t0 + timedelta(minutes=5))
+        assert requested == {AssetKey("customer_ltv")}  # next window: the late day is followed
+        _, requested = tick(instance, fourth.cursor, t0 + timedelta(minutes=10))
+        assert requested == set()

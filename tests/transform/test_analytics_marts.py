@@ -195,7 +195,6 @@ def test_product_recommendations(mart, events):
     )
 
 
-
 def test_kpi_summary_analytics_section(landed, events):
     """`shopper kpis` shows the LTV tiers, the repeat rate, the best campaign and the top pair."""
     from shopper_assets.transform import format_kpi_summary, kpi_summary
