@@ -1,4 +1,5 @@
-"""Run requests shared by the ingestion sensors: the lake step for the hours a landing touched."""
+"""Run requests shared by the ingestion sensors: the lake step for the hours a landing touched, and
+``ad_spend`` for the days an ad-spend landing touched."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from dagster import (
     SensorEvaluationContext,
 )
 
-from shopper_assets.partitions import hourly_partitions
+from shopper_assets.partitions import daily_partitions, hourly_partitions
 
 # Dagster's documented run tags: a single-run range of partitions, one partition, run priority.
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -26,6 +27,7 @@ PARTITION_TAG = "dagster/partition"
 PRIORITY_TAG = "dagster/priority"
 
 LAKE_STEP = [AssetKey("raw_events"), AssetKey("cleaned_events"), AssetKey("quarantined_events")]
+AD_SPEND = [AssetKey("ad_spend")]
 LAKE_RUN_TAG = "shopper/lake_step"  # marks the runs the ingestion sensors request
 LAKE_RUN_RETRIES = 2  # needs run_retries enabled in dagster.yaml
 # Run priority of the lake runs: it orders the run queue and the claims on the duckdb pool, so a lake
@@ -51,6 +53,26 @@ def contiguous_ranges(hours: Iterable[T], step: timedelta = timedelta(hours=1)) 
         else:
             ranges.append((h, h))
     return ranges
+
+
+def day_key(day: date) -> str:
+    return f"{day:%Y-%m-%d}"
+
+
+def ad_spend_run_requests(days: list[date], reason: str) -> list[RunRequest]:
+    """One single-run backfill of ``ad_spend`` per contiguous range of days."""
+    return [
+        RunRequest(
+            run_key=f"{reason}:ad_spend:{day_key(first)}..{day_key(last)}",
+            asset_selection=AD_SPEND,
+            tags={
+                RANGE_START_TAG: day_key(first),
+                RANGE_END_TAG: day_key(last),
+                "shopper/trigger": reason.split(":")[0],
+            },
+        )
+        for first, last in contiguous_ranges(days, timedelta(days=1))
+    ]
 
 
 def lake_run_requests(hours: list[datetime], reason: str) -> list[RunRequest]:
@@ -113,10 +135,13 @@ def _from_key(key: str) -> datetime:
     return datetime.strptime(key, "%Y-%m-%d-%H:%M")
 
 
-def split_existing(hours: list[datetime]) -> tuple[list[datetime], list[datetime], list[datetime]]:
-    """(hours that are partitions, hours still ahead of the clock, hours before the first partition)."""
-    first = hourly_partitions.get_first_partition_window()
-    last = hourly_partitions.get_last_partition_window()
+def split_existing(
+    hours: list[datetime], partitions_def=hourly_partitions
+) -> tuple[list[datetime], list[datetime], list[datetime]]:
+    """(hours that are partitions, hours still ahead of the clock, hours before the first partition);
+    with ``daily_partitions``, the same for days (midnights)."""
+    first = partitions_def.get_first_partition_window()
+    last = partitions_def.get_last_partition_window()
     start = first.start.astimezone(UTC).replace(tzinfo=None) if first else datetime.max
     end = last.end.astimezone(UTC).replace(tzinfo=None) if last else datetime.min
     return (
@@ -141,11 +166,31 @@ def landed_hours(context: SensorEvaluationContext, pending: Iterable[str], lande
     """
     ready, waiting, too_early = split_existing(sorted({datetime.fromisoformat(h) for h in pending} | set(landed)))
     if too_early:
-        context.log.warning(
-            f"{len(too_early)} landed hours are before SHOPPER_START_DATE ({too_early[0]:%Y-%m-%d %H}:00 first); "
-            "they stay in the landing zone: set SHOPPER_START_DATE earlier to process them"
-        )
+        _warn_too_early(context, f"{len(too_early)} landed hours", f"{too_early[0]:%Y-%m-%d %H}:00")
     return LandedHours(ready=ready, waiting=waiting)
+
+
+class LandedDays(NamedTuple):
+    """The ad-spend days a tick has to act on, and those it keeps for a later tick."""
+
+    ready: list[date]
+    waiting: list[date]
+
+
+def landed_days(context: SensorEvaluationContext, pending: Iterable[str], landed: Iterable[date]) -> LandedDays:
+    """Ad-spend days landed by this tick plus those still waiting (ISO dates in the cursor); see landed_hours."""
+    starts = {datetime.fromisoformat(d) for d in pending} | {datetime(d.year, d.month, d.day) for d in landed}
+    ready, waiting, too_early = split_existing(sorted(starts), daily_partitions)
+    if too_early:
+        _warn_too_early(context, f"{len(too_early)} landed ad-spend days", f"{too_early[0]:%Y-%m-%d}")
+    return LandedDays(ready=[d.date() for d in ready], waiting=[d.date() for d in waiting])
+
+
+def _warn_too_early(context: SensorEvaluationContext, what: str, first: str) -> None:
+    context.log.warning(
+        f"{what} are before SHOPPER_START_DATE ({first} first); "
+        "they stay in the landing zone: set SHOPPER_START_DATE earlier to process them"
+    )
 
 
 def lake_runs_for(context: SensorEvaluationContext, hours: list[datetime], reason: str) -> list[RunRequest]:

@@ -7,7 +7,14 @@ from dagster import AssetKey, AssetMaterialization, DagsterInstance, evaluate_au
 from shopper_assets.definitions import defs
 
 DAY = "2026-11-20"
-LAKE = {AssetKey("landing_events"), AssetKey("raw_events"), AssetKey("cleaned_events"), AssetKey("quarantined_events")}
+LAKE = {
+    AssetKey("landing_events"),
+    AssetKey("raw_events"),
+    AssetKey("cleaned_events"),
+    AssetKey("quarantined_events"),
+    AssetKey("landing_ad_spend"),
+    AssetKey("ad_spend"),
+}
 DBT_MODELS = {spec.key for spec in defs.resolve_all_asset_specs() if spec.key not in LAKE}
 
 

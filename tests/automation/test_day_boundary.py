@@ -24,7 +24,14 @@ from shopper_assets.definitions import defs
 YESTERDAY, TODAY = "2026-11-29", "2026-11-30"
 REPO = Path(__file__).resolve().parents[2]
 JUST_AFTER_MIDNIGHT = datetime(2026, 11, 30, 0, 0, 40, tzinfo=UTC)
-LAKE = {AssetKey("landing_events"), AssetKey("raw_events"), AssetKey("cleaned_events"), AssetKey("quarantined_events")}
+LAKE = {
+    AssetKey("landing_events"),
+    AssetKey("raw_events"),
+    AssetKey("cleaned_events"),
+    AssetKey("quarantined_events"),
+    AssetKey("landing_ad_spend"),
+    AssetKey("ad_spend"),
+}
 
 
 def test_a_request_spanning_midnight_runs_as_one_backfill_run(data_dir: Path):
