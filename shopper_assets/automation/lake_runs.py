@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple, TypeVar
 
@@ -61,37 +61,43 @@ def day_key(day: date) -> str:
 
 def ad_spend_run_requests(days: list[date], reason: str) -> list[RunRequest]:
     """One single-run backfill of ``ad_spend`` per contiguous range of days."""
-    return [
-        RunRequest(
-            run_key=f"{reason}:ad_spend:{day_key(first)}..{day_key(last)}",
-            asset_selection=AD_SPEND,
-            tags={
-                RANGE_START_TAG: day_key(first),
-                RANGE_END_TAG: day_key(last),
-                "shopper/trigger": reason.split(":")[0],
-            },
-        )
-        for first, last in contiguous_ranges(days, timedelta(days=1))
-    ]
+    return range_run_requests(
+        contiguous_ranges(days, timedelta(days=1)), day_key, AD_SPEND, reason, run_key_prefix="ad_spend:"
+    )
 
 
 def lake_run_requests(hours: list[datetime], reason: str) -> list[RunRequest]:
     """One single-run backfill of the lake step per contiguous range of hours."""
+    tags = {
+        LAKE_RUN_TAG: "true",
+        PRIORITY_TAG: str(LAKE_RUN_PRIORITY),
+        # later ticks may leave their files to this run (not_yet_queued): retry it if it fails
+        "dagster/max_retries": str(LAKE_RUN_RETRIES),
+    }
+    return range_run_requests(contiguous_ranges(hours), hour_key, LAKE_STEP, reason, tags)
+
+
+def range_run_requests(
+    ranges: list[tuple[T, T]],
+    key: Callable[[T], str],
+    selection: list[AssetKey],
+    reason: str,
+    tags: dict[str, str] | None = None,
+    run_key_prefix: str = "",
+) -> list[RunRequest]:
+    """A run of ``selection`` per (first, last) partition range, as a single-run backfill (range tags)."""
     return [
         RunRequest(
-            run_key=f"{reason}:{hour_key(first)}..{hour_key(last)}",
-            asset_selection=LAKE_STEP,
+            run_key=f"{reason}:{run_key_prefix}{key(first)}..{key(last)}",
+            asset_selection=selection,
             tags={
-                RANGE_START_TAG: hour_key(first),
-                RANGE_END_TAG: hour_key(last),
+                RANGE_START_TAG: key(first),
+                RANGE_END_TAG: key(last),
                 "shopper/trigger": reason.split(":")[0],
-                LAKE_RUN_TAG: "true",
-                PRIORITY_TAG: str(LAKE_RUN_PRIORITY),
-                # later ticks may leave their files to this run (not_yet_queued): retry it if it fails
-                "dagster/max_retries": str(LAKE_RUN_RETRIES),
+                **(tags or {}),
             },
         )
-        for first, last in contiguous_ranges(hours)
+        for first, last in ranges
     ]
 
 

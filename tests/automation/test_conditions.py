@@ -5,17 +5,10 @@ from __future__ import annotations
 from dagster import AssetKey, AssetMaterialization, DagsterInstance, evaluate_automation_conditions
 
 from shopper_assets.definitions import defs
+from shopper_assets.transform.assets import LAYERS  # the dbt models' groups
 
 DAY = "2026-11-20"
-LAKE = {
-    AssetKey("landing_events"),
-    AssetKey("raw_events"),
-    AssetKey("cleaned_events"),
-    AssetKey("quarantined_events"),
-    AssetKey("landing_ad_spend"),
-    AssetKey("ad_spend"),
-}
-DBT_MODELS = {spec.key for spec in defs.resolve_all_asset_specs() if spec.key not in LAKE}
+DBT_MODELS = {spec.key for spec in defs.resolve_all_asset_specs() if spec.group_name in LAYERS}
 
 
 def requested_for_day(result) -> set[AssetKey]:
