@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import AssetCheckSeverity, AssetKey, asset, materialize
+from dagster import AssetCheckSeverity, AssetKey, BackfillPolicy, asset, materialize
 
 from shopper_assets.contract.ad_spend import (
     AD_SPEND_COLUMNS,
@@ -244,6 +244,20 @@ def test_local_landing_lists_reads_and_replaces_ad_spend_files(data_dir: Path):
 
 
 # -- the asset -----------------------------------------------------------------------------------
+
+
+def test_the_asset_is_daily_single_run_in_the_duckdb_pool_and_in_the_code_location():
+    from shopper_assets.definitions import defs
+
+    specs = {s.key: s for s in defs.resolve_all_asset_specs()}
+    spec, landed = specs[AssetKey("ad_spend")], specs[AssetKey("landing_ad_spend")]
+    assert spec.group_name == "lake" and landed.group_name == "landing"
+    assert spec.partitions_def == landed.partitions_def == daily_partitions
+    assert [d.asset_key for d in spec.deps] == [AssetKey("landing_ad_spend")] and spec.description
+    assert spec.kinds == {"duckdb", "parquet", "csv"}
+    assert ad_spend.backfill_policy == BackfillPolicy.single_run() and ad_spend.op.pool == "duckdb"
+    assert {c.name for c in ad_spend.check_specs} == {s.name for s in ad_spend_checks.AD_SPEND_CHECK_SPECS}
+    assert {c.name for c in ad_spend.check_specs if c.blocking} == {"ad_spend_reconciles", "ad_spend_unique_key"}
 
 
 def land(data_dir: Path, day: date, name: str, content: bytes) -> None:

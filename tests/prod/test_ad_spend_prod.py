@@ -148,6 +148,14 @@ def test_a_drop_spanning_two_days_reaches_postgres_like_the_local_run(prod, s3, 
     assert len(pg_rows(pg_url, "ad_spend_quarantine")) == 3
     assert len(s3_keys(s3, bucket, "lake/ad_spend")) == len(lake_objects)
 
+    # A day whose files are gone becomes empty, in the lake and in Postgres.
+    s3.delete_object(Bucket=bucket, Key=f"landing/ad_spend/date={D21}/{name}")
+    materialize([landing_ad_spend, ad_spend], resources=resources, instance=instance, partition_key=f"{D21}")
+    assert [r[0] for r in pg_rows(pg_url, "ad_spend")] == [D20, D20]
+    assert D21 not in {r[0] for r in pg_rows(pg_url, "ad_spend_quarantine")}
+    assert not [k for k in s3_keys(s3, bucket, f"lake/ad_spend/date={D21}/") if k.endswith(".parquet")]
+    s3.put_object(Bucket=bucket, Key=f"landing/ad_spend/date={D21}/{name}", Body=header)  # back, header only
+
     # The same object handled again (cursor replayed) rewrites the same landing files, nothing more.
     landed = s3_keys(s3, bucket, "landing/")
     replay = tick(resources, instance)
