@@ -379,7 +379,7 @@ def test_the_views_exist_empty_and_typed_when_no_ad_spend_was_landed(data_dir: P
     ) == dict(AD_SPEND_QUARANTINE_COLUMNS)
 
 
-@asset(deps=[ad_spend], partitions_def=daily_partitions)
+@asset(deps=[ad_spend], partitions_def=daily_partitions, backfill_policy=BackfillPolicy.single_run())
 def spend_mart() -> None:
     """Stands for the dbt models downstream of ad_spend."""
 
