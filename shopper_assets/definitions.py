@@ -17,6 +17,7 @@ from shopper_assets.automation.kafka_sensor import KafkaResource, kafka_landing_
 from shopper_assets.automation.marts_runs import marts_follow_sensor
 from shopper_assets.automation.s3_sensor import S3DropsResource, s3_drop_sensor
 from shopper_assets.deployments import resources_for
+from shopper_assets.lake.ad_spend_assets import ad_spend, landing_ad_spend
 from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.settings import Settings
 from shopper_assets.transform import dbt_resource, shopper_dbt_assets, shopper_history_dbt_assets
@@ -59,7 +60,7 @@ automation = AutomationConditionSensorDefinition(
 )
 
 defs = Definitions(
-    assets=[landing_events, lake_step, dbt_models, history_models],
+    assets=[landing_events, lake_step, landing_ad_spend, ad_spend, dbt_models, history_models],
     # Steps run in the run's own process: the heavy ones share the one-slot "duckdb" pool anyway, and
     # a process per step would add seconds to every small sensor-driven run.
     executor=in_process_executor,

@@ -31,8 +31,18 @@ def _to_naive_utc(ts: datetime) -> datetime:
 
 def hours_in(start: datetime, end: datetime) -> list[datetime]:
     """Every hour start in [start, end)."""
-    hours, h = [], start
-    while h < end:
-        hours.append(h)
-        h += timedelta(hours=1)
-    return hours
+    return starts_in(start, end, timedelta(hours=1))
+
+
+def days_in(start: datetime, end: datetime) -> list[datetime]:
+    """Every day start (midnight) in [start, end)."""
+    return starts_in(start, end, timedelta(days=1))
+
+
+def starts_in(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
+    """start, start + step, ... up to (excluding) end."""
+    found, t = [], start
+    while t < end:
+        found.append(t)
+        t += step
+    return found

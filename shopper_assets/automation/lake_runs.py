@@ -1,8 +1,9 @@
-"""Run requests shared by the ingestion sensors: the lake step for the hours a landing touched."""
+"""Run requests shared by the ingestion sensors: the lake step for the hours a landing touched, and
+``ad_spend`` for the days an ad-spend landing touched."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple, TypeVar
 
@@ -17,7 +18,7 @@ from dagster import (
     SensorEvaluationContext,
 )
 
-from shopper_assets.partitions import hourly_partitions
+from shopper_assets.partitions import daily_partitions, hourly_partitions
 
 # Dagster's documented run tags: a single-run range of partitions, one partition, run priority.
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -26,6 +27,7 @@ PARTITION_TAG = "dagster/partition"
 PRIORITY_TAG = "dagster/priority"
 
 LAKE_STEP = [AssetKey("raw_events"), AssetKey("cleaned_events"), AssetKey("quarantined_events")]
+AD_SPEND = [AssetKey("ad_spend")]
 LAKE_RUN_TAG = "shopper/lake_step"  # marks the runs the ingestion sensors request
 LAKE_RUN_RETRIES = 2  # needs run_retries enabled in dagster.yaml
 # Run priority of the lake runs: it orders the run queue and the claims on the duckdb pool, so a lake
@@ -53,23 +55,49 @@ def contiguous_ranges(hours: Iterable[T], step: timedelta = timedelta(hours=1)) 
     return ranges
 
 
+def day_key(day: date) -> str:
+    return f"{day:%Y-%m-%d}"
+
+
+def ad_spend_run_requests(days: list[date], reason: str) -> list[RunRequest]:
+    """One single-run backfill of ``ad_spend`` per contiguous range of days."""
+    return range_run_requests(
+        contiguous_ranges(days, timedelta(days=1)), day_key, AD_SPEND, reason, run_key_prefix="ad_spend:"
+    )
+
+
 def lake_run_requests(hours: list[datetime], reason: str) -> list[RunRequest]:
     """One single-run backfill of the lake step per contiguous range of hours."""
+    tags = {
+        LAKE_RUN_TAG: "true",
+        PRIORITY_TAG: str(LAKE_RUN_PRIORITY),
+        # later ticks may leave their files to this run (not_yet_queued): retry it if it fails
+        "dagster/max_retries": str(LAKE_RUN_RETRIES),
+    }
+    return range_run_requests(contiguous_ranges(hours), hour_key, LAKE_STEP, reason, tags)
+
+
+def range_run_requests(
+    ranges: list[tuple[T, T]],
+    key: Callable[[T], str],
+    selection: list[AssetKey],
+    reason: str,
+    tags: dict[str, str] | None = None,
+    run_key_prefix: str = "",
+) -> list[RunRequest]:
+    """A run of ``selection`` per (first, last) partition range, as a single-run backfill (range tags)."""
     return [
         RunRequest(
-            run_key=f"{reason}:{hour_key(first)}..{hour_key(last)}",
-            asset_selection=LAKE_STEP,
+            run_key=f"{reason}:{run_key_prefix}{key(first)}..{key(last)}",
+            asset_selection=selection,
             tags={
-                RANGE_START_TAG: hour_key(first),
-                RANGE_END_TAG: hour_key(last),
+                RANGE_START_TAG: key(first),
+                RANGE_END_TAG: key(last),
                 "shopper/trigger": reason.split(":")[0],
-                LAKE_RUN_TAG: "true",
-                PRIORITY_TAG: str(LAKE_RUN_PRIORITY),
-                # later ticks may leave their files to this run (not_yet_queued): retry it if it fails
-                "dagster/max_retries": str(LAKE_RUN_RETRIES),
+                **(tags or {}),
             },
         )
-        for first, last in contiguous_ranges(hours)
+        for first, last in ranges
     ]
 
 
@@ -113,10 +141,13 @@ def _from_key(key: str) -> datetime:
     return datetime.strptime(key, "%Y-%m-%d-%H:%M")
 
 
-def split_existing(hours: list[datetime]) -> tuple[list[datetime], list[datetime], list[datetime]]:
-    """(hours that are partitions, hours still ahead of the clock, hours before the first partition)."""
-    first = hourly_partitions.get_first_partition_window()
-    last = hourly_partitions.get_last_partition_window()
+def split_existing(
+    hours: list[datetime], partitions_def=hourly_partitions
+) -> tuple[list[datetime], list[datetime], list[datetime]]:
+    """(hours that are partitions, hours still ahead of the clock, hours before the first partition);
+    with ``daily_partitions``, the same for days (midnights)."""
+    first = partitions_def.get_first_partition_window()
+    last = partitions_def.get_last_partition_window()
     start = first.start.astimezone(UTC).replace(tzinfo=None) if first else datetime.max
     end = last.end.astimezone(UTC).replace(tzinfo=None) if last else datetime.min
     return (
@@ -141,11 +172,31 @@ def landed_hours(context: SensorEvaluationContext, pending: Iterable[str], lande
     """
     ready, waiting, too_early = split_existing(sorted({datetime.fromisoformat(h) for h in pending} | set(landed)))
     if too_early:
-        context.log.warning(
-            f"{len(too_early)} landed hours are before SHOPPER_START_DATE ({too_early[0]:%Y-%m-%d %H}:00 first); "
-            "they stay in the landing zone: set SHOPPER_START_DATE earlier to process them"
-        )
+        _warn_too_early(context, f"{len(too_early)} landed hours", f"{too_early[0]:%Y-%m-%d %H}:00")
     return LandedHours(ready=ready, waiting=waiting)
+
+
+class LandedDays(NamedTuple):
+    """The ad-spend days a tick has to act on, and those it keeps for a later tick."""
+
+    ready: list[date]
+    waiting: list[date]
+
+
+def landed_days(context: SensorEvaluationContext, pending: Iterable[str], landed: Iterable[date]) -> LandedDays:
+    """Ad-spend days landed by this tick plus those still waiting (ISO dates in the cursor); see landed_hours."""
+    starts = {datetime.fromisoformat(d) for d in pending} | {datetime(d.year, d.month, d.day) for d in landed}
+    ready, waiting, too_early = split_existing(sorted(starts), daily_partitions)
+    if too_early:
+        _warn_too_early(context, f"{len(too_early)} landed ad-spend days", f"{too_early[0]:%Y-%m-%d}")
+    return LandedDays(ready=[d.date() for d in ready], waiting=[d.date() for d in waiting])
+
+
+def _warn_too_early(context: SensorEvaluationContext, what: str, first: str) -> None:
+    context.log.warning(
+        f"{what} are before SHOPPER_START_DATE ({first} first); "
+        "they stay in the landing zone: set SHOPPER_START_DATE earlier to process them"
+    )
 
 
 def lake_runs_for(context: SensorEvaluationContext, hours: list[datetime], reason: str) -> list[RunRequest]:

@@ -2,9 +2,12 @@
 
 Each tick lands the objects whose keys sort after the cursor (JSONL, JSONL.gz, or REES46 CSV),
 each line into the hour folder of its event_time, and requests the same lake runs as the Kafka
-sensor for the hours touched. Bad files or rows never block it: they are landed as lines the
-cleaning step quarantines with a reason, or skipped with an error in the tick's log. Producers
-must write keys that sort in arrival order (e.g. prefixed with a timestamp).
+sensor for the hours touched. Ad-spend CSV files under ``incoming/ad_spend/`` are split into the
+day folders of their rows' dates, and ``ad_spend`` runs are requested for those days (one
+single-run backfill per contiguous range of days). One cursor, the last key handled, covers both.
+Bad files or rows never block it: they are landed as lines the cleaning step (or ``ad_spend``)
+quarantines with a reason, or skipped with an error in the tick's log. Producers must write keys
+that sort in arrival order (e.g. prefixed with a timestamp).
 """
 
 from __future__ import annotations
@@ -21,7 +24,17 @@ from dagster import (
     sensor,
 )
 
-from shopper_assets.automation.lake_runs import LAKE_STEP, hour_key, lake_runs_for, landed_hours
+from shopper_assets.automation.lake_runs import (
+    AD_SPEND,
+    LAKE_STEP,
+    ad_spend_run_requests,
+    day_key,
+    hour_key,
+    lake_runs_for,
+    landed_days,
+    landed_hours,
+)
+from shopper_assets.contract.ad_spend import INCOMING_PREFIX as AD_SPEND_INCOMING_PREFIX
 from shopper_assets.ingestion.landing import LandingZone
 
 
@@ -32,6 +45,7 @@ class S3DropsResource(ConfigurableResource):
     endpoint_url: str | None = None
     region: str = "us-east-1"
     prefix: str = "incoming/"
+    ad_spend_prefix: str = AD_SPEND_INCOMING_PREFIX  # inside ``prefix``: ad-spend CSV files
     max_objects_per_tick: int = 20
 
     def client(self):
@@ -43,9 +57,14 @@ class S3DropsResource(ConfigurableResource):
 @sensor(
     name="s3_drop_sensor",
     minimum_interval_seconds=30,
-    target=LAKE_STEP,
+    # asset_selection rather than target: a target is one job, whose assets must share one partitioning
+    # (the lake step is hourly, ad_spend daily); each request here runs on the implicit asset job.
+    asset_selection=[*LAKE_STEP, *AD_SPEND],
     default_status=DefaultSensorStatus.STOPPED,
-    description="Lands files dropped under s3://$SHOPPER_S3_BUCKET/incoming/ and requests lake runs for their hours.",
+    description=(
+        "Lands files dropped under s3://$SHOPPER_S3_BUCKET/incoming/ and requests lake runs for their hours "
+        "(ad_spend runs for the days of ad-spend files under incoming/ad_spend/)."
+    ),
 )
 def s3_drop_sensor(
     context: SensorEvaluationContext, s3_drops: S3DropsResource, landing: LandingZone
@@ -60,19 +79,26 @@ def s3_drop_sensor(
         after_key=state.get("after_key"),
         max_objects=s3_drops.max_objects_per_tick,
         prefix=s3_drops.prefix,
+        ad_spend_prefix=s3_drops.ad_spend_prefix,
     )
     for error in report.errors:
         context.log.warning(error)
     ready, waiting = landed_hours(context, state.get("pending_hours", []), report.hours)
-    new_state = {"after_key": report.last_key, "pending_hours": [h.isoformat() for h in waiting]}
-    if not ready and report.objects == 0:
+    ready_days, waiting_days = landed_days(context, state.get("pending_days", []), report.ad_spend_days)
+    new_state = {
+        "after_key": report.last_key,
+        "pending_hours": [h.isoformat() for h in waiting],
+        "pending_days": [d.isoformat() for d in waiting_days],
+    }
+    if not ready and not ready_days and report.objects == 0:
         return SkipReason(
             f"No new objects under s3://{s3_drops.bucket}/{s3_drops.prefix}"
             + (f"; errors: {report.errors}" if report.errors else "")
         )
     context.log.info(
-        f"Landed {report.objects} objects ({report.lines:,} lines, {report.bad_rows:,} bad rows) "
-        f"into {len(report.files)} files over {len(report.hours)} hours"
+        f"Landed {report.objects} objects ({report.lines:,} lines, {report.bad_rows:,} bad rows; "
+        f"{report.ad_spend_rows:,} ad-spend rows) into {len(report.files)} files over {len(report.hours)} hours "
+        f"and {len(report.ad_spend_days)} ad-spend days"
     )
     events = [
         AssetMaterialization(
@@ -82,9 +108,18 @@ def s3_drop_sensor(
         )
         for h in sorted(set(report.hours))
         if h in ready
+    ] + [
+        AssetMaterialization(
+            asset_key="landing_ad_spend",
+            partition=day_key(d),
+            metadata={"objects_in_tick": report.objects, "source": "s3 drops"},
+        )
+        for d in report.ad_spend_days
+        if d in ready_days
     ]
+    reason = f"s3:{report.last_key}"
     return SensorResult(
-        run_requests=lake_runs_for(context, ready, f"s3:{report.last_key}"),
+        run_requests=lake_runs_for(context, ready, reason) + ad_spend_run_requests(ready_days, reason),
         asset_events=events,
         cursor=json.dumps(new_state),
     )

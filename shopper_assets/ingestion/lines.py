@@ -105,3 +105,21 @@ def _with_invalid_utf8(source: pa.Array, numbers: pa.Array, binary: pa.Array) ->
         [source, numbers, decoded["line"].cast(pa.string_view()), decoded["raw_bytes"].cast(pa.binary_view())],
         schema=LINE_SCHEMA,
     )
+
+
+def join_groups(keys: np.ndarray, data: pa.Array) -> list[tuple[int, pa.Buffer]]:
+    """Runs of equal ``keys`` (rows sorted by key) with their ``data`` values back to back, zero-copy.
+
+    ``data`` is a large_binary array (each value already ends with its newline); returns
+    (key, bytes of the run) per run, in order.
+    """
+    if len(keys) == 0:
+        return []
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    ends = np.append(starts[1:], len(keys))
+    offsets = np.frombuffer(data.buffers()[1], dtype=np.int64)[data.offset : data.offset + len(data) + 1]
+    body = data.buffers()[2]
+    return [
+        (int(keys[s]), body.slice(int(offsets[s]), int(offsets[e] - offsets[s])))
+        for s, e in zip(starts, ends, strict=True)
+    ]

@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shopper_assets.contract.events import DEFAULT_CURRENCY, SCHEMA_VERSION
+from shopper_assets.ingestion.csv_lines import csv_fields_sql
 from shopper_assets.ingestion.lines import lines_table
 
 HEADER = "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session"
@@ -57,7 +58,6 @@ PAGE_BY_TYPE = {
 DEFAULTS = {"device_type": "desktop", "referrer": "direct", "currency": DEFAULT_CURRENCY}
 UNKNOWN_CATEGORY = "unknown"
 
-_CSV_FIELD = r'("(?:[^"]|"")*"|[^,"]*),'  # one field and its comma; quotes doubled inside quotes
 _NUMBER = r"[+-]?(\d+(\.\d*)?|\.\d+)"
 
 
@@ -78,13 +78,7 @@ def _case(column: str, mapping: dict[str, str]) -> str:
 
 def conversion_sql(lines: str) -> str:
     """Contract JSON per data line of a relation of CSV lines (LINE_SCHEMA), with a bad-row flag."""
-    fields = (
-        f"CASE WHEN raw_bytes IS NOT NULL THEN NULL "
-        f"WHEN NOT contains(line, '\"') THEN string_split(line, ',') "
-        f"WHEN regexp_full_match(line || ',', '(?:{_CSV_FIELD})*') THEN list_transform("
-        f"regexp_extract_all(line || ',', '{_CSV_FIELD}', 1), "
-        f"lambda x: CASE WHEN starts_with(x, '\"') THEN replace(x[2:-2], '\"\"', '\"') ELSE x END) END"
-    )
+    fields = f"CASE WHEN raw_bytes IS NOT NULL THEN NULL ELSE {csv_fields_sql('line')} END"
     page = _case("event_type", PAGE_BY_TYPE)
     event_json = f"""json_object(
         'event_id', 'rees46-' || CASE WHEN occurrence = 1 THEN row_md5 ELSE md5(row_md5 || '#' || occurrence) END,

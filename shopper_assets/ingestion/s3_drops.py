@@ -2,7 +2,9 @@
 
 ``process_incoming`` walks the prefix in key order after a cursor (the last key handled), so a
 sensor only keeps that key. Accepted: ``.jsonl``/``.jsonl.gz`` (contract events, kept byte for
-byte) and ``.csv``/``.csv.gz`` (REES46, converted by ``rees46.convert_csv``). Each line goes to
+byte) and ``.csv``/``.csv.gz`` (REES46, converted by ``rees46.convert_csv``), except under
+``incoming/ad_spend/``: there ``.csv``/``.csv.gz`` objects are ad-spend reports, split by their
+``date`` into ``landing/ad_spend/date=D/`` (see ``ad_spend_drops.py``). Each event line goes to
 the landing folder of its event_time hour — read with the same pattern and cast as the raw
 routing, so a routed line is never "late" or "from the future" for the cleaning step; a line
 without a readable time goes to the file's earliest hour (or the object's LastModified hour).
@@ -25,7 +27,8 @@ import hashlib
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 import duckdb
 import numpy as np
@@ -33,8 +36,10 @@ import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
 from isal import igzip
 
+from shopper_assets.contract.ad_spend import INCOMING_PREFIX as AD_SPEND_INCOMING_PREFIX
+from shopper_assets.ingestion.ad_spend_drops import ad_spend_landing_name, split_by_day
 from shopper_assets.ingestion.landing import LandingZone
-from shopper_assets.ingestion.lines import decompress, lines_table
+from shopper_assets.ingestion.lines import decompress, join_groups, lines_table
 from shopper_assets.ingestion.rees46 import convert_csv
 from shopper_assets.lake.raw import event_time_sql
 
@@ -54,6 +59,8 @@ class DropReport:
     lines: int = 0  # lines landed
     bad_rows: int = 0  # malformed CSV rows among them (quarantined by the cleaning step)
     hours: list[datetime] = field(default_factory=list)  # landing hours written: partitions to materialize
+    ad_spend_days: list[date] = field(default_factory=list)  # ad-spend landing days written: partitions too
+    ad_spend_rows: int = 0  # ad-spend lines landed (header lines excluded)
     files: list[str] = field(default_factory=list)  # landing file names written
     last_key: str | None = None
     errors: list[str] = field(default_factory=list)
@@ -63,6 +70,16 @@ def kind_of(key: str) -> str | None:
     """``jsonl``, ``csv`` or None (unsupported) from the key's extension."""
     lower = key.lower()
     return next((kind for suffix, kind in KINDS.items() if lower.endswith(suffix)), None)
+
+
+class Landed(NamedTuple):
+    """What one object wrote: event landing hours and ad-spend landing days."""
+
+    hours: set[datetime]
+    days: set[date]
+
+
+NOTHING = Landed(set(), set())
 
 
 def landing_name(key: str, content: bytes) -> str:
@@ -84,16 +101,21 @@ def process_incoming(
     prefix: str = INCOMING_PREFIX,
     max_object_bytes: int = MAX_OBJECT_BYTES,
     workers: int = 4,
+    ad_spend_prefix: str = AD_SPEND_INCOMING_PREFIX,
 ) -> DropReport:
-    """Land up to ``max_objects`` objects of ``s3://bucket/<prefix>`` whose keys sort after ``after_key``."""
+    """Land up to ``max_objects`` objects of ``s3://bucket/<prefix>`` whose keys sort after ``after_key``.
+
+    Objects under ``ad_spend_prefix`` (inside ``prefix``) are ad-spend CSV files.
+    """
     report = DropReport(last_key=after_key)
     hours: set[datetime] = set()
+    days: set[date] = set()
     with duckdb.connect() as con, ThreadPoolExecutor(max_workers=workers) as pool:
         con.execute("SET TimeZone = 'UTC'")
         for obj in _list_after(s3, bucket, prefix, after_key, max_objects):
             key = obj["Key"]
             try:
-                landed = _process_object(s3, bucket, landing, obj, con, pool, max_object_bytes, report)
+                landed = _process_object(s3, bucket, landing, obj, con, pool, max_object_bytes, report, ad_spend_prefix)
             except (ClientError, BotoCoreError, OSError) as exc:
                 if _is_missing(exc):  # deleted since it was listed: nothing to land
                     report.errors.append(f"{key}: gone before it was read; skipped")
@@ -101,11 +123,13 @@ def process_incoming(
                     report.errors.append(f"{key}: S3 error, will retry from here next time: {exc}")
                     break
             else:
-                hours.update(landed)
+                hours.update(landed.hours)
+                days.update(landed.days)
             report.objects += 1
             report.keys.append(key)
             report.last_key = key
     report.hours = sorted(hours)
+    report.ad_spend_days = sorted(days)
     return report
 
 
@@ -128,25 +152,29 @@ def _is_missing(exc: Exception) -> bool:
     return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404")
 
 
-def _process_object(s3, bucket, landing, obj, con, pool, max_bytes, report) -> set[datetime]:
-    """Land one object; returns the hours written. Content problems are reported, S3 errors raised."""
+def _process_object(s3, bucket, landing, obj, con, pool, max_bytes, report, ad_spend_prefix) -> Landed:
+    """Land one object; returns what it wrote. Content problems are reported, S3 errors raised."""
     key, size = obj["Key"], int(obj["Size"])
     kind = kind_of(key)
-    if kind is None:
-        report.errors.append(f"{key}: unsupported file type (expected .jsonl, .jsonl.gz, .csv or .csv.gz); skipped")
-        return set()
+    ad_spend = key.startswith(ad_spend_prefix)
+    if kind is None or (ad_spend and kind != "csv"):
+        expected = ".csv or .csv.gz for ad spend" if ad_spend else ".jsonl, .jsonl.gz, .csv or .csv.gz"
+        report.errors.append(f"{key}: unsupported file type (expected {expected}); skipped")
+        return NOTHING
     if size > max_bytes:
         report.errors.append(f"{key}: {size:,} bytes is over the {max_bytes:,} byte limit; split it and drop again")
-        return set()
+        return NOTHING
     content = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     fallback = _hour(obj["LastModified"])
+    if ad_spend:
+        return Landed(set(), _land_ad_spend(landing, key, content, fallback.date(), con, report, ad_spend_prefix))
     name = landing_name(key, content)
     try:
         text = decompress(content, key)
     except ValueError as exc:
         report.errors.append(f"{key}: {exc}; landed as is, quarantined as unreadable_file")
         report.files.append(landing.write_file(fallback, name, content))
-        return {fallback}
+        return Landed({fallback}, set())
     try:
         if kind == "csv":
             batch = convert_csv(text, key)
@@ -156,13 +184,33 @@ def _process_object(s3, bucket, landing, obj, con, pool, max_bytes, report) -> s
         groups = _route(con, lines, fallback)
     except (duckdb.Error, pa.ArrowException, MemoryError) as exc:  # content the converter cannot handle
         report.errors.append(f"{key}: could not be converted ({type(exc).__name__}: {exc}); skipped")
-        return set()
+        return NOTHING
     report.bad_rows += bad_rows
     writes = [pool.submit(_write, landing, hour, name, payload) for hour, payload in groups]
     for future in writes:
         report.files.append(future.result())
     report.lines += len(lines)
-    return {hour for hour, _ in groups}
+    return Landed({hour for hour, _ in groups}, set())
+
+
+def _land_ad_spend(landing, key: str, content: bytes, fallback: date, con, report, prefix: str) -> set[date]:
+    """One ad-spend object into the day folders of its rows' dates; returns the days written."""
+    name = ad_spend_landing_name(key, prefix)
+    try:
+        text = decompress(content, key)
+    except ValueError as exc:
+        report.errors.append(f"{key}: {exc}; landed as is, quarantined as unreadable_file")
+        report.files.append(landing.write_ad_spend(fallback, f"{name}.gz", content))
+        return {fallback}
+    try:
+        days = split_by_day(con, key, text, fallback)
+    except (duckdb.Error, pa.ArrowException, MemoryError) as exc:
+        report.errors.append(f"{key}: could not be split by day ({type(exc).__name__}: {exc}); skipped")
+        return set()
+    for day, payload in days:
+        report.files.append(landing.write_ad_spend(day, name, payload))
+        report.ad_spend_rows += payload.count(b"\n") - 1  # without the header line
+    return {day for day, _ in days}
 
 
 def _exact_bytes(con: duckdb.DuckDBPyConnection, table: pa.Table) -> pa.Array:
@@ -194,14 +242,7 @@ def _route(con: duckdb.DuckDBPyConnection, lines: pa.Array, fallback: datetime) 
         con.unregister("_drop_out")
     data = out["b"].combine_chunks().cast(pa.large_binary())
     hours = out["hour"].combine_chunks().cast(pa.int64()).to_numpy()
-    starts = np.flatnonzero(np.concatenate(([True], hours[1:] != hours[:-1])))
-    ends = np.append(starts[1:], len(hours))
-    offsets = np.frombuffer(data.buffers()[1], dtype=np.int64)[data.offset : data.offset + len(data) + 1]
-    body = data.buffers()[2]
-    return [
-        (EPOCH + timedelta(microseconds=int(hours[s])), body.slice(int(offsets[s]), int(offsets[e] - offsets[s])))
-        for s, e in zip(starts, ends, strict=True)
-    ]
+    return [(EPOCH + timedelta(microseconds=us), payload) for us, payload in join_groups(hours, data)]
 
 
 def _write(landing: LandingZone, hour: datetime, name: str, payload: pa.Buffer) -> str:

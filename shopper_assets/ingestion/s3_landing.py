@@ -1,6 +1,7 @@
-"""The landing zone in S3: ``s3://<bucket>/landing/events/date=YYYY-MM-DD/hour=HH/<name>``.
+"""The landing zone in S3: ``s3://<bucket>/landing/events/date=YYYY-MM-DD/hour=HH/<name>`` and
+``s3://<bucket>/landing/ad_spend/date=YYYY-MM-DD/<name>``.
 
-Same interface as the local landing zone, so ``raw_events`` reads S3 in prod unchanged. S3
+Same interface as the local landing zone, so ``raw_events`` and ``ad_spend`` read S3 in prod unchanged. S3
 PutObject is atomic (a reader sees the old object or the new one, never half a file), which is the
 guarantee the local zone gets from write-then-rename. Credentials come only from boto3's standard
 chain (AWS_* environment variables, profiles, instance roles): no config field holds a secret.
@@ -8,14 +9,23 @@ chain (AWS_* environment variables, profiles, instance roles): no config field h
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 
 import boto3
 from botocore.config import Config
 from pydantic import PrivateAttr
 
-from shopper_assets.ingestion.landing import LANDED_SUFFIXES, LANDING_PREFIX, LandingZone, hour_folder
+from shopper_assets.ingestion.landing import (
+    AD_SPEND_PREFIX,
+    AD_SPEND_SUFFIXES,
+    LANDED_SUFFIXES,
+    LANDING_PREFIX,
+    LandingZone,
+    check_file_name,
+    day_folder,
+    hour_folder,
+)
 
 
 @lru_cache(maxsize=8)
@@ -44,12 +54,14 @@ def list_keys(client, bucket: str, prefix: str) -> dict[str, tuple[str, int]]:
 
 
 class S3LandingZone(LandingZone):
-    """Landing zone under ``s3://<bucket>/landing/events/``; endpoint for MinIO/moto, else AWS."""
+    """Landing zone under ``s3://<bucket>/landing/events/`` (and ``landing/ad_spend/``); endpoint for
+    MinIO/moto, else AWS."""
 
     bucket: str
     endpoint_url: str | None = None
     region: str | None = None
     prefix: str = LANDING_PREFIX
+    ad_spend_prefix: str = AD_SPEND_PREFIX
 
     _client = PrivateAttr(default=None)
 
@@ -65,20 +77,38 @@ class S3LandingZone(LandingZone):
 
     def file_versions(self, hour: datetime) -> dict[str, str]:
         """Version: the object's ETag and size."""
-        folder = f"{self.prefix.rstrip('/')}/{hour_folder(hour)}/"
-        return {
-            f"{hour_folder(hour)}/{key[len(folder) :]}": f"{etag}:{size}"
-            for key, (etag, size) in list_keys(self.client, self.bucket, folder).items()
-            if "/" not in key[len(folder) :] and key.endswith(LANDED_SUFFIXES)
-        }
+        return self._versions(self.prefix, hour_folder(hour), LANDED_SUFFIXES)
 
     def read_bytes(self, name: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=self.key(name))["Body"].read()
+        return self._read(self.key(name))
 
     def write_file(self, hour: datetime, filename: str, data: bytes) -> str:
         """One PutObject: atomic, and a file of the same name is replaced, never duplicated."""
-        if "/" in filename or not filename.endswith(LANDED_SUFFIXES):
-            raise ValueError(f"landing file name must be a bare *.jsonl[.gz] name, got {filename!r}")
-        name = f"{hour_folder(hour)}/{filename}"
-        self.client.put_object(Bucket=self.bucket, Key=self.key(name), Body=data)
+        check_file_name(filename, LANDED_SUFFIXES)
+        return self._put(self.prefix, f"{hour_folder(hour)}/{filename}", data)
+
+    def ad_spend_versions(self, day: date) -> dict[str, str]:
+        return self._versions(self.ad_spend_prefix, day_folder(day), AD_SPEND_SUFFIXES)
+
+    def read_ad_spend(self, name: str) -> bytes:
+        return self._read(f"{self.ad_spend_prefix.rstrip('/')}/{name}")
+
+    def write_ad_spend(self, day: date, filename: str, data: bytes) -> str:
+        check_file_name(filename, AD_SPEND_SUFFIXES)
+        return self._put(self.ad_spend_prefix, f"{day_folder(day)}/{filename}", data)
+
+    def _versions(self, prefix: str, folder: str, suffixes: tuple[str, ...]) -> dict[str, str]:
+        """``folder/<name>`` → ``ETag:size`` of the objects directly in the folder with the given suffixes."""
+        listed = f"{prefix.rstrip('/')}/{folder}/"
+        return {
+            f"{folder}/{key[len(listed) :]}": f"{etag}:{size}"
+            for key, (etag, size) in list_keys(self.client, self.bucket, listed).items()
+            if "/" not in key[len(listed) :] and key.endswith(suffixes)
+        }
+
+    def _read(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def _put(self, prefix: str, name: str, data: bytes) -> str:
+        self.client.put_object(Bucket=self.bucket, Key=f"{prefix.rstrip('/')}/{name}", Body=data)
         return name

@@ -1,10 +1,14 @@
-"""Lake table layouts. Every table is partitioned by ``event_hour`` (the hourly Dagster partition)."""
+"""Lake table layouts. Event tables are partitioned by ``event_hour`` (the hourly Dagster partition),
+the ad-spend tables by ``spend_date`` (daily)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from shopper_assets.contract.ad_spend import AD_SPEND_COLUMNS, AD_SPEND_QUARANTINE_COLUMNS
 from shopper_assets.contract.events import CLEANED_COLUMNS
+from shopper_assets.partitions import days_in, hours_in
 
 PARTITION_COLUMN = "event_hour"
 
@@ -14,10 +18,20 @@ class LakeTable:
     name: str
     columns: tuple[tuple[str, str], ...]
     description: str
+    partition_column: str = PARTITION_COLUMN
+    daily: bool = False  # one partition per day (``date=D``) instead of per hour (``date=D/hour=H``)
 
     @property
     def column_names(self) -> list[str]:
         return [c for c, _ in self.columns]
+
+    def folder(self, start: datetime) -> str:
+        """Relative folder of the partition starting at ``start`` (below the table's folder)."""
+        return f"date={start:%Y-%m-%d}" if self.daily else f"date={start:%Y-%m-%d}/hour={start:%H}"
+
+    def partitions_in(self, start: datetime, end: datetime) -> list[datetime]:
+        """Start of every partition in [start, end)."""
+        return days_in(start, end) if self.daily else hours_in(start, end)
 
     def ddl(self, schema: str = "lake") -> str:
         cols = ",\n  ".join(f"{name} {sql_type}" for name, sql_type in self.columns)
@@ -57,4 +71,20 @@ QUARANTINED_EVENTS = LakeTable(
     "Landed lines removed for a reason other than duplication, with the reason.",
 )
 
-LAKE_TABLES = {t.name: t for t in (RAW_EVENTS, CLEANED_EVENTS, QUARANTINED_EVENTS)}
+AD_SPEND = LakeTable(
+    "ad_spend",
+    AD_SPEND_COLUMNS,
+    "Valid ad-spend rows, one per (spend_date, campaign_id, ad_id), with their file and line.",
+    partition_column="spend_date",
+    daily=True,
+)
+
+AD_SPEND_QUARANTINE = LakeTable(
+    "ad_spend_quarantine",
+    AD_SPEND_QUARANTINE_COLUMNS,
+    "Landed ad-spend lines that did not make it, with the reason, a detail and the line.",
+    partition_column="spend_date",
+    daily=True,
+)
+
+LAKE_TABLES = {t.name: t for t in (RAW_EVENTS, CLEANED_EVENTS, QUARANTINED_EVENTS, AD_SPEND, AD_SPEND_QUARANTINE)}

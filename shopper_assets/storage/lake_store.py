@@ -1,6 +1,7 @@
 """Lake storage behind one interface, so assets never know where partitions live.
 
-Lake tables are hourly Parquet partitions (``<root>/<table>/date=YYYY-MM-DD/hour=HH/*.parquet``);
+Lake tables are hourly Parquet partitions (``<root>/<table>/date=YYYY-MM-DD/hour=HH/*.parquet``), or
+daily ones (``<root>/<table>/date=YYYY-MM-DD/``) for tables that say so (ad spend);
 assets compute on them with an in-process DuckDB engine (vectorised, parallel, spills to disk) and
 hand the store the rows of a time window, which replace exactly that window's partitions, or are
 added to them as new part files (micro-batches). Each partition folder also holds ``_parts.json``,
@@ -26,7 +27,6 @@ import duckdb
 from dagster import ConfigurableResource
 
 from shopper_assets.lake.tables import LAKE_TABLES, PARTITION_COLUMN, LakeTable
-from shopper_assets.partitions import hours_in
 
 PARTS_MANIFEST = "_parts.json"  # per partition folder: its write batches (see Batch)
 
@@ -82,9 +82,9 @@ def link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def partition_path(table: str, hour: datetime) -> str:
-    """Relative folder of one table partition."""
-    return f"{table}/date={hour:%Y-%m-%d}/hour={hour:%H}"
+def partition_path(table: str, start: datetime) -> str:
+    """Relative folder of one table partition (an hour, or a day for daily tables)."""
+    return f"{table}/{LAKE_TABLES[table].folder(start)}"
 
 
 def sql_ts(ts: datetime) -> str:
@@ -134,7 +134,7 @@ class LakeSession:
 
     def scan(self, table: str, start: datetime, end: datetime) -> str:
         """SQL relation with the rows of ``table`` in [start, end), reading only those partitions."""
-        hours = hours_in(start, end)
+        hours = LAKE_TABLES[table].partitions_in(start, end)
         self.fetch(table, hours)  # all at once (a remote store fetches hours in parallel)
         return self.scan_parts(table, {hour: self.part_names(table, hour) for hour in hours})
 
@@ -212,24 +212,28 @@ class LakeSession:
 
     def _write(self, table: str, start: datetime, end: datetime, query: str, inputs: InputsByHour, append: bool) -> int:
         spec = LAKE_TABLES[table]
+        column = spec.partition_column
         staging = self.root / "_staging" / f"{table}-{uuid.uuid4().hex}"
         staging.parent.mkdir(parents=True, exist_ok=True)
-        hours = [h for h in hours_in(start, end) if h in inputs] if append else hours_in(start, end)
-        inside = window_filter(start, end)
+        every = spec.partitions_in(start, end)
+        hours = [h for h in every if h in inputs] if append else every
+        inside = window_filter(start, end, column)
         if append:  # only the hours named in ``inputs``
-            inside = f"{PARTITION_COLUMN} IN ({', '.join(sql_ts(h) for h in hours)})" if hours else "false"
-        guard = f"CASE WHEN {inside} THEN true ELSE error('row outside the hours being written') END"
+            inside = f"{column} IN ({', '.join(sql_ts(h) for h in hours)})" if hours else "false"
+        unit = "days" if spec.daily else "hours"
+        guard = f"CASE WHEN {inside} THEN true ELSE error('row outside the {unit} being written') END"
+        folders = "date" if spec.daily else "date, hour"
+        hour = "" if spec.daily else f", strftime({column}, '%H') AS hour"
         try:
             written = self.con.execute(
                 f"""COPY (
-                        SELECT *, strftime({PARTITION_COLUMN}, '%Y-%m-%d') AS date,
-                               strftime({PARTITION_COLUMN}, '%H') AS hour
+                        SELECT *, strftime({column}, '%Y-%m-%d') AS date{hour}
                         FROM ({typed_select(spec, query)}) AS rows WHERE {guard}
-                    ) TO '{staging}' (FORMAT parquet, PARTITION_BY (date, hour), COMPRESSION zstd,
+                    ) TO '{staging}' (FORMAT parquet, PARTITION_BY ({folders}), COMPRESSION zstd,
                                      FILENAME_PATTERN 'part-{{i}}')"""
             ).fetchall()[0][0]
             for hour in hours:
-                staged = staging / f"date={hour:%Y-%m-%d}" / f"hour={hour:%H}"
+                staged = staging / spec.folder(hour)
                 staged.mkdir(parents=True, exist_ok=True)
                 tag = uuid.uuid4().hex[:12]  # part names are never reused, so S3 and Postgres can tell new from known
                 parts = []
@@ -306,9 +310,10 @@ class LocalLakeStore(LakeStore):
             con.close()
 
     def publish_to_warehouse(self) -> None:
-        """``lake.<table>`` views in the DuckDB warehouse over all partition files.
+        """``lake.<table>`` views in the DuckDB warehouse over all partition files, for every lake table.
 
-        An empty schema file per table keeps a view bound before its first partition exists.
+        An empty schema file per table keeps a view bound before its first partition exists: the
+        ad-spend views exist (empty, typed) even when no ad spend was ever landed, so dbt builds.
         """
         Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
         with duckdb.connect(self.duckdb_path) as con:

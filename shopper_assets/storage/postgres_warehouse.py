@@ -18,10 +18,10 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg import sql
 
-from shopper_assets.lake.tables import PARTITION_COLUMN, LakeTable
+from shopper_assets.lake.tables import LakeTable
 
 #: Tables of the lake that the warehouse holds (raw_events stays in the lake only).
-WAREHOUSE_TABLES = ("cleaned_events", "quarantined_events")
+WAREHOUSE_TABLES = ("cleaned_events", "quarantined_events", "ad_spend", "ad_spend_quarantine")
 
 _DDL_LOCK = 0x5305_0001  # pg_advisory_xact_lock key serialising DDL of concurrent runs
 
@@ -33,7 +33,7 @@ def pg_type(sql_type: str) -> str:
         return "text"
     if t == "BLOB":
         return "bytea"
-    if t in ("TIMESTAMP", "BIGINT", "INTEGER"):
+    if t in ("TIMESTAMP", "DATE", "BIGINT", "INTEGER"):
         return t.lower()
     if m := re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", t):
         return f"numeric({m[1]},{m[2]})"
@@ -63,7 +63,7 @@ def connect(url: str) -> psycopg.Connection:
 
 
 def ensure_tables(conn: psycopg.Connection, tables: Iterable[LakeTable], schema: str = "lake") -> None:
-    """Create the schema, the tables and their event_hour index if missing; add new contract columns.
+    """Create the schema, the tables and their partition-column index if missing; add new contract columns.
 
     Idempotent and safe when several runs start at once (an advisory lock serialises the DDL). DDL
     only runs for what the catalog lacks, so the usual call takes no table lock that would wait
@@ -96,11 +96,11 @@ def ensure_tables(conn: psycopg.Connection, tables: Iterable[LakeTable], schema:
                             target, sql.Identifier(name), sql.SQL(pg_type(t))
                         )
                     )
-            index = f"{spec.name}_{PARTITION_COLUMN}_idx"
+            index = f"{spec.name}_{spec.partition_column}_idx"
             if index not in indexes:
                 conn.execute(
                     sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
-                        sql.Identifier(index), target, sql.Identifier(PARTITION_COLUMN)
+                        sql.Identifier(index), target, sql.Identifier(spec.partition_column)
                     )
                 )
 
@@ -112,7 +112,8 @@ def replace_hours(
     batches: Iterable[pa.RecordBatch],
     schema: str = "lake",
 ) -> int:
-    """Replace the rows of ``hours`` in ``schema.<table>`` with ``batches``, in one transaction.
+    """Replace the rows of ``hours`` (partition starts: hours, or days) in ``schema.<table>`` with
+    ``batches``, in one transaction.
 
     DELETE of the hours and COPY of the rows commit together, so a reader sees the old window or
     the new one, and re-running a window never duplicates; an error anywhere (also while the
@@ -127,10 +128,15 @@ def replace_hours(
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{schema}.{spec.name}",))
         cur.execute(
-            sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(target, sql.Identifier(PARTITION_COLUMN)),
-            (list(hours),),
+            sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(target, sql.Identifier(spec.partition_column)),
+            (partition_values(spec, hours),),
         )
         return _copy_rows(cur, spec, schema, batches)
+
+
+def partition_values(spec: LakeTable, starts: Iterable[datetime]) -> list:
+    """Partition starts as values of the table's partition column (dates for daily tables)."""
+    return [s.date() for s in starts] if spec.daily else list(starts)
 
 
 def _copy_rows(cur: psycopg.Cursor, spec: LakeTable, schema: str, batches: Iterable[pa.RecordBatch]) -> int:
@@ -147,7 +153,9 @@ def _copy_rows(cur: psycopg.Cursor, spec: LakeTable, schema: str, batches: Itera
     return cur.rowcount
 
 
-LOADED_PARTS = "_loaded_parts"  # per schema: (table, event_hour, part) of every lake part file loaded
+# per schema: (table, event_hour, part) of every lake part file loaded; event_hour is the partition's
+# start (midnight for a daily table)
+LOADED_PARTS = "_loaded_parts"
 
 
 def sync_parts(
@@ -189,9 +197,9 @@ def sync_parts(
         if whole:
             cur.execute(
                 sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
-                    sql.Identifier(schema, spec.name), sql.Identifier(PARTITION_COLUMN)
+                    sql.Identifier(schema, spec.name), sql.Identifier(spec.partition_column)
                 ),
-                (whole,),
+                (partition_values(spec, whole),),
             )
             cur.execute(
                 sql.SQL("DELETE FROM {} WHERE table_name = %s AND event_hour = ANY(%s)").format(ledger),

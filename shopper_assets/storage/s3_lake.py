@@ -1,12 +1,13 @@
-"""The prod lake: Parquet partitions in S3, the cleaned layer also in Postgres for dbt.
+"""The prod lake: Parquet partitions in S3, the cleaned layer and ad spend also in Postgres for dbt.
 
 A session computes exactly like the local one (DuckDB over Parquet files under a local root); the
 root is a cache of the bucket. ``fetch`` makes the cache match S3 for the hours about to be read,
 downloading only objects whose ETag or size changed. ``publish`` ships the hour folders that
 ``replace_window`` or ``append_window`` just swapped in: upload the files S3 does not have yet
 (part files are immutable and never renamed), delete the hour prefix's other objects (so a re-run
-leaves no leftovers), and for cleaned/quarantined events bring Postgres in line, copying only the
-rows of new parts (``pg.sync_parts``). S3 is the truth; the cache can be deleted at any time. Runs may
+leaves no leftovers), and for the tables of ``pg.WAREHOUSE_TABLES`` (cleaned and quarantined events,
+ad spend and its quarantine) bring Postgres in line, copying only the rows of new parts
+(``pg.sync_parts``). S3 is the truth; the cache can be deleted at any time. Runs may
 share a cache directory when they write different partitions (the rule the local store has too);
 a failed publish leaves the cache ahead of S3 only for hours whose manifest was not rewritten,
 and the next fetch puts them back in line with S3.
@@ -171,8 +172,8 @@ class S3LakeSession(LakeSession):
 
 
 class S3LakeStore(LakeStore):
-    """Lake partitions in ``s3://<bucket>/lake/<table>/date=/hour=/part-*.parquet`` (zstd), cleaned
-    and quarantined events also in Postgres ``lake.<table>``.
+    """Lake partitions in ``s3://<bucket>/lake/<table>/date=/hour=/part-*.parquet`` (zstd; daily tables
+    without ``hour=``), the tables of ``pg.WAREHOUSE_TABLES`` also in Postgres ``lake.<table>``.
 
     ``pg_url`` is a secret: pass ``EnvVar("SHOPPER_PG_URL")`` so it never appears in run config or
     logs; it is excluded from this resource's repr. S3 credentials are not config at all (boto3's
@@ -225,7 +226,9 @@ class S3LakeStore(LakeStore):
             shutil.rmtree(spill, ignore_errors=True)
 
     def publish_to_warehouse(self) -> None:
-        """Make sure ``lake.cleaned_events`` and ``lake.quarantined_events`` exist for dbt-postgres.
+        """Make sure the warehouse tables (``pg.WAREHOUSE_TABLES``) exist for dbt-postgres, typed, even
+        before any row of them was landed: a REES46 import has no ad spend, and dbt still reads
+        ``lake.ad_spend``.
 
         Their rows are loaded as each window is published, so there is nothing else to do here.
         """

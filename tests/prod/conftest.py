@@ -17,9 +17,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from dagster import DagsterInstance
 from moto.server import ThreadedMotoServer
 
+from shopper_assets.automation.s3_sensor import S3DropsResource
+from shopper_assets.deployments import prod_resources
 from shopper_assets.ingestion.s3_landing import S3LandingZone, s3_client
+from shopper_assets.settings import Settings
 from shopper_assets.storage.s3_lake import S3LakeStore
 
 AWS_SECRET = "aws-secret-4d1f2c9e-never-log-me"
@@ -153,3 +157,15 @@ def make_store(s3_endpoint: str, bucket: str, pg_url: str, tmp_path: Path):
         )
 
     return make
+
+
+@pytest.fixture
+def prod(s3_endpoint, s3, bucket, pg_url, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The prod resources (as the code location builds them) plus the drop sensor's, and an instance."""
+    monkeypatch.setenv("SHOPPER_PG_URL", pg_url)
+    settings = Settings(env="prod", data_dir=tmp_path / "data", s3_bucket=bucket, aws_endpoint_url=s3_endpoint)
+    resources = {
+        **prod_resources(settings),
+        "s3_drops": S3DropsResource(bucket=bucket, endpoint_url=s3_endpoint, region=REGION),
+    }
+    return resources, DagsterInstance.ephemeral()

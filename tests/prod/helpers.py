@@ -7,7 +7,9 @@ from datetime import datetime
 from pathlib import Path
 
 import psycopg
+from dagster import build_sensor_context
 
+from shopper_assets.automation.s3_sensor import s3_drop_sensor
 from shopper_assets.ingestion.landing import LANDING_PREFIX, LandingZone
 from shopper_assets.lake.pipeline import CleaningStats, RawStats, clean_window, ingest_raw
 from shopper_assets.lake.tables import LAKE_TABLES
@@ -60,3 +62,8 @@ def s3_keys(s3, bucket: str, prefix: str) -> list[str]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys += [o["Key"] for o in page.get("Contents", ())]
     return sorted(keys)
+
+
+def tick(resources: dict, instance, cursor: str | None = None):
+    """One evaluation of the S3 drop sensor."""
+    return s3_drop_sensor(build_sensor_context(instance=instance, resources=resources, cursor=cursor))

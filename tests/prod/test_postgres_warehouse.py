@@ -37,7 +37,7 @@ def test_ensure_tables_types_index_and_idempotence(pg_url: str):
     assert types["event_id"] == "text" and types["event_time"] == "timestamp without time zone"
     assert types["price"] == "numeric" and types["quantity"] == "integer" and types["_line_number"] == "bigint"
     assert raw_types["raw_bytes"] == "bytea"
-    assert {f"{t}_event_hour_idx" for t in LAKE_TABLES} <= indexes
+    assert {f"{t}_{spec.partition_column}_idx" for t, spec in LAKE_TABLES.items()} <= indexes
 
 
 def test_ensure_tables_adds_new_contract_columns(pg_url: str):

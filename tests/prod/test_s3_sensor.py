@@ -6,18 +6,13 @@ from __future__ import annotations
 import gzip
 import json
 from datetime import date
-from pathlib import Path
 
 import psycopg
-import pytest
-from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context, materialize
+from dagster import SensorResult, SkipReason, materialize
 
-from shopper_assets.automation.s3_sensor import S3DropsResource, s3_drop_sensor
-from shopper_assets.deployments import prod_resources
 from shopper_assets.generator import GeneratorConfig, simulate_events
 from shopper_assets.lake.assets import lake_step, landing_events
-from shopper_assets.settings import Settings
-from tests.prod.conftest import REGION
+from tests.prod.helpers import tick
 
 REES46_CSV = (
     "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session\n"
@@ -37,21 +32,6 @@ def jsonl_gz_of_one_hour() -> tuple[bytes, int]:
         row["event_time"] = row["event_time"].strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         lines.append(json.dumps({k: v for k, v in row.items() if v is not None}))
     return gzip.compress(("\n".join(lines) + "\n").encode()), len(rows)
-
-
-@pytest.fixture
-def prod(s3_endpoint, s3, bucket, pg_url, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("SHOPPER_PG_URL", pg_url)
-    settings = Settings(env="prod", data_dir=tmp_path / "data", s3_bucket=bucket, aws_endpoint_url=s3_endpoint)
-    resources = {
-        **prod_resources(settings),
-        "s3_drops": S3DropsResource(bucket=bucket, endpoint_url=s3_endpoint, region=REGION),
-    }
-    return resources, DagsterInstance.ephemeral()
-
-
-def tick(resources, instance, cursor):
-    return s3_drop_sensor(build_sensor_context(instance=instance, resources=resources, cursor=cursor))
 
 
 def execute(resources, instance, result: SensorResult) -> None:
