@@ -68,3 +68,11 @@ def test_whole_history_marts_follow_rebuilt_days_at_most_once_per_window():
         assert requested == {AssetKey("customer_ltv")}  # next window: the late day is followed
         _, requested = tick(instance, fourth.cursor, t0 + timedelta(minutes=10))
         assert requested == set()
+
+
+def test_landed_ad_spend_rebuilds_the_days_campaign_performance():
+    with DagsterInstance.ephemeral() as instance:
+        cursor = evaluate_automation_conditions(defs=defs, instance=instance).cursor
+        instance.report_runless_asset_event(AssetMaterialization("ad_spend", partition=DAY))
+        result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+        assert requested_for_day(result) == {AssetKey("stg_ad_spend"), AssetKey("campaign_performance_daily")}
