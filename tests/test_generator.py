@@ -215,10 +215,13 @@ def test_rerun_overwrites_same_files(tmp_path):
     before = digest(tmp_path)
     stale = first.files[0].with_name(first.files[0].name.replace("-000.", "-001."))  # from a bigger earlier run
     stale.write_bytes(first.files[0].read_bytes())
+    (csv,) = first.ad_spend_files
+    restated = csv.with_name(csv.name.replace("-000.", "-001."))  # from an earlier run with bad ad-spend rows
+    restated.write_bytes(csv.read_bytes())
     second = write_landing(config, tmp_path, progress=False)
     assert digest(tmp_path) == before
-    assert first.files == second.files
-    assert not stale.exists()
+    assert first.files == second.files and first.ad_spend_files == second.ad_spend_files
+    assert not stale.exists() and not restated.exists()
 
 
 def test_simulate_events_schema_and_order():

@@ -32,7 +32,7 @@ MAX_LINES = 5
 AD_IMPRESSIONS_MEAN = 0.35
 MAIN_CATEGORY_SHARE = 0.7  # product views in the session's main category
 QUANTITY_CDF = np.cumsum([0.74, 0.17, 0.06, 0.02, 0.01])
-MEAN_EVENTS_PER_SESSION = 4.6  # first guess of how many sessions a slot needs
+MEAN_EVENTS_PER_SESSION = 5.0  # first guess of how many sessions a slot needs (about 5.2)
 AD_PAGES = np.array([PG["search"], PG["category"], PG["product"]])
 GAP_MEDIAN_MS = {  # typical wait before an event of this type
     "page_view": 25_000,
@@ -71,6 +71,11 @@ def _rank_in_group(flag: np.ndarray, group: np.ndarray, n_groups: int) -> np.nda
     counts = np.bincount(group, minlength=n_groups)
     before = np.concatenate([[0], c])[_starts(counts)]
     return c - np.repeat(before, counts)
+
+
+def _session_order(sess: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Order by (session, position); positions are distinct within a session and below 8."""
+    return np.argsort(sess * 8.0 + pos)
 
 
 @dataclass
@@ -139,7 +144,7 @@ def funnel(catalog: Catalog, campaigns: Campaigns, seg: np.ndarray, rng: np.rand
     v_sess = np.concatenate([o_sess, i_sess[click]])
     v_prod = np.concatenate([cat.sample_in_category(o_cat, rng), i_prod[click]])
     v_pos = np.concatenate([rng.uniform(0.02, 3.0, o_sess.shape[0]), i_pos[click] + 2e-4])
-    by_pos = np.lexsort((v_pos, v_sess))
+    by_pos = _session_order(v_sess, v_pos)
     v_sess, v_prod, v_pos = v_sess[by_pos], v_prod[by_pos], v_pos[by_pos]
     n_prodv = np.bincount(v_sess, minlength=n)
     blocks.add(v_sess, v_pos, ET["product_view"], page=PG["product"], prod=v_prod)
@@ -158,7 +163,7 @@ def funnel(catalog: Catalog, campaigns: Campaigns, seg: np.ndarray, rng: np.rand
     l_sess = np.concatenate([a_sess, c_sess])
     l_prod = np.concatenate([a_prod, c_prod])
     l_pos = np.concatenate([a_pos, c_pos + 1e-4])
-    by_pos = np.lexsort((l_pos, l_sess))
+    by_pos = _session_order(l_sess, l_pos)
     keep = by_pos[_rank_in_group(np.ones(l_sess.shape[0], dtype=bool), l_sess[by_pos], n) <= MAX_LINES]
     l_sess, l_prod, l_pos = l_sess[keep], l_prod[keep], l_pos[keep]
     l_rank = _rank_in_group(np.ones(l_sess.shape[0], dtype=bool), l_sess, n)

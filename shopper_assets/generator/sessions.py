@@ -125,7 +125,8 @@ def build_block(
     n_cand = int(n_events / MEAN_EVENTS_PER_SESSION * 1.1) + 16
     while True:
         new_visit = rng.random(n_cand) < NEW_VISIT_SHARE
-        users0 = pool.sample_returning(n_cand, slot_start_ms, rng)
+        users0 = np.zeros(n_cand, dtype=np.int32)  # known users of return visits (first visits get theirs later)
+        users0[~new_visit] = pool.sample_returning(n_cand - int(new_visit.sum()), slot_start_ms, rng)
         newcomer = np.where(rng.random(n_cand) < NEW_LOYAL_SHARE, LOYAL, PROSPECT)
         seg = np.where(new_visit, newcomer, pool.segment[users0]).astype(np.int8)
         ev = funnel(world.catalog, world.campaigns, seg, rng)
@@ -165,7 +166,7 @@ def build_block(
     users = np.empty(n_sess, dtype=np.int32)
     back = ~new_visit
     users[back] = pool.assign(users0[back], start[back], end[back], rng)
-    users[new_visit] = pool.acquire(seg[new_visit], start[new_visit], rng)
+    users[new_visit] = pool.acquire(seg[new_visit], rng)
     is_new = pool.mark_sessions(users, end)
     user_type = np.where(is_new, NEW, RETURNING).astype(np.int8)
     same_device = rng.random(n_sess) < SAME_DEVICE_SHARE
@@ -208,8 +209,7 @@ def build_block(
 
     # campaign touches (arrivals from a campaign, clicks on sponsored listings) and purchases
     t_ms = start[sess] + offset
-    paid = etype == ET["purchase"]
-    pool.purchased(users[sess[paid]], t_ms[paid])
+    pool.purchased(users[sess[etype == ET["purchase"]]])
     clicked = etype == ET["ad_click"]
     campaign_visit = referrer == REF["ads"]
     pool.touch(

@@ -6,7 +6,7 @@ customer base that existed before the range (BASE_USERS_PER_DAILY_EVENT x events
 before: "returning" from the first day, their last sessions ended before the range) and the users
 acquired in the range.
 
-A user's return weight is ``activity + burst * exp(-(now - engaged) / BURST_DAYS)``. A new visitor
+A user's return weight is ``activity + burst``, the burst fading by e every BURST_DAYS. A new visitor
 may come back within days (the burst), then fades to a long-run activity that is zero for most
 (one-off visitors) and lognormal for the STICKY_SHARE who become regulars; base users are past their
 burst. Segments convert differently (funnel.py): prospects (never bought) least, customers (bought
@@ -20,7 +20,7 @@ last campaign touch (retargeting, sessions.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -57,6 +57,7 @@ BURST_DAYS = 2.0  # ... fading with this time constant (e-folding, days)
 POST_PURCHASE_BURST = 3.0  # a purchase renews the burst, at least to this weight
 MAX_SESSIONS_PER_DAY = 5.0  # cap on a user's expected sessions per day
 SAMPLER_HOURS = 1  # return weights are recomputed this often (bursts fade, new users join)
+RESAMPLE_ROUNDS = 8  # draws to find another user of a segment for a visit that breaks the 30-minute rule
 SESSION_GAP_MS = 30 * 60 * 1000  # the 30-minute inactivity rule
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -82,27 +83,28 @@ def sample_browser(device: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.minimum((cdf <= u).sum(axis=1), len(BROWSERS) - 1).astype(np.int8)
 
 
+#: the per-user arrays of UserPool (allocated with spare capacity; entries from ``size`` on are unused)
+USER_ARRAYS = ("country", "device", "browser", "segment", "activity", "burst", "seen", "last_end", "last_touch")
+
+
 @dataclass
 class UserPool:
     """Attributes and cross-day state of every user, one array entry per user: the base first, then
-    users in the order they were acquired."""
+    users in the order they were acquired. Arrays grow by doubling, so acquiring users costs what it adds."""
 
     country: np.ndarray  # int8 into COUNTRIES
     device: np.ndarray  # int8 into DEVICE_TYPES
     browser: np.ndarray  # int8 into BROWSERS
     segment: np.ndarray  # int8 into SEGMENTS
     activity: np.ndarray  # float64 long-run return weight (0: never comes back after the burst)
-    burst: np.ndarray  # float64 extra return weight after the first visit or a purchase, fading over BURST_DAYS
-    engaged_ms: np.ndarray  # int64 when the burst started: the first visit, then the latest purchase
+    burst: np.ndarray  # float64 extra return weight (first visit, purchase) as of ``burst_ms``, fading
     seen: np.ndarray  # bool: had a session (base users: before the range)
     last_end: np.ndarray  # int64 ms of the last event of the user's latest session
     last_touch: np.ndarray  # int64 ms of the user's latest campaign touch (ad click or campaign visit)
-    returning_per_day: float = 1.0  # return visits a day, to cap a user's share of them
+    size: int  # users so far
+    burst_ms: int  # when the bursts were last faded
+    returning_per_day: float  # return visits a day, to cap a user's share of them
     cache: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def size(self) -> int:
-        return self.country.shape[0]
 
     @classmethod
     def build(cls, n_base: int, sessions_per_day: float, range_start_ms: int, rng: np.random.Generator) -> UserPool:
@@ -111,79 +113,73 @@ class UserPool:
         segment = np.select(
             [u < BASE_LOYAL_SHARE, u < BASE_LOYAL_SHARE + BASE_CUSTOMER_SHARE], [LOYAL, CUSTOMER], PROSPECT
         )
-        pool = cls._attributes(segment, rng)
-        pool.activity = _long_run_activity(segment, rng)
-        pool.engaged_ms[:] = range_start_ms - 365 * DAY_MS
-        pool.seen[:] = True
-        pool.last_end[:] = range_start_ms - SESSION_GAP_MS - rng.integers(0, 30 * DAY_MS, n_base)
-        pool.returning_per_day = max((1 - NEW_VISIT_SHARE) * sessions_per_day, 1.0)
-        return pool
-
-    @classmethod
-    def _attributes(cls, segment: np.ndarray, rng: np.random.Generator) -> UserPool:
-        n = segment.shape[0]
-        device = _cdf_sample(np.cumsum(device_shares()), rng.random(n)).astype(np.int8)
+        arrays = _attributes(segment, rng)
+        arrays["activity"] = _long_run_activity(segment, rng)
+        arrays["seen"][:] = True
+        arrays["last_end"] = range_start_ms - SESSION_GAP_MS - rng.integers(0, 30 * DAY_MS, n_base)
         return cls(
-            country=_cdf_sample(np.cumsum(COUNTRY_SHARES), rng.random(n)).astype(np.int8),
-            device=device,
-            browser=sample_browser(device, rng),
-            segment=segment.astype(np.int8),
-            activity=np.zeros(n),
-            burst=np.zeros(n),
-            engaged_ms=np.zeros(n, dtype=np.int64),
-            seen=np.zeros(n, dtype=bool),
-            last_end=np.full(n, NEVER, dtype=np.int64),
-            last_touch=np.full(n, NEVER, dtype=np.int64),
+            **arrays,
+            size=n_base,
+            burst_ms=range_start_ms,
+            returning_per_day=max((1 - NEW_VISIT_SHARE) * sessions_per_day, 1.0),
         )
 
-    def acquire(self, segment: np.ndarray, born_ms: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Add new users (first visits at ``born_ms``) with the given segments; returns their ids."""
-        extra = self._attributes(segment, rng)
-        sticky = (segment == LOYAL) | (rng.random(segment.shape[0]) < STICKY_SHARE)
-        extra.activity = np.where(sticky, _long_run_activity(segment, rng), 0.0)
-        extra.burst = BURST_WEIGHT * np.exp(0.5 * rng.standard_normal(segment.shape[0]))
-        extra.engaged_ms = born_ms.astype(np.int64)
+    def acquire(self, segment: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Add new users (at their first visit) with the given segments; returns their ids."""
+        n = segment.shape[0]
+        arrays = _attributes(segment, rng)
+        sticky = (segment == LOYAL) | (rng.random(n) < STICKY_SHARE)
+        arrays["activity"] = np.where(sticky, _long_run_activity(segment, rng), 0.0)
+        arrays["burst"] = BURST_WEIGHT * np.exp(0.5 * rng.standard_normal(n))
         start = self.size
-        for f in fields(self):
-            if isinstance(mine := getattr(self, f.name), np.ndarray):
-                setattr(self, f.name, np.concatenate([mine, getattr(extra, f.name)]))
-        return np.arange(start, self.size, dtype=np.int32)
+        if start + n > self.country.shape[0]:
+            capacity = max(start + n, 2 * self.country.shape[0])
+            for name in USER_ARRAYS:
+                old = getattr(self, name)
+                grown = np.empty(capacity, dtype=old.dtype)
+                grown[:start] = old[:start]
+                setattr(self, name, grown)
+        for name in USER_ARRAYS:
+            getattr(self, name)[start : start + n] = arrays[name]
+        self.size = start + n
+        return np.arange(start, start + n, dtype=np.int32)
 
-    def _sampler(self, now_ms: int) -> dict:
+    def _cdf(self, now_ms: int) -> np.ndarray:
         """Cumulative return weights of the users known at the start of the current SAMPLER_HOURS
-        window (all, and per segment); users acquired later join at the next window."""
+        window; bursts fade by one factor per window, users acquired later join at the next one."""
         window = now_ms // (SAMPLER_HOURS * HOUR_MS)
         if self.cache.get("window") != window:
             at = window * SAMPLER_HOURS * HOUR_MS
-            age_days = np.maximum(at - self.engaged_ms, 0) / DAY_MS
-            weight = self.activity + self.burst * np.exp(-age_days / BURST_DAYS)
-            for _ in range(3):  # nobody expected to have more return visits a day than fit the 30-minute rule
-                weight = np.minimum(weight, MAX_SESSIONS_PER_DAY * weight.sum() / self.returning_per_day)
-            self.cache.clear()
-            self.cache["window"] = window
-            self.cache["all"] = np.cumsum(weight)
-            for seg in range(len(SEGMENTS)):
-                self.cache[seg] = np.cumsum(np.where(self.segment == seg, weight, 0.0))
-        return self.cache
-
-    @staticmethod
-    def _draw(cdf: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-        return np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right"), cdf.shape[0] - 1).astype(
-            np.int32
-        )
+            burst = self.burst[: self.size]
+            burst *= np.exp(-(at - self.burst_ms) / DAY_MS / BURST_DAYS)
+            self.burst_ms = at
+            weight = self.activity[: self.size] + burst
+            # nobody expected to have more return visits a day than fit the 30-minute rule
+            np.minimum(weight, MAX_SESSIONS_PER_DAY * weight.sum() / self.returning_per_day, out=weight)
+            self.cache = {"window": window, "cdf": np.cumsum(weight)}
+        return self.cache["cdf"]
 
     def sample_returning(self, n: int, now_ms: int, rng: np.random.Generator) -> np.ndarray:
         """Known users for ``n`` return visits around ``now_ms``, in proportion to their return weight."""
-        return self._draw(self._sampler(now_ms)["all"], n, rng)
+        cdf = self._cdf(now_ms)
+        u = rng.random(n) * cdf[-1]
+        by_value = np.argsort(u)  # a search with sorted keys walks the (large) CDF once: several times faster
+        users = np.empty(n, dtype=np.int32)
+        users[by_value] = np.minimum(np.searchsorted(cdf, u[by_value], side="right"), cdf.shape[0] - 1)
+        return users
 
     def resample_within_segment(self, segment: np.ndarray, now_ms: int, rng: np.random.Generator) -> np.ndarray:
-        sampler = self._sampler(now_ms)
-        out = np.empty(segment.shape[0], dtype=np.int32)
-        for seg in range(len(SEGMENTS)):
-            want = segment == seg
-            if want.any():
-                cdf = sampler[seg] if sampler[seg][-1] > 0 else sampler["all"]
-                out[want] = self._draw(cdf, int(want.sum()), rng)
+        """Other users of the given segments, in proportion to their return weight (redrawn until the
+        segment matches, a few rounds); -1 where none was found."""
+        out = np.full(segment.shape[0], -1, dtype=np.int32)
+        todo = np.arange(segment.shape[0])
+        for _ in range(RESAMPLE_ROUNDS):
+            drawn = self.sample_returning(todo.shape[0], now_ms, rng)
+            match = self.segment[drawn] == segment[todo]
+            out[todo[match]] = drawn[match]
+            todo = todo[~match]
+            if todo.shape[0] == 0:
+                break
         return out
 
     def assign(self, users: np.ndarray, start: np.ndarray, end: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -197,10 +193,11 @@ class UserPool:
             bad = self._conflicts(users, start, end)
             if bad.size == 0:
                 return users
-            users[bad] = self.resample_within_segment(segment[bad], now_ms, rng)
+            other = self.resample_within_segment(segment[bad], now_ms, rng)
+            users[bad] = np.where(other >= 0, other, users[bad])
         bad = np.sort(self._conflicts(users, start, end))
         if bad.size:
-            users[bad] = self.acquire(segment[bad], start[bad], rng)
+            users[bad] = self.acquire(segment[bad], rng)
         return users
 
     def _conflicts(self, users: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -230,12 +227,28 @@ class UserPool:
         """Record campaign touches (for retargeting)."""
         np.maximum.at(self.last_touch, users, t_ms)
 
-    def purchased(self, users: np.ndarray, t_ms: np.ndarray) -> None:
+    def purchased(self, users: np.ndarray) -> None:
         """A purchase makes a prospect a customer and renews the burst: buyers come back in the
         following days, some to buy again."""
         self.segment[users[self.segment[users] == PROSPECT]] = CUSTOMER
-        np.maximum.at(self.engaged_ms, users, t_ms)
         self.burst[users] = np.maximum(self.burst[users], POST_PURCHASE_BURST)
+
+
+def _attributes(segment: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Home country, devices and empty state of new users with the given segments."""
+    n = segment.shape[0]
+    device = _cdf_sample(np.cumsum(device_shares()), rng.random(n)).astype(np.int8)
+    return {
+        "country": _cdf_sample(np.cumsum(COUNTRY_SHARES), rng.random(n)).astype(np.int8),
+        "device": device,
+        "browser": sample_browser(device, rng),
+        "segment": segment.astype(np.int8),
+        "activity": np.zeros(n),
+        "burst": np.zeros(n),
+        "seen": np.zeros(n, dtype=bool),
+        "last_end": np.full(n, NEVER, dtype=np.int64),
+        "last_touch": np.full(n, NEVER, dtype=np.int64),
+    }
 
 
 def _long_run_activity(segment: np.ndarray, rng: np.random.Generator) -> np.ndarray:
