@@ -46,14 +46,17 @@ def main() -> None:
 )
 def generate(start: str, days: int, events_per_day: int, seed: int, out: Path | None) -> None:
     """Write synthetic shopper events into the landing zone (hour folders), deterministic per seed."""
+    from shopper_assets.contract.ad_spend import LANDING_PREFIX as AD_SPEND_PREFIX
     from shopper_assets.generator import GeneratorConfig, write_landing
 
     settings = _settings()
     config = GeneratorConfig(start=_day(start), days=days, events_per_day=events_per_day, seed=seed)
-    summary = write_landing(config, out or settings.data_dir, progress=True)
+    root = out or settings.data_dir
+    summary = write_landing(config, root, progress=True)
     click.echo(
-        f"{summary.events:,} events in {len(summary.files)} files under "
-        f"{(out or settings.data_dir) / 'landing' / 'events'} ({summary.seconds:.1f} s)"
+        f"{summary.events:,} events in {len(summary.files)} files under {root / 'landing' / 'events'}, "
+        f"ad spend ({summary.ad_spend_rows:,} rows) in {len(summary.ad_spend_files)} files under "
+        f"{root / AD_SPEND_PREFIX} ({summary.seconds:.1f} s)"
     )
 
 

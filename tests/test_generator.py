@@ -1,7 +1,10 @@
-"""Tests of shopper_assets.generator: contract validity, realism, determinism, dirty data, layout.
+"""Tests of shopper_assets.generator: contract validity, realism, determinism, dirty data, layout,
+the ad-spend CSVs.
 
 Small configs keep the module fast; every check reads what was written (or yielded) and judges it
-with the contract in shopper_assets.contract.events, never with the generator's own code.
+with the contracts in shopper_assets.contract (and the SQL measures of bench/bench_generate.py),
+never with the generator's own code; only ground truth comes from the generator: the catalog's
+companion pairs and the campaigns' prices and budgets.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import re
 import pyarrow as pa
 import pytest
 
+from bench.bench_generate import RETENTION_SQL, TOUCHES_SQL  # the measures the bench reports
+from shopper_assets.contract.ad_spend import CSV_COLUMNS, CSV_HEADER, AdSpendQuarantineReason
 from shopper_assets.contract.events import (
     ACCEPTED_VALUES,
     AD_EVENTS,
@@ -44,8 +49,11 @@ DIRTY = GeneratorConfig(
     days=1,
     events_per_day=20_000,
     seed=5,
-    dirty=DirtyDataConfig(duplicate_rate=0.02, late_rate=0.03, late_max_hours=3, malformed_rate=0.01),
+    dirty=DirtyDataConfig(
+        duplicate_rate=0.02, late_rate=0.03, late_max_hours=3, malformed_rate=0.01, ad_spend_bad_rate=0.4
+    ),
 )
+MONTH = GeneratorConfig(start=datetime.date(2026, 11, 2), days=28, events_per_day=6_000, seed=3)  # from a Monday
 
 LAYOUT = re.compile(r"landing/events/date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/gen-s(\d+)-(\d{10})-(\d{3})\.jsonl\.gz$")
 TIME_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -120,9 +128,11 @@ def folder_hour(path: pathlib.Path) -> datetime.datetime:
 
 
 def digest(root: pathlib.Path) -> dict[str, str]:
+    """Event files and ad-spend CSVs by path."""
     return {
         p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*.jsonl.gz"))
+        for p in sorted(root.rglob("*"))
+        if p.name.endswith((".jsonl.gz", ".csv"))
     }
 
 
@@ -176,7 +186,8 @@ def test_landing_layout(one_day):
         assert stamp == date.replace("-", "") + hour
         folders.add((date, hour))
     assert len(folders) == 24  # one folder per UTC hour of the range
-    assert not [p for p in root.rglob("*") if p.is_file() and p not in summary.files]  # no temp files left
+    written = set(summary.files) | set(summary.ad_spend_files)
+    assert not [p for p in root.rglob("*") if p.is_file() and p not in written]  # no temp files left
     assert summary.events == summary.lines == len(events)
     assert summary.duplicates == summary.late == 0
     assert summary.malformed == dict.fromkeys(MALFORMED_KINDS, 0)
@@ -204,10 +215,13 @@ def test_rerun_overwrites_same_files(tmp_path):
     before = digest(tmp_path)
     stale = first.files[0].with_name(first.files[0].name.replace("-000.", "-001."))  # from a bigger earlier run
     stale.write_bytes(first.files[0].read_bytes())
+    (csv,) = first.ad_spend_files
+    restated = csv.with_name(csv.name.replace("-000.", "-001."))  # from an earlier run with bad ad-spend rows
+    restated.write_bytes(csv.read_bytes())
     second = write_landing(config, tmp_path, progress=False)
     assert digest(tmp_path) == before
-    assert first.files == second.files
-    assert not stale.exists()
+    assert first.files == second.files and first.ad_spend_files == second.ad_spend_files
+    assert not stale.exists() and not restated.exists()
 
 
 def test_simulate_events_schema_and_order():
@@ -296,8 +310,9 @@ def test_thirty_minute_rule_both_ways(one_day):
     by_user: dict[str, list[tuple[datetime.datetime, datetime.datetime]]] = collections.defaultdict(list)
     for evs in sessions.values():
         assert len({e["user_id"] for e in evs}) == 1
-        for key in ("device_type", "referrer", "user_type", "browser", "country", "campaign_id"):
-            assert len({e.get(key) for e in evs}) == 1 or (key == "campaign_id" and evs[0]["referrer"] != "ads")
+        for key in ("device_type", "referrer", "user_type", "browser", "country"):
+            assert len({e.get(key) for e in evs}) == 1
+        assert len({e.get("campaign_id") for e in evs if e["event_type"] not in AD_EVENTS}) == 1
         gaps = [b["_t"] - a["_t"] for a, b in itertools.pairwise(evs)]
         assert all(g < GAP_30_MIN for g in gaps), "a gap of 30 minutes or more inside a session"
         by_user[evs[0]["user_id"]].append((evs[0]["_t"], evs[-1]["_t"]))
@@ -350,10 +365,12 @@ def test_users_return_and_buy_again(three_days):
     by_user = collections.defaultdict(list)
     for evs in sessions.values():
         by_user[evs[0]["user_id"]].append(evs)
+    first_type = collections.Counter()
     for user_sessions in by_user.values():
         user_sessions.sort(key=lambda evs: evs[0]["_t"])
-        assert user_sessions[0][0]["user_type"] == "new"
+        first_type[user_sessions[0][0]["user_type"]] += 1  # returning: a customer from before the range
         assert all(evs[0]["user_type"] == "returning" for evs in user_sessions[1:])
+    assert first_type["new"] > first_type["returning"] > 0
     returning_days = {e["_t"].date() for e in events if e["user_type"] == "returning"}
     assert len(returning_days) == 3
     buy_days = collections.defaultdict(set)
@@ -367,17 +384,33 @@ def test_users_return_and_buy_again(three_days):
 
 def test_ads_campaigns(one_day):
     _, events, _ = one_day
+    listings_of_other_campaigns = 0
     for evs in sessions_of(events).values():
-        if evs[0]["referrer"] == "ads":
-            assert all(e.get("campaign_id") and e.get("ad_id") for e in evs)
-            assert len({(e["campaign_id"], e["ad_id"]) for e in evs}) == 1
+        assert all(e.get("campaign_id") and e.get("ad_id") for e in evs if e["event_type"] in AD_EVENTS)
+        arrival = {(e.get("campaign_id"), e.get("ad_id")) for e in evs if e["event_type"] not in AD_EVENTS}
+        if evs[0]["referrer"] == "ads":  # the campaign the visit came from is on all its other events
+            assert len(arrival) == 1 and None not in next(iter(arrival))
+            listings_of_other_campaigns += sum(
+                e["event_type"] in AD_EVENTS and e["campaign_id"] not in {c for c, _ in arrival} for e in evs
+            )
+        else:
+            assert arrival == {(None, None)}
         impressions = [e for e in evs if e["event_type"] == "ad_impression"]
         for click in (e for e in evs if e["event_type"] == "ad_click"):
             assert any(i["_t"] <= click["_t"] and i["ad_id"] == click["ad_id"] for i in impressions)
+    assert listings_of_other_campaigns > 0  # sponsored listings of any campaign, also in campaign visits
     ad_events = [e for e in events if e["event_type"] in AD_EVENTS]
     clicks = sum(e["event_type"] == "ad_click" for e in ad_events)
     assert 0 < clicks < 0.2 * len(ad_events)
     assert 3 <= len({e["campaign_id"] for e in ad_events}) <= 20
+    sessions = sessions_of(events)
+    clicked_then_viewed = 0
+    for click in (e for e in ad_events if e["event_type"] == "ad_click"):
+        later = [e for e in sessions[click["session_id"]] if e["_t"] >= click["_t"]]
+        clicked_then_viewed += any(
+            e["event_type"] == "product_view" and e["product_id"] == click["product_id"] for e in later
+        )
+    assert clicked_then_viewed == clicks  # a click opens the promoted product
 
 
 def test_catalog_devices_and_discounts(one_day):
@@ -493,7 +526,9 @@ def test_malformed_lines_are_really_malformed(dirty):
 def test_dirty_data_is_deterministic(dirty, tmp_path):
     again = write_landing(DIRTY, tmp_path, progress=False)
     assert again.malformed == dirty.malformed and again.late == dirty.late
+    assert again.ad_spend_bad == dirty.ad_spend_bad
     root = dirty.files[0].parents[4]
+    assert any(name.endswith("-001.csv") for name in digest(root))  # the restated ad-spend file
     assert digest(tmp_path) == digest(root)
 
 
@@ -521,3 +556,235 @@ def test_each_product_has_one_category_brand_and_price():
         "OR count(DISTINCT price) > 1)"
     ).fetchone()[0]
     assert clashes == 0
+
+
+# customers across days, campaigns, baskets -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def month():
+    """MONTH's clean events in DuckDB (table ``e``), judged with SQL."""
+    import duckdb
+
+    columns = ["event_type", "event_time", "user_id", "session_id", "product_id", "order_id", "referrer", "campaign_id"]
+    events = pa.concat_tables(t.select(columns) for t in simulate_events(MONTH))  # noqa: F841 - read by DuckDB
+    con = duckdb.connect()
+    con.execute("CREATE TABLE e AS SELECT * FROM events")
+    return con
+
+
+def test_returning_users_from_day_one(one_day):
+    """Customers from before the range: a realistic share of day 1's users is returning."""
+    _, events, _ = one_day
+    has_new: dict[str, bool] = collections.defaultdict(bool)
+    for e in events:
+        has_new[e["user_id"]] |= e["user_type"] == "new"
+    returning = sum(not new for new in has_new.values())
+    assert 0.3 <= returning / len(has_new) <= 0.5
+
+
+def test_repeat_purchases_like_a_real_shop(month):
+    """Over two weeks most buyers buy once, a minority twice, a few more often, a small tail 5+ times."""
+    rows = month.execute(
+        "SELECT orders, count(*) FROM (SELECT user_id, count(DISTINCT order_id) AS orders FROM e "
+        "WHERE event_type = 'purchase' AND event_time < ? GROUP BY user_id) GROUP BY orders",
+        [datetime.datetime(2026, 11, 16, tzinfo=datetime.UTC)],
+    ).fetchall()
+    buyers = sum(n for _, n in rows)
+    share = collections.Counter({min(k, 5): 0.0 for k in range(1, 6)})
+    for orders, n in rows:
+        share[min(orders, 5)] += n / buyers
+    assert buyers > 200
+    assert 0.70 <= share[1] <= 0.88
+    assert share[2] >= 0.08
+    assert 0.02 <= share[3] + share[4] + share[5] <= 0.15
+    assert share[5] > 0
+
+
+def test_weekly_cohort_retention_decays_then_flattens(month):
+    rows = month.execute(RETENTION_SQL).fetchall()
+    rate = [n / rows[0][1] for _, n in rows]
+    assert [k for k, _ in rows] == [0, 1, 2, 3]
+    assert rate[1] < 0.4  # most first-week users do not come back the next week
+    assert rate[1] > rate[2] > rate[3] > 0.05  # the regulars and loyal customers do
+    assert rate[2] - rate[3] < 0.5 * (rate[1] - rate[2])  # flattening
+
+
+def test_orders_touch_several_campaigns(month):
+    """Attribution models disagree: many touched orders had several campaigns in the 7 days before."""
+    _, touched, several, first_differs = month.execute(TOUCHES_SQL).fetchone()
+    assert touched > 200
+    assert 0.15 <= several / touched <= 0.40
+    assert first_differs / touched >= 0.10
+
+
+def test_companion_pairs_bought_together_far_above_chance(month):
+    """Companions (the catalog's ground truth) share orders far more often than independence predicts;
+    other pairs do not. Lift of a class of pairs = orders holding both / expected under independence."""
+    from shopper_assets.generator.catalog import build_catalog
+
+    catalog = build_catalog(MONTH.seed)
+    companions = {
+        tuple(sorted((catalog.product_ids[p], catalog.product_ids[q])))
+        for p, row in enumerate(catalog.companions.tolist())
+        for q in row
+        if q >= 0
+    }
+    month.execute(
+        "CREATE OR REPLACE TABLE baskets AS SELECT DISTINCT order_id, product_id FROM e WHERE event_type = 'purchase'"
+    )
+    n_orders = month.execute("SELECT count(DISTINCT order_id) FROM baskets").fetchone()[0]
+    in_orders = dict(month.execute("SELECT product_id, count(*) FROM baskets GROUP BY product_id").fetchall())
+    together = month.execute(
+        "SELECT a.product_id, b.product_id, count(*) FROM baskets AS a JOIN baskets AS b "
+        "ON a.order_id = b.order_id AND a.product_id < b.product_id GROUP BY ALL"
+    ).fetchall()
+    lines = collections.Counter(
+        n for (n,) in month.execute("SELECT count(*) FROM baskets GROUP BY order_id").fetchall()
+    )
+    assert 0.3 <= 1 - lines[1] / n_orders <= 0.75  # multi-line orders are common
+    observed = sum(k for a, b, k in together if (a, b) in companions)
+    expected = sum(in_orders.get(a, 0) * in_orders.get(b, 0) for a, b in companions) / n_orders
+    total = sum(in_orders.values())
+    expected_all = (total**2 - sum(v * v for v in in_orders.values())) / 2 / n_orders
+    other_lift = (sum(k for _, _, k in together) - observed) / (expected_all - expected)
+    assert observed / expected > 5
+    assert observed / expected > 5 * other_lift
+    frequent = [(a, b) for a, b, k in together if k >= 3]
+    assert sum(pair in companions for pair in frequent) > len(frequent) / 2  # companions top the frequent pairs
+
+
+# ad spend ----------------------------------------------------------------------------------------
+AD_SPEND_LAYOUT = re.compile(r"landing/ad_spend/date=(\d{4}-\d{2}-\d{2})/gen-s(\d+)-(\d{8})-(\d{3})\.csv$")
+
+
+def ad_event_counts(frame) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """(date, campaign_id, ad_id) -> (impressions, clicks) of clean ad events, by UTC day of event_time."""
+    ads = frame[frame.event_type.isin(list(AD_EVENTS))].copy()
+    ads["date"] = ads.event_time.dt.strftime("%Y-%m-%d")
+    counts = ads.groupby(["date", "campaign_id", "ad_id", "event_type"]).size().unstack(fill_value=0)
+    return {
+        key: (int(row.get("ad_impression", 0)), int(row.get("ad_click", 0)))
+        for key, row in counts.to_dict(orient="index").items()
+    }
+
+
+def ad_spend_rows(paths: list[pathlib.Path]) -> list[tuple[pathlib.Path, int, list[str]]]:
+    """(file, line number, fields) of every data row, files in name order; checks header and encoding."""
+    import csv
+
+    rows = []
+    for path in sorted(paths, key=lambda p: (p.parent.name, p.name)):
+        text = path.read_bytes().decode("utf-8")
+        assert text.endswith("\n")
+        lines = text.splitlines()
+        assert lines[0] == CSV_HEADER
+        for number, fields in enumerate(csv.reader(lines[1:]), start=2):
+            rows.append((path, number, fields))
+    return rows
+
+
+def ad_spend_reason(fields: list[str], folder_day: str) -> str | None:
+    """Why a row would be quarantined by the rules of CONTRACT.md (None: valid), superseded aside."""
+    if len(fields) != len(CSV_COLUMNS):
+        return "invalid_csv"
+    row = dict(zip(CSV_COLUMNS, fields, strict=True))
+    if any(row[c] == "" for c in CSV_COLUMNS if c != "currency"):
+        return "missing_required_field"
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", row["date"]):
+            raise ValueError
+        datetime.date.fromisoformat(row["date"])
+    except ValueError:
+        return "invalid_date"
+    if row["date"] != folder_day:
+        return "date_outside_partition"
+    numbers = (row["impressions"], row["clicks"], row["spend"])
+    patterns = (r"-?\d+", r"-?\d+", r"-?\d+(\.\d+)?")
+    if not all(re.fullmatch(p, v) for p, v in zip(patterns, numbers, strict=True)):
+        return "invalid_number"
+    if any(v.startswith("-") for v in numbers):
+        return "negative_value"
+    if not re.fullmatch(r"[A-Z]{3}", row["currency"] or "USD"):
+        return "invalid_value"
+    return None
+
+
+def cost_model(seed: int, events_per_day: int):
+    from shopper_assets.generator.catalog import build_campaigns, build_catalog
+
+    campaigns = build_campaigns(seed, build_catalog(seed), events_per_day)
+    return {
+        cid: (int(campaigns.cpc_cents[i]), int(campaigns.cpm_cents[i]), int(campaigns.budget_cents[i]))
+        for i, cid in enumerate(campaigns.campaign_ids)
+    }
+
+
+def test_ad_spend_csv_matches_ad_events_and_cost_model(three_days):
+    import pandas as pd
+
+    summary, events = three_days
+    days = {(START + datetime.timedelta(days=d)).isoformat() for d in range(THREE_DAYS.days)}
+    assert len(summary.ad_spend_files) == THREE_DAYS.days
+    for path in summary.ad_spend_files:
+        m = AD_SPEND_LAYOUT.search(path.as_posix())
+        assert m and m.group(1) in days and m.group(3) == m.group(1).replace("-", "") and m.group(4) == "000", path
+        assert int(m.group(2)) == THREE_DAYS.seed
+    frame = pd.DataFrame(
+        [(e["event_type"], e["_t"], e.get("campaign_id"), e.get("ad_id")) for e in events],
+        columns=["event_type", "event_time", "campaign_id", "ad_id"],
+    )
+    expected = ad_event_counts(frame)
+    rows = ad_spend_rows(summary.ad_spend_files)
+    assert all(ad_spend_reason(fields, path.parent.name.removeprefix("date=")) is None for path, _, fields in rows)
+    got = {(f[0], f[1], f[2]): (int(f[3]), int(f[4])) for _, _, f in rows}
+    assert len(got) == len(rows) == summary.ad_spend_rows  # one row per (date, campaign, ad)
+    assert got == expected
+    assert {f[6] for _, _, f in rows} == {"USD"}
+    assert all(re.fullmatch(r"\d+\.\d{2}", f[5]) for _, _, f in rows)
+
+    # spend: clicks x CPC + impressions x CPM / 1000 per ad, a campaign's day capped by its budget
+    model = cost_model(THREE_DAYS.seed, THREE_DAYS.events_per_day)
+    by_campaign_day = collections.defaultdict(list)
+    for _, _, (day, campaign, _ad, imps, clicks, spend, _) in rows:
+        cpc, cpm, _ = model[campaign]
+        cost = (int(clicks) * cpc * 1000 + int(imps) * cpm + 500) // 1000
+        by_campaign_day[(day, campaign)].append((cost, round(float(spend) * 100)))
+    capped = 0
+    for (_, campaign), ads in by_campaign_day.items():
+        budget = model[campaign][2]
+        cost = sum(c for c, _ in ads)
+        if cost <= budget:
+            assert [s for _, s in ads] == [c for c, _ in ads]
+        else:
+            capped += 1
+            assert sum(s for _, s in ads) == budget
+            assert all(abs(s - c * budget / cost) < 1 for c, s in ads)
+    assert 0 < capped < len(by_campaign_day)  # budgets bite on some campaign days, not on all
+
+
+def test_dirty_ad_spend_counts_are_exact(dirty):
+    """Every bad row is quarantined for exactly its kind; the winning rows still equal the ad events."""
+    summary = dirty
+    assert set(summary.ad_spend_bad) == set(AdSpendQuarantineReason) - {
+        "invalid_utf8",
+        "invalid_header",
+        "unreadable_file",
+    }
+    assert all(n > 0 for n in summary.ad_spend_bad.values())
+    reasons = collections.Counter()
+    winners: dict[tuple[str, str, str], list[str]] = {}
+    for path, _, fields in ad_spend_rows(summary.ad_spend_files):  # in file order: a later row wins
+        reason = ad_spend_reason(fields, path.parent.name.removeprefix("date="))
+        if reason is None:
+            key = (fields[0], fields[1], fields[2])
+            if key in winners:
+                reasons["superseded"] += 1
+            winners[key] = fields
+        else:
+            reasons[reason] += 1
+    assert dict(reasons) == {k: n for k, n in summary.ad_spend_bad.items() if n}
+    assert len(winners) == summary.ad_spend_rows
+    clean = pa.concat_tables(
+        t.select(["event_type", "event_time", "campaign_id", "ad_id"]) for t in simulate_events(DIRTY)
+    )
+    expected = ad_event_counts(clean.to_pandas())
+    assert {k: (int(f[3]), int(f[4])) for k, f in winners.items()} == expected

@@ -2,11 +2,14 @@
 
 Categories differ in price level and popularity, and products inside a category follow a Zipf-like
 popularity, so revenue by category and top-product reports look like a real shop, not uniform noise.
-Faker only names brands (a few hundred calls), never per event.
+Each product has a few companions (a phone and its case) in its own or a related category, which
+carts bring along (funnel.py), so bought-together pairs stand out from chance. Campaigns have a cost
+model (CPC or CPM) and a daily budget. Faker only names brands (a few hundred calls), never per event.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +46,43 @@ DISCOUNT_ORDER_SHARE = 0.18
 ZIPF_EXPONENT = 1.1
 N_CAMPAIGNS = 8
 
+#: Categories whose products go with a category's products (besides its own), for companions
+RELATED_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "electronics": ("computers",),
+    "computers": ("electronics",),
+    "home_kitchen": ("grocery", "garden"),
+    "fashion": ("shoes", "beauty"),
+    "shoes": ("fashion", "sports_outdoors"),
+    "beauty": ("fashion",),
+    "books": ("toys",),
+    "toys": ("books",),
+    "sports_outdoors": ("shoes",),
+    "grocery": ("home_kitchen", "pet_supplies"),
+    "garden": ("home_kitchen",),
+    "pet_supplies": ("grocery",),
+}
+#: how often a cart brings each of a product's companions (first = its main accessory)
+COMPANION_WEIGHTS = (0.6, 0.3, 0.1)
+SAME_CATEGORY_COMPANION = 0.5  # share of companions in the product's own category
+COMPANION_CANDIDATES = 3  # a companion is the cheapest of this many popular products of its category
+
+#: Campaign cost model, per campaign: CPM_SHARE of campaigns pay per thousand impressions, the
+#: others per click; the price grows with the promoted category's price level (an expensive click
+#: sells an expensive product). Spend = clicks x CPC + impressions x CPM / 1000, capped by the daily
+#: budget (the platform bills at most the budget).
+CPM_SHARE = 0.25
+CPC_BASE_CENTS = 25
+CPC_CENTS_PER_SQRT_DOLLAR = 8  # + 8 cents x sqrt(median price in dollars)
+CPM_CENTS_PER_CPC_CENT = 30  # per 1000 impressions about half what a CPC campaign pays for their clicks
+#: Sponsored listings: the share of impressions clicked (funnel.py draws them), and about how many
+#: impressions a day has per event of events_per_day (a 200k-events day has about 13.5k).
+AD_CTR = 0.06
+IMPRESSIONS_PER_EVENT = 0.07
+#: Daily budgets: a campaign's expected spend at events_per_day times a headroom spread over
+#: BUDGET_HEADROOM, so some campaigns hit their cap on a typical day (more often on busy weekend
+#: days) and others never do.
+BUDGET_HEADROOM = (0.75, 1.75)
+
 
 def _clean(name: str) -> str:
     """Brand names go into JSON unescaped: keep them plain ASCII without quotes or backslashes."""
@@ -60,6 +100,7 @@ class Catalog:
     product_brand: tuple[str | None, ...]
     price_cents: np.ndarray  # int64, > 0
     cat_cum: np.ndarray  # popularity CDF laid out as [c, c + 1) per category c, products in category order
+    companions: np.ndarray  # int32 (n_products, len(COMPANION_WEIGHTS)): products that go with each product
 
     @property
     def n_products(self) -> int:
@@ -75,6 +116,12 @@ class Catalog:
         cdf = np.cumsum(self.category_share)
         return np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right"), len(cdf) - 1).astype(np.int16)
 
+    def sample_companions(self, product: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One companion per entry of ``product``, the main one most often (vectorised)."""
+        cdf = np.cumsum(COMPANION_WEIGHTS)
+        slot = np.minimum(np.searchsorted(cdf, rng.random(product.shape[0]) * cdf[-1], side="right"), len(cdf) - 1)
+        return self.companions[product, slot]
+
 
 @dataclass(frozen=True)
 class Campaigns:
@@ -85,6 +132,9 @@ class Campaigns:
     ad_ids: tuple[str, ...]
     ad_campaign: np.ndarray  # int16 per ad
     ad_weight: np.ndarray  # sampling weight per ad (bigger campaigns buy more impressions)
+    cpc_cents: np.ndarray  # int64 per campaign: price of a click (0 for CPM campaigns)
+    cpm_cents: np.ndarray  # int64 per campaign: price of 1000 impressions (0 for CPC campaigns)
+    budget_cents: np.ndarray  # int64 per campaign: daily budget, whole dollars
 
     def sample_ads(self, n: int, rng: np.random.Generator) -> np.ndarray:
         cdf = np.cumsum(self.ad_weight)
@@ -135,7 +185,7 @@ def build_catalog(seed: int) -> Catalog:
     # the last product of each category must close its interval exactly at c + 1
     ends = np.cumsum([c[1] for c in CATEGORIES]) - 1
     cat_cum[ends] = np.arange(1, len(CATEGORIES) + 1, dtype=np.float64)
-    return Catalog(
+    catalog = Catalog(
         category_names=names,
         category_share=share,
         product_ids=tuple(ids),
@@ -143,15 +193,39 @@ def build_catalog(seed: int) -> Catalog:
         product_brand=tuple(brands),
         price_cents=np.concatenate(prices),
         cat_cum=cat_cum,
+        companions=np.zeros((0, len(COMPANION_WEIGHTS)), dtype=np.int32),
     )
+    companions = _companions(catalog, np.random.default_rng(np.random.SeedSequence([seed, 0xC0C0])))
+    return dataclasses.replace(catalog, companions=companions)
 
 
-def build_campaigns(seed: int, catalog: Catalog) -> Campaigns:
-    """N_CAMPAIGNS campaigns on popular categories, 2-4 ads each, with skewed budgets."""
+def _companions(catalog: Catalog, rng: np.random.Generator) -> np.ndarray:
+    """Companions of every product, in its own or a related category: the cheapest of a few popular
+    candidates (accessories go with the main product: a case with a phone), never the product itself."""
+    n, k = catalog.n_products, len(COMPANION_WEIGHTS)
+    names = catalog.category_names
+    related = [[names.index(r) for r in RELATED_CATEGORIES[c]] for c in names]
+    width = max(len(r) for r in related)
+    table = np.array([r + r[:1] * (width - len(r)) for r in related], dtype=np.int16)  # padded by repeats
+    own = np.repeat(catalog.product_category, k)
+    other = table[own, rng.integers(0, width, own.shape[0])]
+    category = np.repeat(np.where(rng.random(own.shape[0]) < SAME_CATEGORY_COMPANION, own, other), COMPANION_CANDIDATES)
+    product = np.repeat(np.arange(n), k * COMPANION_CANDIDATES)
+    candidate = catalog.sample_in_category(category, rng)
+    price = np.where(candidate == product, np.iinfo(np.int64).max, catalog.price_cents[candidate])
+    cheapest = np.argmin(price.reshape(-1, COMPANION_CANDIDATES), axis=1)
+    out = candidate.reshape(-1, COMPANION_CANDIDATES)[np.arange(n * k), cheapest]
+    out[out == np.arange(n).repeat(k)] = -1  # every candidate was the product itself
+    return out.reshape(n, k).astype(np.int32)
+
+
+def build_campaigns(seed: int, catalog: Catalog, events_per_day: int = 100_000) -> Campaigns:
+    """N_CAMPAIGNS campaigns on popular categories, 2-4 ads each, with skewed budgets and the cost
+    model of the module docstring; budgets scale with ``events_per_day``."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xAD5]))
     n_cat = len(catalog.category_names)
     camp_cat = rng.choice(n_cat, size=N_CAMPAIGNS, p=catalog.category_share).astype(np.int16)
-    budget = 1.0 / np.arange(1, N_CAMPAIGNS + 1) ** 0.8
+    size = 1.0 / np.arange(1, N_CAMPAIGNS + 1) ** 0.8  # share of the listings each campaign buys
     ad_ids: list[str] = []
     ad_campaign: list[int] = []
     ad_weight: list[float] = []
@@ -160,11 +234,26 @@ def build_campaigns(seed: int, catalog: Catalog) -> Campaigns:
         for a in range(n_ads):
             ad_ids.append(f"ad-{c + 1:02d}-{a + 1}")
             ad_campaign.append(c)
-            ad_weight.append(budget[c] / n_ads)
+            ad_weight.append(size[c] / n_ads)
+    costs = np.random.default_rng(np.random.SeedSequence([seed, 0xC057]))
+    median_price = np.array([CATEGORIES[c][2] for c in camp_cat])
+    price = (CPC_BASE_CENTS + CPC_CENTS_PER_SQRT_DOLLAR * np.sqrt(median_price)) * np.exp(
+        0.2 * costs.standard_normal(N_CAMPAIGNS)
+    )
+    cpm = costs.random(N_CAMPAIGNS) < CPM_SHARE
+    cpc_cents = np.where(cpm, 0, np.round(price)).astype(np.int64)
+    cpm_cents = np.where(cpm, np.round(price * CPM_CENTS_PER_CPC_CENT), 0).astype(np.int64)
+    impressions = IMPRESSIONS_PER_EVENT * events_per_day * size / size.sum()
+    expected_cents = impressions * (cpm_cents / 1000 + AD_CTR * cpc_cents)
+    headroom = costs.permutation(np.linspace(*BUDGET_HEADROOM, N_CAMPAIGNS))
+    budget_cents = np.maximum(np.round(expected_cents * headroom / 100), 1).astype(np.int64) * 100
     return Campaigns(
         campaign_ids=tuple(f"cmp-{c + 1:02d}" for c in range(N_CAMPAIGNS)),
         campaign_category=camp_cat,
         ad_ids=tuple(ad_ids),
         ad_campaign=np.array(ad_campaign, dtype=np.int16),
         ad_weight=np.array(ad_weight, dtype=np.float64),
+        cpc_cents=cpc_cents,
+        cpm_cents=cpm_cents,
+        budget_cents=budget_cents,
     )

@@ -55,7 +55,7 @@ class HourView:
     prod: np.ndarray
     order: np.ndarray
     disc: np.ndarray
-    ad: np.ndarray
+    ad: np.ndarray  # a listing's ad on ad events, else the ad of the campaign the session came from, or -1
     sess: np.ndarray
     part: np.ndarray
     num: np.ndarray
@@ -113,7 +113,7 @@ class Encoder:
                 for u in USER_TYPES
             ]
         )
-        self.user_width = max(7, len(str(world.users.size * 2)))
+        self.user_width = max(7, len(str(world.max_users)))
         self.is_ad = np.zeros(len(EVENT_TYPES), dtype=bool)
         self.is_ad[[EVENT_TYPES.index("ad_impression"), EVENT_TYPES.index("ad_click")]] = True
 
@@ -163,8 +163,7 @@ class Encoder:
             ):
                 code = code * size + arr
             attrs = self.session_attrs.take(pa.array(code))
-            ads = self.ad.take(pa.array(np.where(block.s_ad >= 0, block.s_ad, len(self.ad) - 1)))
-            block.cache["session_frag"] = pc.binary_join_element_wise(ids, attrs, ads, "")
+            block.cache["session_frag"] = pc.binary_join_element_wise(ids, attrs, "")
         return block.cache["session_frag"]
 
     def _order_fragments(self, block: Block) -> pa.StringArray:
@@ -206,7 +205,7 @@ class Encoder:
             "prod": cat(lambda i, b, r: b.prod[r]),
             "order": order,
             "disc": cat(lambda i, b, r: b.disc_cents[r]),
-            "ad": cat(lambda i, b, r: b.ad[r]),
+            "ad": cat(lambda i, b, r: np.where(b.ad[r] >= 0, b.ad[r], b.s_ad[b.sess[r]])),
             "sess": cat(lambda i, b, r: b.sess[r] + s_off[i]),
             "part": cat(lambda i, b, r: np.full(r.shape[0], i, dtype=np.int32)),
             "num": cat(lambda i, b, r: b.event_offset + r),

@@ -1,9 +1,10 @@
 """The funnel of a session as numpy arrays: which events happen, in which order, how far apart.
 
-Events of candidate sessions are generated as blocks (page views, product views, cart lines,
-removals, cart page, checkout, purchase lines, sponsored listings) placed on a position axis that
-encodes the funnel order (browsing < cart page < checkout < purchase lines), then sorted per
-session and spaced by seconds-to-minutes gaps that always stay under 30 minutes.
+Events of candidate sessions are generated as blocks (page views, sponsored listings and their
+clicks, product views, cart lines with companion products, removals, cart page, checkout, purchase
+lines) placed on a position axis that encodes the funnel order (browsing < cart page < checkout <
+purchase lines), then sorted per session and spaced by seconds-to-minutes gaps that always stay
+under 30 minutes.
 """
 
 from __future__ import annotations
@@ -13,25 +14,25 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from shopper_assets.contract.events import EVENT_TYPES, PAGES
-from shopper_assets.generator.catalog import Campaigns, Catalog
+from shopper_assets.generator.catalog import AD_CTR, Campaigns, Catalog
 
 ET = {name: np.int8(i) for i, name in enumerate(EVENT_TYPES)}
 PG = {name: np.int8(i) for i, name in enumerate(PAGES)}
 
-# funnel step probabilities for (regular, loyal) users
-P_PRODUCT = np.array([0.62, 0.80])  # session views at least one product
-P_ATC = np.array([0.12, 0.35])  # ... adds to cart, given product views
-P_CHECKOUT = np.array([0.38, 0.60])  # ... checks out, given a cart
-P_PURCHASE = np.array([0.70, 0.86])  # ... pays, given a checkout
+# funnel step probabilities by users.SEGMENTS (prospect, loyal, customer)
+P_PRODUCT = np.array([0.62, 0.80, 0.70])  # session views at least one product
+P_ATC = np.array([0.09, 0.35, 0.25])  # ... adds to cart, given product views
+P_CHECKOUT = np.array([0.38, 0.60, 0.55])  # ... checks out, given a cart
+P_PURCHASE = np.array([0.70, 0.86, 0.80])  # ... pays, given a checkout
 P_ADD_VIEWED = 0.35  # each viewed product goes to the cart (at least one does in a cart session)
 P_REMOVE = 0.2  # a second or later cart line is removed again
 P_CART_PAGE_ONLY = 0.3  # cart sessions without checkout that look at the cart page
+P_COMPANION = 0.3  # an added product brings one of its companions into the cart (catalog.py)
 MAX_LINES = 5
 AD_IMPRESSIONS_MEAN = 0.35
-AD_CTR = 0.06
 MAIN_CATEGORY_SHARE = 0.7  # product views in the session's main category
 QUANTITY_CDF = np.cumsum([0.74, 0.17, 0.06, 0.02, 0.01])
-MEAN_EVENTS_PER_SESSION = 4.6  # first guess of how many sessions a slot needs
+MEAN_EVENTS_PER_SESSION = 5.0  # first guess of how many sessions a slot needs (about 5.2)
 AD_PAGES = np.array([PG["search"], PG["category"], PG["product"]])
 GAP_MEDIAN_MS = {  # typical wait before an event of this type
     "page_view": 25_000,
@@ -72,13 +73,18 @@ def _rank_in_group(flag: np.ndarray, group: np.ndarray, n_groups: int) -> np.nda
     return c - np.repeat(before, counts)
 
 
+def _session_order(sess: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Order by (session, position); positions are distinct within a session and below 8."""
+    return np.argsort(sess * 8.0 + pos)
+
+
 @dataclass
 class _Blocks:
     """Event blocks of candidate sessions before times and users are known."""
 
     parts: list[dict[str, np.ndarray]] = field(default_factory=list)
 
-    def add(self, sess, pos, etype, page=-1, prod=-1, qty=0, ad=-1, aux=0.0) -> None:
+    def add(self, sess, pos, etype, page=-1, prod=-1, qty=0, ad=-1) -> None:
         n = sess.shape[0]
         self.parts.append(
             {
@@ -89,7 +95,6 @@ class _Blocks:
                 "prod": np.broadcast_to(np.asarray(prod, dtype=np.int32), (n,)),
                 "qty": np.broadcast_to(np.asarray(qty, dtype=np.int8), (n,)),
                 "ad": np.broadcast_to(np.asarray(ad, dtype=np.int16), (n,)),
-                "aux": np.broadcast_to(np.asarray(aux, dtype=np.float64), (n,)),
             }
         )
 
@@ -100,8 +105,8 @@ class _Blocks:
 
 
 def funnel(catalog: Catalog, campaigns: Campaigns, seg: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Events of candidate sessions of users in segments ``seg`` (0 regular, 1 loyal), sorted by
-    (session, funnel position); pages of browsing page views and products of ads come later."""
+    """Events of candidate sessions of users in segments ``seg`` (codes of users.SEGMENTS), sorted by
+    (session, funnel position); pages of browsing page views come later."""
     cat = catalog
     n = seg.shape[0]
     sess = np.arange(n, dtype=np.int32)
@@ -114,30 +119,57 @@ def funnel(catalog: Catalog, campaigns: Campaigns, seg: np.ndarray, rng: np.rand
     pv_pos[_starts(n_pv)] = 0.0
     blocks.add(pv_sess, pv_pos, ET["page_view"])
 
-    # product views, mostly in the session's main category
-    has_prod = rng.random(n) < P_PRODUCT[seg]
-    n_prodv = np.where(has_prod, np.minimum(rng.geometric(0.30, n), 25), 0)
-    v_sess = np.repeat(sess, n_prodv)
-    main_cat = cat.sample_category(n, rng)
-    v_cat = np.where(
-        rng.random(v_sess.shape[0]) < MAIN_CATEGORY_SHARE, main_cat[v_sess], cat.sample_category(v_sess.shape[0], rng)
+    # sponsored listings of any campaign while browsing (also in sessions that arrived from another
+    # campaign), a few clicked; a click opens the promoted product
+    n_imp = np.minimum(rng.poisson(AD_IMPRESSIONS_MEAN, n), 4)
+    i_sess = np.repeat(sess, n_imp)
+    i_pos = rng.uniform(0.02, 3.0, i_sess.shape[0])
+    i_page = AD_PAGES[pick(np.ones(3), i_sess.shape[0], rng)]
+    i_ad = campaigns.sample_ads(i_sess.shape[0], rng)
+    i_prod = cat.sample_in_category(campaigns.campaign_category[campaigns.ad_campaign[i_ad]], rng)
+    blocks.add(i_sess, i_pos, ET["ad_impression"], page=i_page, prod=i_prod, ad=i_ad)
+    click = rng.random(i_sess.shape[0]) < AD_CTR
+    blocks.add(
+        i_sess[click], i_pos[click] + 1e-4, ET["ad_click"], page=i_page[click], prod=i_prod[click], ad=i_ad[click]
     )
-    v_prod = cat.sample_in_category(v_cat, rng)
-    v_pos = rng.uniform(0.02, 3.0, v_sess.shape[0])
+
+    # product views: mostly in the session's main category, and the products of clicked listings
+    browses = rng.random(n) < P_PRODUCT[seg]
+    n_organic = np.where(browses, np.minimum(rng.geometric(0.30, n), 25), 0)
+    o_sess = np.repeat(sess, n_organic)
+    main_cat = cat.sample_category(n, rng)
+    o_cat = np.where(
+        rng.random(o_sess.shape[0]) < MAIN_CATEGORY_SHARE, main_cat[o_sess], cat.sample_category(o_sess.shape[0], rng)
+    )
+    v_sess = np.concatenate([o_sess, i_sess[click]])
+    v_prod = np.concatenate([cat.sample_in_category(o_cat, rng), i_prod[click]])
+    v_pos = np.concatenate([rng.uniform(0.02, 3.0, o_sess.shape[0]), i_pos[click] + 2e-4])
+    by_pos = _session_order(v_sess, v_pos)
+    v_sess, v_prod, v_pos = v_sess[by_pos], v_prod[by_pos], v_pos[by_pos]
+    n_prodv = np.bincount(v_sess, minlength=n)
     blocks.add(v_sess, v_pos, ET["product_view"], page=PG["product"], prod=v_prod)
 
-    # cart lines: some viewed products are added (always one in a cart session, at most MAX_LINES)
-    atc_sess = has_prod & (rng.random(n) < P_ATC[seg])
+    # cart lines: some viewed products are added (always one in a cart session); an added product
+    # sometimes brings a companion along (viewed, then added); at most MAX_LINES lines
+    atc_sess = (n_prodv > 0) & (rng.random(n) < P_ATC[seg])
     add = atc_sess[v_sess] & (rng.random(v_sess.shape[0]) < P_ADD_VIEWED)
     last_view = _starts(n_prodv) + n_prodv - 1
     add[last_view[atc_sess]] = True
-    add &= _rank_in_group(add, v_sess, n) <= MAX_LINES
-    l_sess, l_prod, l_view_pos = v_sess[add], v_prod[add], v_pos[add]
+    a_sess, a_prod, a_pos = v_sess[add], v_prod[add], v_pos[add] + 1e-4
+    companion = cat.sample_companions(a_prod, rng)
+    brings = (companion >= 0) & (rng.random(a_sess.shape[0]) < P_COMPANION)
+    c_sess, c_prod, c_pos = a_sess[brings], companion[brings], a_pos[brings] + 1e-4
+    blocks.add(c_sess, c_pos, ET["product_view"], page=PG["product"], prod=c_prod)
+    l_sess = np.concatenate([a_sess, c_sess])
+    l_prod = np.concatenate([a_prod, c_prod])
+    l_pos = np.concatenate([a_pos, c_pos + 1e-4])
+    by_pos = _session_order(l_sess, l_pos)
+    keep = by_pos[_rank_in_group(np.ones(l_sess.shape[0], dtype=bool), l_sess[by_pos], n) <= MAX_LINES]
+    l_sess, l_prod, l_pos = l_sess[keep], l_prod[keep], l_pos[keep]
     l_rank = _rank_in_group(np.ones(l_sess.shape[0], dtype=bool), l_sess, n)
     l_qty = (np.searchsorted(QUANTITY_CDF, rng.random(l_sess.shape[0]) * QUANTITY_CDF[-1], side="right") + 1).astype(
         np.int8
     )
-    l_pos = l_view_pos + 1e-4
     l_page = np.where(rng.random(l_sess.shape[0]) < 0.9, PG["product"], PG["cart"])
     blocks.add(l_sess, l_pos, ET["add_to_cart"], page=l_page, prod=l_prod, qty=l_qty)
     removed = (l_rank >= 2) & (rng.random(l_sess.shape[0]) < P_REMOVE)
@@ -161,17 +193,6 @@ def funnel(catalog: Catalog, campaigns: Campaigns, seg: np.ndarray, rng: np.rand
         prod=l_prod[bought],
         qty=l_qty[bought],
     )
-
-    # sponsored listings: impressions while browsing, a few clicked; aux fixes the promoted product
-    n_imp = np.minimum(rng.poisson(AD_IMPRESSIONS_MEAN, n), 4)
-    i_sess = np.repeat(sess, n_imp)
-    i_pos = rng.uniform(0.02, 3.0, i_sess.shape[0])
-    i_page = AD_PAGES[pick(np.ones(3), i_sess.shape[0], rng)]
-    i_ad = campaigns.sample_ads(i_sess.shape[0], rng)
-    i_aux = rng.random(i_sess.shape[0])
-    blocks.add(i_sess, i_pos, ET["ad_impression"], page=i_page, ad=i_ad, aux=i_aux)
-    click = rng.random(i_sess.shape[0]) < AD_CTR
-    blocks.add(i_sess[click], i_pos[click] + 1e-4, ET["ad_click"], page=i_page[click], ad=i_ad[click], aux=i_aux[click])
     return blocks.sorted_columns()
 
 

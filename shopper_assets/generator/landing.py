@@ -1,4 +1,5 @@
-"""Writes the simulation into the landing zone as gzip JSON lines, one folder per UTC hour.
+"""Writes the simulation into the landing zone as gzip JSON lines, one folder per UTC hour (and the
+daily ad-spend CSVs, ad_spend.py).
 
 A pipeline of threads (numpy, Arrow and isal release the GIL): one simulates blocks of sessions,
 one renders their JSON lines, the main thread gathers each hour's lines in time order in chunks of
@@ -23,6 +24,7 @@ import pyarrow as pa
 from isal import isal_zlib
 from tqdm import tqdm
 
+from shopper_assets.generator.ad_spend import AdSpendWriter
 from shopper_assets.generator.config import GenerateSummary, GeneratorConfig
 from shopper_assets.generator.dirty import DirtyInjector, HourPlan, Render
 from shopper_assets.generator.encode import Encoder
@@ -123,11 +125,13 @@ def chunks(render: Render, n: int, plan: HourPlan) -> Iterator[pa.Array]:
 
 def write_landing(config: GeneratorConfig, data_dir: pathlib.Path, progress: bool = True) -> GenerateSummary:
     """Writes data_dir/landing/events/date=YYYY-MM-DD/hour=HH/gen-s<seed>-<YYYYMMDDHH>-<part>.jsonl.gz,
-    UTF-8 JSON objects one per line (null fields omitted), applying the dirty knobs, with a tqdm bar."""
+    UTF-8 JSON objects one per line (null fields omitted), applying the dirty knobs, with a tqdm bar;
+    and each day's ad-spend CSV under data_dir/landing/ad_spend/date=YYYY-MM-DD/ (ad_spend.py)."""
     t0 = time.perf_counter()
     world = build_world(config)
     encoder = Encoder(world)
     injector = DirtyInjector(config, config.days * 24)
+    ad_spend = AdSpendWriter(config, world.campaigns, data_dir)
     files: list[pathlib.Path] = []
     events = lines_written = 0
     queued: deque[Future] = deque()
@@ -149,6 +153,9 @@ def write_landing(config: GeneratorConfig, data_dir: pathlib.Path, progress: boo
                 while len(queued) > MAX_QUEUED_CHUNKS:
                     queued.popleft().result()
             hours_done.append(compressor.submit(writer.close))
+            ad_spend.add_hour(hour.index // 24, view.etype, view.ad)
+            if hour.index % 24 == 23:
+                ad_spend.write_day(hour.index // 24)
             events += n
             bar.update(n)
         for f in hours_done:
@@ -163,4 +170,7 @@ def write_landing(config: GeneratorConfig, data_dir: pathlib.Path, progress: boo
         late=injector.late,
         malformed=dict(injector.malformed),
         seconds=time.perf_counter() - t0,
+        ad_spend_files=ad_spend.paths,
+        ad_spend_rows=ad_spend.rows,
+        ad_spend_bad=dict(ad_spend.bad),
     )

@@ -2,9 +2,12 @@
 and orders, all as numpy arrays (no per-event Python). Slots hold at most ~100k events, so memory
 stays small and reused.
 
-Sessions start uniformly within their slot (slots follow the diurnal curve), are handed to users so
-that a user's sessions are more than 30 minutes apart, and get device, referrer, campaign and order
-data; the event structure comes from funnel.py.
+Sessions start uniformly within their slot (slots follow the diurnal curve). A share are first
+visits of new users, the others return visits handed to known users (users.py) so that a user's
+sessions are more than 30 minutes apart; then device, referrer, campaign and order data follow; the
+event structure comes from funnel.py. Users who touched a campaign (clicked a sponsored listing or
+arrived from a campaign) come back through a campaign more often within RETARGET_DAYS (retargeting),
+so many buyers touch several campaigns before an order.
 """
 
 from __future__ import annotations
@@ -17,7 +20,17 @@ import numpy as np
 from shopper_assets.contract.events import REFERRERS, USER_TYPES
 from shopper_assets.generator.catalog import DISCOUNT_CODES, DISCOUNT_ORDER_SHARE, Campaigns, Catalog
 from shopper_assets.generator.funnel import ET, MEAN_EVENTS_PER_SESSION, PG, funnel, gaps, pick, pick_rows
-from shopper_assets.generator.users import SAME_DEVICE_SHARE, UserPool, device_shares, sample_browser
+from shopper_assets.generator.users import (
+    DAY_MS,
+    LOYAL,
+    NEW_LOYAL_SHARE,
+    NEW_VISIT_SHARE,
+    PROSPECT,
+    SAME_DEVICE_SHARE,
+    UserPool,
+    device_shares,
+    sample_browser,
+)
 
 __all__ = ["MEAN_EVENTS_PER_SESSION", "Block", "World", "build_block"]
 
@@ -38,6 +51,8 @@ LANDING_SHARES = {  # by referrer, over BROWSE_PAGES
     "affiliate": (0.20, 0.10, 0.70),
 }
 BROWSE_SHARES = (0.30, 0.35, 0.35)
+RETARGET_DAYS = 7  # a campaign touch makes a user a retargeting target for this long ...
+RETARGET_SHARE = 0.05  # ... and this share of their return visits then arrive from a campaign
 
 
 @dataclass
@@ -49,6 +64,7 @@ class World:
     campaigns: Campaigns
     users: UserPool
     range_end_ms: int
+    max_users: int  # bound on user numbers (the base plus one new user per event of the range at most)
 
 
 @dataclass
@@ -70,7 +86,7 @@ class Block:
     qty: np.ndarray  # int8, 0 when none
     order: np.ndarray  # int32 order of the hour, -1 when none
     disc_cents: np.ndarray  # int64 discount on a purchase line, -1 when none
-    ad: np.ndarray  # int16 ad of an ad event outside a campaign session, -1 otherwise
+    ad: np.ndarray  # int16 ad of a sponsored listing (ad events), -1 otherwise
     s_user: np.ndarray
     s_device: np.ndarray
     s_browser: np.ndarray
@@ -108,15 +124,18 @@ def build_block(
     pool = world.users
     n_cand = int(n_events / MEAN_EVENTS_PER_SESSION * 1.1) + 16
     while True:
-        users0 = pool.sample(n_cand, rng)
-        ev = funnel(world.catalog, world.campaigns, pool.segment[users0], rng)
+        new_visit = rng.random(n_cand) < NEW_VISIT_SHARE
+        users0 = np.zeros(n_cand, dtype=np.int32)  # known users of return visits (first visits get theirs later)
+        users0[~new_visit] = pool.sample_returning(n_cand - int(new_visit.sum()), slot_start_ms, rng)
+        newcomer = np.where(rng.random(n_cand) < NEW_LOYAL_SHARE, LOYAL, PROSPECT)
+        seg = np.where(new_visit, newcomer, pool.segment[users0]).astype(np.int8)
+        ev = funnel(world.catalog, world.campaigns, seg, rng)
         if ev["sess"].shape[0] >= n_events:
             break
         n_cand = int(n_cand * 1.3) + 16
     # keep exactly n_events: whole sessions plus the head of the last one
     ev = {k: v[:n_events] for k, v in ev.items()}
     n_sess = int(ev["sess"][-1]) + 1
-    users0 = users0[:n_sess]
     first = np.ones(n_events, dtype=bool)
     first[1:] = ev["sess"][1:] != ev["sess"][:-1]
     gap = gaps(ev["etype"], first, rng)
@@ -138,18 +157,25 @@ def build_block(
     by_start = np.argsort(start, kind="stable")
     renumber = np.empty(n_sess, dtype=np.int32)
     renumber[by_start] = np.arange(n_sess, dtype=np.int32)
-    start, duration, users0 = start[by_start], duration[by_start], users0[by_start]
+    start, duration = start[by_start], duration[by_start]
+    users0, seg, new_visit = users0[:n_sess][by_start], seg[:n_sess][by_start], new_visit[:n_sess][by_start]
     sess = renumber[ev["sess"]]
+    end = start + duration
 
-    # users: 30-minute rule between sessions, new on the first session in the range
-    users = pool.assign(users0, start, start + duration, rng)
-    is_new = pool.mark_sessions(users, start + duration)
+    # users: return visits keep the 30-minute rule between a user's sessions, first visits get new users
+    users = np.empty(n_sess, dtype=np.int32)
+    back = ~new_visit
+    users[back] = pool.assign(users0[back], start[back], end[back], rng)
+    users[new_visit] = pool.acquire(seg[new_visit], rng)
+    is_new = pool.mark_sessions(users, end)
     user_type = np.where(is_new, NEW, RETURNING).astype(np.int8)
     same_device = rng.random(n_sess) < SAME_DEVICE_SHARE
     device = np.where(same_device, pool.device[users], pick(device_shares(), n_sess, rng)).astype(np.int8)
     browser = np.where(device == pool.device[users], pool.browser[users], sample_browser(device, rng)).astype(np.int8)
     ref_cdf = np.cumsum([[REFERRER_SHARES[t][r] for r in REFERRERS] for t in (NEW, RETURNING)], axis=1)
     referrer = pick_rows(ref_cdf[(user_type == RETURNING).astype(np.int64)], rng).astype(np.int8)
+    retargeted = (start - pool.last_touch[users] <= RETARGET_DAYS * DAY_MS) & (rng.random(n_sess) < RETARGET_SHARE)
+    referrer[retargeted] = REF["ads"]
     s_ad = np.where(referrer == REF["ads"], world.campaigns.sample_ads(n_sess, rng), -1).astype(np.int16)
 
     # pages of browsing page views: landing page by referrer, then home/search/category
@@ -161,18 +187,7 @@ def build_block(
     rest = todo & ~first
     page[rest] = BROWSE_PAGES[pick(np.array(BROWSE_SHARES), int(rest.sum()), rng)]
 
-    # ad events: a campaign session's own ad, else the sampled sponsored listing
-    prod = ev["prod"].copy()
-    is_ad = (etype == ET["ad_impression"]) | (etype == ET["ad_click"])
-    session_ad = s_ad[sess[is_ad]]
-    ad_used = np.where(session_ad >= 0, session_ad, ev["ad"][is_ad])
-    camp = world.campaigns
-    ad_cat = camp.campaign_category[camp.ad_campaign[ad_used]]
-    prod[is_ad] = np.minimum(
-        np.searchsorted(world.catalog.cat_cum, ad_cat + ev["aux"][is_ad], side="right"), world.catalog.n_products - 1
-    )
-    ad = np.full(n_events, -1, dtype=np.int16)
-    ad[is_ad] = np.where(session_ad >= 0, -1, ad_used)
+    prod, ad = ev["prod"], ev["ad"]
 
     # orders: numbered by session start, a share with a discount code
     is_checkout = etype == ET["checkout"]
@@ -192,8 +207,17 @@ def build_block(
     price = world.catalog.price_cents[prod[line]]
     disc_cents[line] = (price * ev["qty"][line] * pct[o_discount[order[line]]] + 50) // 100
 
-    # final order: by event time
+    # campaign touches (arrivals from a campaign, clicks on sponsored listings) and purchases
     t_ms = start[sess] + offset
+    pool.purchased(users[sess[etype == ET["purchase"]]])
+    clicked = etype == ET["ad_click"]
+    campaign_visit = referrer == REF["ads"]
+    pool.touch(
+        np.concatenate([users[campaign_visit], users[sess[clicked]]]),
+        np.concatenate([start[campaign_visit], t_ms[clicked]]),
+    )
+
+    # final order: by event time
     by_time = np.argsort(t_ms, kind="stable")
     stamp = datetime.datetime.fromtimestamp(slot_start_ms / 1000, tz=datetime.UTC)
     return Block(

@@ -23,7 +23,7 @@ from shopper_assets.generator.catalog import build_campaigns, build_catalog
 from shopper_assets.generator.config import GeneratorConfig
 from shopper_assets.generator.encode import SCHEMA, Encoder
 from shopper_assets.generator.sessions import MEAN_EVENTS_PER_SESSION, Block, World, build_block
-from shopper_assets.generator.users import USERS_PER_DAILY_EVENT, UserPool
+from shopper_assets.generator.users import BASE_USERS_PER_DAILY_EVENT, UserPool
 
 SLOT_EVENTS = 100_000
 
@@ -47,15 +47,17 @@ class HourSlice:
 
 
 def build_world(config: GeneratorConfig) -> World:
-    n_users = max(50, int(config.events_per_day * USERS_PER_DAILY_EVENT))
+    n_base = max(50, int(config.events_per_day * BASE_USERS_PER_DAILY_EVENT))
     catalog = build_catalog(config.seed)
     users = UserPool.build(
-        n_users,
+        n_base,
         config.events_per_day / MEAN_EVENTS_PER_SESSION,
+        traffic.epoch_ms(config.start),
         np.random.default_rng(np.random.SeedSequence([config.seed, 0x05E5])),
     )
     end = traffic.epoch_ms(config.start + datetime.timedelta(days=config.days))
-    return World(config.seed, catalog, build_campaigns(config.seed, catalog), users, end)
+    campaigns = build_campaigns(config.seed, catalog, config.events_per_day)
+    return World(config.seed, catalog, campaigns, users, end, max_users=n_base + sum(day_events(config)))
 
 
 def day_events(config: GeneratorConfig) -> list[int]:

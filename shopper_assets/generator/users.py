@@ -1,14 +1,26 @@
 """The shopper population and its state across days.
 
-Each user has a home country, a preferred device and browser, an activity level and a segment
-(a small "loyal" minority visits more often and buys far more often), so multi-day ranges show
-retention and repeat purchases. The pool remembers who was seen and when each user's last session
-ended, which drives ``user_type`` and keeps a 30-minute gap between a user's sessions across days.
+A day's sessions are first visits of brand-new users (NEW_VISIT_SHARE of them) and return visits of
+known users, drawn in proportion to each user's return weight at that time. Known users are the
+customer base that existed before the range (BASE_USERS_PER_DAILY_EVENT x events_per_day users, seen
+before: "returning" from the first day, their last sessions ended before the range) and the users
+acquired in the range.
+
+A user's return weight is ``activity + burst``, the burst fading by e every BURST_DAYS. A new visitor
+may come back within days (the burst), then fades to a long-run activity that is zero for most
+(one-off visitors) and lognormal for the STICKY_SHARE who become regulars; base users are past their
+burst. Segments convert differently (funnel.py): prospects (never bought) least, customers (bought
+before: part of the base, and every prospect after a first purchase) better, and a small loyal
+segment, which also visits more often, far more. A purchase renews the burst, so buyers come back
+within days. Hence most buyers buy once, a minority again, loyal users make a tail of frequent
+buyers, and a weekly cohort's retention falls after its first week, then flattens at the regulars.
+The pool also remembers each user's last session end (the 30-minute rule across slots and days) and
+last campaign touch (retargeting, sessions.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,12 +38,30 @@ BROWSER_SHARES_BY_DEVICE = {
 }
 SAME_DEVICE_SHARE = 0.85  # sessions on the user's preferred device
 
-LOYAL_SHARE = 0.04  # users who buy repeatedly
-LOYAL_ACTIVITY = 3.0
-ACTIVITY_LEVELS = 48
-USERS_PER_DAILY_EVENT = 0.3  # pool size relative to events_per_day
+#: Share of sessions that are a brand-new user's first visit; the rest are return visits of known users.
+NEW_VISIT_SHARE = 0.5
+#: Customers known before the range, relative to events_per_day (50k for a 200k-events demo).
+BASE_USERS_PER_DAILY_EVENT = 0.25
+#: Segments: prospects have never bought, customers have (once or now and then), loyal users buy
+#: often; the funnel converts them differently (funnel.py). A prospect's purchase makes a customer.
+SEGMENTS = ("prospect", "loyal", "customer")
+PROSPECT, LOYAL, CUSTOMER = range(len(SEGMENTS))
+BASE_LOYAL_SHARE = 0.06  # of the base: loyal buyers
+BASE_CUSTOMER_SHARE = 0.3  # of the base: other users with a purchase history
+NEW_LOYAL_SHARE = 0.01  # of new users: future loyal customers
+STICKY_SHARE = 0.1  # of the other new users: become regulars (a long-run activity); the rest are one-off
+ACTIVITY_SIGMA = 1.1  # lognormal spread of long-run activity: monthly visitors to daily ones
+LOYAL_ACTIVITY = 3.0  # loyal users visit this much more often
+BURST_WEIGHT = 1.0  # a new user's extra return weight right after the first visit ...
+BURST_DAYS = 2.0  # ... fading with this time constant (e-folding, days)
+POST_PURCHASE_BURST = 3.0  # a purchase renews the burst, at least to this weight
 MAX_SESSIONS_PER_DAY = 5.0  # cap on a user's expected sessions per day
+SAMPLER_HOURS = 1  # return weights are recomputed this often (bursts fade, new users join)
+RESAMPLE_ROUNDS = 8  # draws to find another user of a segment for a visit that breaks the 30-minute rule
 SESSION_GAP_MS = 30 * 60 * 1000  # the 30-minute inactivity rule
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+NEVER = np.iinfo(np.int64).min // 2
 
 
 def _cdf_sample(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -53,115 +83,121 @@ def sample_browser(device: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.minimum((cdf <= u).sum(axis=1), len(BROWSERS) - 1).astype(np.int8)
 
 
+#: the per-user arrays of UserPool (allocated with spare capacity; entries from ``size`` on are unused)
+USER_ARRAYS = ("country", "device", "browser", "segment", "activity", "burst", "seen", "last_end", "last_touch")
+
+
 @dataclass
 class UserPool:
-    """Attributes and cross-day state of every simulated user, one array entry per user."""
+    """Attributes and cross-day state of every user, one array entry per user: the base first, then
+    users in the order they were acquired. Arrays grow by doubling, so acquiring users costs what it adds."""
 
     country: np.ndarray  # int8 into COUNTRIES
     device: np.ndarray  # int8 into DEVICE_TYPES
     browser: np.ndarray  # int8 into BROWSERS
-    segment: np.ndarray  # int8: 0 regular, 1 loyal
-    activity: np.ndarray  # float64 sampling weight, one of ACTIVITY_LEVELS values
-    seen: np.ndarray  # bool: had a session earlier in the range
+    segment: np.ndarray  # int8 into SEGMENTS
+    activity: np.ndarray  # float64 long-run return weight (0: never comes back after the burst)
+    burst: np.ndarray  # float64 extra return weight (first visit, purchase) as of ``burst_ms``, fading
+    seen: np.ndarray  # bool: had a session (base users: before the range)
     last_end: np.ndarray  # int64 ms of the last event of the user's latest session
-
-    @property
-    def size(self) -> int:
-        return self.country.shape[0]
-
-    @classmethod
-    def build(cls, n: int, sessions_per_day: float, rng: np.random.Generator) -> UserPool:
-        pool = cls._attributes(n, rng)
-        # cap activity so nobody is expected to have more sessions a day than fit the 30-minute rule
-        for _ in range(3):
-            cap = MAX_SESSIONS_PER_DAY * pool.activity.sum() / max(sessions_per_day, 1.0)
-            pool.activity = np.minimum(pool.activity, cap)
-        # a few dozen activity levels: sampling picks a (segment, level) group, then a member uniformly
-        log_a = np.log(pool.activity)
-        step = max((log_a.max() - log_a.min()) / (ACTIVITY_LEVELS - 1), 1e-9)
-        pool.activity = np.exp(log_a.min() + np.round((log_a - log_a.min()) / step) * step)
-        return pool
+    last_touch: np.ndarray  # int64 ms of the user's latest campaign touch (ad click or campaign visit)
+    size: int  # users so far
+    burst_ms: int  # when the bursts were last faded
+    returning_per_day: float  # return visits a day, to cap a user's share of them
+    cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def _attributes(cls, n: int, rng: np.random.Generator) -> UserPool:
-        segment = (rng.random(n) < LOYAL_SHARE).astype(np.int8)
-        activity = np.exp(0.8 * rng.standard_normal(n)) * np.where(segment == 1, LOYAL_ACTIVITY, 1.0)
-        device = _cdf_sample(np.cumsum(device_shares()), rng.random(n)).astype(np.int8)
+    def build(cls, n_base: int, sessions_per_day: float, range_start_ms: int, rng: np.random.Generator) -> UserPool:
+        """The customer base before the range: seen, last sessions ended up to 30 days before it."""
+        u = rng.random(n_base)
+        segment = np.select(
+            [u < BASE_LOYAL_SHARE, u < BASE_LOYAL_SHARE + BASE_CUSTOMER_SHARE], [LOYAL, CUSTOMER], PROSPECT
+        )
+        arrays = _attributes(segment, rng)
+        arrays["activity"] = _long_run_activity(segment, rng)
+        arrays["seen"][:] = True
+        arrays["last_end"] = range_start_ms - SESSION_GAP_MS - rng.integers(0, 30 * DAY_MS, n_base)
         return cls(
-            country=_cdf_sample(np.cumsum(COUNTRY_SHARES), rng.random(n)).astype(np.int8),
-            device=device,
-            browser=sample_browser(device, rng),
-            segment=segment,
-            activity=activity,
-            seen=np.zeros(n, dtype=bool),
-            last_end=np.full(n, np.iinfo(np.int64).min // 2, dtype=np.int64),
+            **arrays,
+            size=n_base,
+            burst_ms=range_start_ms,
+            returning_per_day=max((1 - NEW_VISIT_SHARE) * sessions_per_day, 1.0),
         )
 
-    def extend(self, segment: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Add fresh users with the given segments (a fallback when the pool is too busy); returns their ids."""
-        extra = self._attributes(segment.shape[0], rng)
-        extra.segment = segment.astype(np.int8)
-        extra.activity = np.full(segment.shape[0], np.median(self.activity))
+    def acquire(self, segment: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Add new users (at their first visit) with the given segments; returns their ids."""
+        n = segment.shape[0]
+        arrays = _attributes(segment, rng)
+        sticky = (segment == LOYAL) | (rng.random(n) < STICKY_SHARE)
+        arrays["activity"] = np.where(sticky, _long_run_activity(segment, rng), 0.0)
+        arrays["burst"] = BURST_WEIGHT * np.exp(0.5 * rng.standard_normal(n))
         start = self.size
-        for name in ("country", "device", "browser", "segment", "activity", "seen", "last_end"):
-            setattr(self, name, np.concatenate([getattr(self, name), getattr(extra, name)]))
-        return np.arange(start, self.size, dtype=np.int32)
+        if start + n > self.country.shape[0]:
+            capacity = max(start + n, 2 * self.country.shape[0])
+            for name in USER_ARRAYS:
+                old = getattr(self, name)
+                grown = np.empty(capacity, dtype=old.dtype)
+                grown[:start] = old[:start]
+                setattr(self, name, grown)
+        for name in USER_ARRAYS:
+            getattr(self, name)[start : start + n] = arrays[name]
+        self.size = start + n
+        return np.arange(start, start + n, dtype=np.int32)
 
-    def _groups(self) -> dict:
-        """Users grouped by (segment, activity level): members in group order, group starts and
-        sizes, and sampling CDFs over the groups (all, and per segment). Rebuilt when the pool grows."""
-        cache = self.__dict__.setdefault("_cache", {})
-        if cache.get("size") != self.size:
-            levels, level = np.unique(self.activity, return_inverse=True)
-            key = self.segment.astype(np.int64) * levels.shape[0] + level
-            n_groups = 2 * levels.shape[0]
-            count = np.bincount(key, minlength=n_groups)
-            weight = count * np.tile(levels, 2)
-            cache.clear()
-            cache.update(
-                size=self.size,
-                members=np.argsort(key, kind="stable").astype(np.int32),
-                start=np.concatenate([[0], np.cumsum(count)[:-1]]),
-                count=count,
-                all=np.cumsum(weight),
-            )
-            for seg in (0, 1):
-                w = np.where(np.arange(n_groups) // levels.shape[0] == seg, weight, 0.0)
-                cache[seg] = np.cumsum(w) if w.sum() > 0 else cache["all"]
-        return cache
+    def _cdf(self, now_ms: int) -> np.ndarray:
+        """Cumulative return weights of the users known at the start of the current SAMPLER_HOURS
+        window; bursts fade by one factor per window, users acquired later join at the next one."""
+        window = now_ms // (SAMPLER_HOURS * HOUR_MS)
+        if self.cache.get("window") != window:
+            at = window * SAMPLER_HOURS * HOUR_MS
+            burst = self.burst[: self.size]
+            burst *= np.exp(-(at - self.burst_ms) / DAY_MS / BURST_DAYS)
+            self.burst_ms = at
+            weight = self.activity[: self.size] + burst
+            # nobody expected to have more return visits a day than fit the 30-minute rule
+            np.minimum(weight, MAX_SESSIONS_PER_DAY * weight.sum() / self.returning_per_day, out=weight)
+            self.cache = {"window": window, "cdf": np.cumsum(weight)}
+        return self.cache["cdf"]
 
-    def _sample_groups(self, cdf: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-        g = self._groups()
-        group = np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right"), cdf.shape[0] - 1)
-        within = (rng.random(n) * g["count"][group]).astype(np.int64)
-        return g["members"][g["start"][group] + within]
+    def sample_returning(self, n: int, now_ms: int, rng: np.random.Generator) -> np.ndarray:
+        """Known users for ``n`` return visits around ``now_ms``, in proportion to their return weight."""
+        cdf = self._cdf(now_ms)
+        u = rng.random(n) * cdf[-1]
+        by_value = np.argsort(u)  # a search with sorted keys walks the (large) CDF once: several times faster
+        users = np.empty(n, dtype=np.int32)
+        users[by_value] = np.minimum(np.searchsorted(cdf, u[by_value], side="right"), cdf.shape[0] - 1)
+        return users
 
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Users for ``n`` sessions, proportional to activity."""
-        return self._sample_groups(self._groups()["all"], n, rng)
-
-    def resample_within_segment(self, segment: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        out = np.empty(segment.shape[0], dtype=np.int32)
-        for seg in (0, 1):
-            want = segment == seg
-            if want.any():
-                out[want] = self._sample_groups(self._groups()[seg], int(want.sum()), rng)
+    def resample_within_segment(self, segment: np.ndarray, now_ms: int, rng: np.random.Generator) -> np.ndarray:
+        """Other users of the given segments, in proportion to their return weight (redrawn until the
+        segment matches, a few rounds); -1 where none was found."""
+        out = np.full(segment.shape[0], -1, dtype=np.int32)
+        todo = np.arange(segment.shape[0])
+        for _ in range(RESAMPLE_ROUNDS):
+            drawn = self.sample_returning(todo.shape[0], now_ms, rng)
+            match = self.segment[drawn] == segment[todo]
+            out[todo[match]] = drawn[match]
+            todo = todo[~match]
+            if todo.shape[0] == 0:
+                break
         return out
 
     def assign(self, users: np.ndarray, start: np.ndarray, end: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Move sessions to other users of the same segment until every user's sessions are separated
-        by more than 30 minutes, also from their sessions of earlier days. Vectorised: each round
-        resamples only the conflicting sessions."""
+        """Move return visits to other users of the same segment until every user's sessions are
+        separated by more than 30 minutes, also from their earlier sessions. Vectorised: each round
+        resamples only the conflicting sessions; what still conflicts goes to new users."""
         users = users.copy()
         segment = self.segment[users]
+        now_ms = int(start[0]) if start.shape[0] else 0
         for _ in range(64):
             bad = self._conflicts(users, start, end)
             if bad.size == 0:
                 return users
-            users[bad] = self.resample_within_segment(segment[bad], rng)
-        bad = self._conflicts(users, start, end)
+            other = self.resample_within_segment(segment[bad], now_ms, rng)
+            users[bad] = np.where(other >= 0, other, users[bad])
+        bad = np.sort(self._conflicts(users, start, end))
         if bad.size:
-            users[bad] = self.extend(segment[bad], rng)
+            users[bad] = self.acquire(segment[bad], rng)
         return users
 
     def _conflicts(self, users: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -178,7 +214,7 @@ class UserPool:
         return order[bad]
 
     def mark_sessions(self, users: np.ndarray, end: np.ndarray) -> np.ndarray:
-        """Record a day's sessions (given in start order); returns True where a session is the user's first."""
+        """Record a slot's sessions (given in start order); returns True where a session is the user's first."""
         _, first_idx = np.unique(users, return_index=True)
         is_first = np.zeros(users.shape[0], dtype=bool)
         is_first[first_idx] = True
@@ -186,3 +222,35 @@ class UserPool:
         self.seen[users] = True
         np.maximum.at(self.last_end, users, end)
         return new
+
+    def touch(self, users: np.ndarray, t_ms: np.ndarray) -> None:
+        """Record campaign touches (for retargeting)."""
+        np.maximum.at(self.last_touch, users, t_ms)
+
+    def purchased(self, users: np.ndarray) -> None:
+        """A purchase makes a prospect a customer and renews the burst: buyers come back in the
+        following days, some to buy again."""
+        self.segment[users[self.segment[users] == PROSPECT]] = CUSTOMER
+        self.burst[users] = np.maximum(self.burst[users], POST_PURCHASE_BURST)
+
+
+def _attributes(segment: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Home country, devices and empty state of new users with the given segments."""
+    n = segment.shape[0]
+    device = _cdf_sample(np.cumsum(device_shares()), rng.random(n)).astype(np.int8)
+    return {
+        "country": _cdf_sample(np.cumsum(COUNTRY_SHARES), rng.random(n)).astype(np.int8),
+        "device": device,
+        "browser": sample_browser(device, rng),
+        "segment": segment.astype(np.int8),
+        "activity": np.zeros(n),
+        "burst": np.zeros(n),
+        "seen": np.zeros(n, dtype=bool),
+        "last_end": np.full(n, NEVER, dtype=np.int64),
+        "last_touch": np.full(n, NEVER, dtype=np.int64),
+    }
+
+
+def _long_run_activity(segment: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    spread = np.exp(ACTIVITY_SIGMA * rng.standard_normal(segment.shape[0]) - ACTIVITY_SIGMA**2 / 2)  # mean 1
+    return spread * np.where(segment == LOYAL, LOYAL_ACTIVITY, 1.0)
