@@ -115,7 +115,7 @@ def landing_events(data_dir: Path) -> pd.DataFrame:
 def ad_spend(data_dir: Path) -> pd.DataFrame:
     """The valid landed ad-spend rows (CONTRACT.md "Ad spend"): per (date, campaign, ad), the row of
     the file sorting last (then its last line) wins; rows of another day than their folder, with
-    bad numbers or dates, or missing fields are dropped."""
+    bad numbers, dates or currency codes, or missing fields are dropped."""
     rows = []
     for path in sorted((data_dir / "landing" / "ad_spend").rglob("*.csv*")):
         folder = re.search(r"date=(\d{4}-\d{2}-\d{2})", path.as_posix())[1]
@@ -135,7 +135,7 @@ def ad_spend(data_dir: Path) -> pd.DataFrame:
                 continue
             if not r["campaign_id"] or not r["ad_id"] or day.isoformat() != folder or min(impressions, clicks) < 0:
                 continue
-            if spend_cents is None or spend_cents < 0:
+            if spend_cents is None or spend_cents < 0 or not re.fullmatch(r"([A-Za-z]{3})?", r["currency"].strip()):
                 continue
             rows.append((path.name, line_no, day, r["campaign_id"], r["ad_id"], impressions, clicks, spend_cents))
     df = pd.DataFrame(
