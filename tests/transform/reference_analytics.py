@@ -197,7 +197,7 @@ def customer_ltv(df: pd.DataFrame) -> pd.DataFrame:
 
 def _monday(d: pd.Series) -> pd.Series:
     d = pd.to_datetime(d)
-    return (d - pd.to_timedelta(d.dt.weekday, unit="D")).dt.date
+    return (d - pd.to_timedelta(d.dt.day_of_week, unit="D")).dt.date
 
 
 def cohort_retention(df: pd.DataFrame) -> pd.DataFrame:
@@ -231,9 +231,9 @@ def revenue_monthly(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def revenue_by_weekday(df: pd.DataFrame) -> pd.DataFrame:
-    p = purchases(df).assign(weekday=lambda x: pd.to_datetime(x.event_date).dt.weekday + 1)
+    p = purchases(df).assign(weekday=lambda x: pd.to_datetime(x.event_date).dt.day_of_week + 1)
     g = p.groupby("weekday")
-    days = pd.Series(pd.to_datetime(sorted(df.event_date.unique()))).dt.weekday.add(1).value_counts()
+    days = pd.Series(pd.to_datetime(sorted(df.event_date.unique()))).dt.day_of_week.add(1).value_counts()
     out = pd.DataFrame({"revenue_cents": g.gross_cents.sum(), "orders": g.order_id.nunique()})
     out = out.reindex(range(1, 8), fill_value=0)
     out["days_with_events"] = days.reindex(range(1, 8), fill_value=0)
