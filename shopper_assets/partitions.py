@@ -36,3 +36,8 @@ def hours_in(start: datetime, end: datetime) -> list[datetime]:
         hours.append(h)
         h += timedelta(hours=1)
     return hours
+
+
+def hour_key(hour: datetime) -> str:
+    """The hourly partition key of an hour start (naive UTC)."""
+    return f"{hour:%Y-%m-%d-%H:%M}"

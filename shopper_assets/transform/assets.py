@@ -6,7 +6,8 @@
 * dbt tests are asset checks; tests of severity error are blocking;
 * a run over a partition (or a range, with the single-run backfill policy) runs ``dbt build``
   with the window [min_date, max_date) of its days, so the incremental models rebuild only those
-  days (plus their lookbacks); ``full_refresh: true`` in the run config rebuilds everything.
+  days (plus their lookbacks); ``full_refresh: true`` in the run config rebuilds everything;
+* once a build succeeded, the ``serving`` resource publishes it for readers (serving/dbt_publish.py).
 
 The window reaches dbt as the environment variables SHOPPER_DBT_MIN_DATE / SHOPPER_DBT_MAX_DATE /
 SHOPPER_DBT_LOOKBACK_DAYS, which the dbt macros read exactly like the vars min_date / max_date /
@@ -32,6 +33,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from pydantic import Field
 
 from shopper_assets.partitions import daily_partitions, window_bounds
+from shopper_assets.serving.dbt_publish import publish_after_build
+from shopper_assets.serving.store import ServingStore
 from shopper_assets.transform.project import dbt_project
 from shopper_assets.transform.resources import environment, tidy_target
 
@@ -137,10 +140,12 @@ def partition_days(context: AssetExecutionContext) -> tuple[date, date] | None:
     pool="duckdb",
     name="shopper_dbt_assets",
 )
-def shopper_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+def shopper_dbt_assets(
+    context: AssetExecutionContext, dbt: DbtCliResource, serving: ServingStore, config: DbtBuildConfig
+):
     args, env = dbt_build_command(partition_days(context), config)
     context.log.info(f"dbt {' '.join(args)} with {' '.join(f'{k}={v}' for k, v in env.items() if v)}")
     with environment(env):  # the subprocess starts inside cli() and keeps its copy of the environment
         invocation = dbt.cli(args, context=context)
-    yield from invocation.stream()
+    yield from publish_after_build(context, invocation, serving)  # the stream, then the readers' copy
     tidy_target(invocation)

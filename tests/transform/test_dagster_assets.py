@@ -9,7 +9,10 @@ import duckdb
 import pytest
 from dagster import AssetKey, AssetSelection, DailyPartitionsDefinition, materialize
 
+from shopper_assets.deployments import resources_for
 from shopper_assets.partitions import daily_partitions
+from shopper_assets.serving.local import LocalServing
+from shopper_assets.settings import Settings
 from shopper_assets.transform import (
     DbtBuildConfig,
     dbt_build_args,
@@ -88,6 +91,11 @@ def test_build_args():
     assert args[:2] == ["build", "--vars"]
 
 
+def dbt_resources() -> dict:
+    """What the dbt assets need: dbt, and the serving store they publish each build to."""
+    return {"dbt": dbt_resource(), "serving": resources_for(Settings.from_env())["serving"]}
+
+
 def local_warehouse(lake_db, folder, monkeypatch):
     """A copy of the built warehouse in ``folder``, which the local deployment points at."""
     db = copy_warehouse(lake_db, folder / "shopper.duckdb")
@@ -102,7 +110,7 @@ def test_materialize_a_day_through_dagster(lake_db, tmp_path, monkeypatch):
     """A fresh warehouse: materializing one daily partition builds that day and runs the checks."""
     db = local_warehouse(lake_db, tmp_path / "dagster", monkeypatch)
     day = days()[1]
-    result = materialize([shopper_dbt_assets], partition_key=day.isoformat(), resources={"dbt": dbt_resource()})
+    result = materialize([shopper_dbt_assets], partition_key=day.isoformat(), resources=dbt_resources())
     assert result.success
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert set(CONTRACT_KEYS) <= materialized
@@ -115,11 +123,21 @@ def test_materialize_a_day_through_dagster(lake_db, tmp_path, monkeypatch):
         summary = kpi_summary(con, day)
         assert kpi_summary(con, days()[0]) == {}
     assert summary["kpis"]["orders"] > 0 and summary["top_products"] and summary["funnel"]
+    # the build was published for readers, and its materializations carry the day's rows
+    published = LocalServing(Settings.from_env().serving_dir).current()
+    assert published is not None and published.tables["kpi_daily"]["rows"] == 1
+    by_key = {e.asset_key.to_user_string(): e.materialization for e in result.get_asset_materialization_events()}
+    assert by_key["kpi_daily"].metadata["dagster/row_count"].value == 1
+    assert by_key["orders_per_hour"].metadata["dagster/row_count"].value == 24
+    assert by_key["kpi_daily"].metadata["serving_version"].value == published.name
+    with duckdb.connect(str(db), read_only=True) as con:
+        day_orders = con.execute("SELECT count(*) FROM marts.fct_orders WHERE order_date = ?", [day]).fetchone()[0]
+    assert by_key["fct_orders"].metadata["dagster/row_count"].value == day_orders
     text = format_kpi_summary(summary)
     assert day.isoformat() in text and "Revenue" in text and "funnel" in text.lower()
 
     # the next run starts from this run's parse: its environment (the warehouse path) is the same
-    again = materialize([shopper_dbt_assets], partition_key=days()[2].isoformat(), resources={"dbt": dbt_resource()})
+    again = materialize([shopper_dbt_assets], partition_key=days()[2].isoformat(), resources=dbt_resources())
     assert again.success
     (target,) = (DBT_PROJECT_DIR / "target").glob(f"shopper_dbt_assets-{again.run_id[:7]}-*")
     log = (target / "dbt.log").read_text()
@@ -134,7 +152,7 @@ def test_a_build_without_its_checks_runs_no_dbt_test(lake_db, tmp_path, monkeypa
     result = materialize(
         [shopper_dbt_assets],
         partition_key=day.isoformat(),
-        resources={"dbt": dbt_resource()},
+        resources=dbt_resources(),
         selection=AssetSelection.assets(shopper_dbt_assets).without_checks(),
     )
     assert result.success
