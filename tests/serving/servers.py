@@ -4,6 +4,7 @@ stop them (by their own pid) afterwards."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -26,7 +27,12 @@ def free_port() -> int:
 
 
 def local_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """The environment of a local deployment on ``data_dir`` (its warehouse, its Dagster home)."""
+    """The environment of a local deployment on ``data_dir`` (its warehouse, its Dagster home, made
+    here as ``shopper demo`` makes it: with the repo's dagster.yaml)."""
+    home = data_dir / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPPER_", "DAGSTER_HOME"))}
     env.update(
         SHOPPER_ENV="local",
