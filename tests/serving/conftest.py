@@ -20,7 +20,7 @@ import pytest
 
 from shopper_assets.serving.local import LocalServing
 from shopper_assets.serving.marts import SERVED
-from tests.serving import analytics_marts
+from tests.serving import analytics_marts, browser
 from tests.serving.servers import SHOPPER, local_env
 
 DAYS = [date(2026, 11, 20), date(2026, 11, 21)]
@@ -61,3 +61,14 @@ def analytics(demo: Deployment, tmp_path_factory) -> Deployment:
     with duckdb.connect(str(root / "shopper.duckdb"), read_only=True) as con:
         LocalServing(root / "serving").publish(con, SERVED, None, {"test": "analytics marts added by hand"})
     return Deployment(root, DAYS, data)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Chromium (Debian's) under Playwright."""
+    yield from browser.launch()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if browser.taken:
+        terminalreporter.write_line(f"Browser screenshots ({len(browser.taken)}): {browser.SCREENSHOTS}")

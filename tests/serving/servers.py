@@ -3,6 +3,7 @@ stop them (by their own pid) afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -77,12 +78,27 @@ def running(command: list[str], env: dict[str, str], url: str, ready_path: str, 
             time.sleep(0.25)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(15)
+        stop_tree(process)
+
+
+def stop_tree(process: subprocess.Popen, grace: float = 15) -> None:
+    """Stop a process we started and every process it started, each by its pid (``dagster dev``
+    runs a webserver, a daemon and code servers; its children outlive a killed parent)."""
+    import psutil
+
+    try:
+        family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        family = []
+    for member in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.terminate()
+    _, alive = psutil.wait_procs(family, timeout=grace)
+    for member in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.kill()
+    psutil.wait_procs(alive, timeout=grace)
+    process.wait(grace)
 
 
 @contextmanager

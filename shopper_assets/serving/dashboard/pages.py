@@ -214,13 +214,19 @@ def _lifetime_value(view: View) -> None:
         st.table(pd.DataFrame(table), hide_index=True)
 
 
+COHORT_WEEKS = 12
+
+
 def _cohort_retention(view: View) -> None:
-    first_week = view.start - timedelta(days=view.start.weekday())
+    first_week = view.end - timedelta(days=view.end.weekday(), weeks=COHORT_WEEKS - 1)
     cohorts = pd.DataFrame(queries.select_mart(view.snapshot, "cohort_retention", start=first_week, end=view.end))
     if cohorts.empty:
         empty("cohorts", view)
         return
-    st.caption("Share of each week's new users active again N weeks later (cohorts starting in the range).")
+    st.caption(
+        f"Share of each week's new users active again N weeks later (the cohorts of the {COHORT_WEEKS} weeks "
+        f"up to {view.end})."
+    )
     heat = (
         alt.Chart(cohorts)
         .mark_rect()
