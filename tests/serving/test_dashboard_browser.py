@@ -56,7 +56,7 @@ class Page:
     """A dashboard page once its script has run and its charts have drawn."""
 
     def __init__(self, chromium, url: str, name: str, charts: int):
-        self.page = chromium.new_page(viewport={"width": 1400, "height": 1600})
+        self.page = chromium.new_page(viewport={"width": 1400, "height": 2400})  # Streamlit scrolls inside
         self.page.goto(url)
         self.page.wait_for_selector('[data-testid="stMain"] h1', timeout=90_000)
         self.page.wait_for_function(
