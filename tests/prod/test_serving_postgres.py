@@ -26,17 +26,12 @@ from dagster import materialize
 from shopper_assets.demo import partition_range_tags
 from shopper_assets.deployments import resources_for
 from shopper_assets.generator import GeneratorConfig, write_landing
-from shopper_assets.ingestion.landing import LocalLandingZone
-from shopper_assets.lake.pipeline import clean_window, ingest_raw
-from shopper_assets.lake.tables import CLEANED_EVENTS, QUARANTINED_EVENTS
-from shopper_assets.partitions import hours_in
 from shopper_assets.serving.local import LocalServing
 from shopper_assets.serving.marts import SERVED
 from shopper_assets.serving.store import PostgresServingStore
 from shopper_assets.settings import Settings
-from shopper_assets.storage.lake_store import LocalLakeStore
-from shopper_assets.storage.postgres_warehouse import ensure_tables, replace_hours
 from shopper_assets.transform import dbt_resource, shopper_dbt_assets
+from tests.prod.helpers import same_lake_locally_and_in_postgres
 from tests.serving import analytics_marts
 from tests.serving.servers import ROOT, api_server
 
@@ -91,18 +86,7 @@ def warehouses(pg_server: str, tmp_path_factory) -> Iterator[dict]:
     data = tmp_path_factory.mktemp("serving-prod") / "data"
     write_landing(GeneratorConfig(start=DAYS[0], days=len(DAYS), events_per_day=3_000, seed=21), data, progress=False)
     start = datetime(DAYS[0].year, DAYS[0].month, DAYS[0].day)
-    end = start + timedelta(days=len(DAYS))
-    store = LocalLakeStore(data_dir=str(data), duckdb_path=str(data / "shopper.duckdb"))
-    with store.session() as s:
-        ingest_raw(s, LocalLandingZone(data_dir=str(data)), start, end, 6)
-        clean_window(s, start, end)
-        cleaned = s.con.sql(s.scan("cleaned_events", start, end)).to_arrow_table()
-        quarantined = s.con.sql(s.scan("quarantined_events", start, end)).to_arrow_table()
-    store.publish_to_warehouse()
-    with psycopg.connect(owner) as conn:
-        ensure_tables(conn, [CLEANED_EVENTS, QUARANTINED_EVENTS], "lake")
-        replace_hours(conn, CLEANED_EVENTS, hours_in(start, end), cleaned.to_batches(), "lake")
-        replace_hours(conn, QUARANTINED_EVENTS, hours_in(start, end), quarantined.to_batches(), "lake")
+    same_lake_locally_and_in_postgres(data, start, start + timedelta(days=len(DAYS)), owner)
     create_reader_role(owner)
 
     saved = {k: os.environ.get(k) for k in os.environ if k.startswith("SHOPPER_")}
