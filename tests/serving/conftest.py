@@ -63,9 +63,10 @@ def analytics(demo: Deployment, tmp_path_factory) -> Deployment:
     return Deployment(root, DAYS, data)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """A headless Chromium (Debian's) under Playwright."""
+    """A headless Chromium (Debian's) under Playwright, per module: Playwright's event loop is gone
+    before other tests run Dagster in this process."""
     yield from browser.launch()
 
 
