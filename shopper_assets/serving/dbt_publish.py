@@ -10,8 +10,9 @@
   holds for that day (``dagster/row_count``; ``table_rows`` for models with no date column), so
   the UI plots them by partition and over time. The step holds the ``duckdb`` pool throughout,
   so the counts and the published copy are exactly what the build wrote;
-* when dbt fails, the held events go out as they are and the models it wrote are noted, so the
-  next successful build publishes them too (readers keep the last good version meanwhile).
+* when dbt fails (or the publish does), the held events go out as they are; then, and when the run
+  is stopped, the models dbt wrote are noted, so the next successful build publishes them too.
+  Readers keep the last good version meanwhile.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def publish_after_build(context: AssetExecutionContext, invocation, serving: Ser
     live = _reads_lake(context) | {key for key, (_, kind) in relations.items() if kind in ("view", "ephemeral")}
     held: list[tuple[AssetKey, Any]] = []
     built: dict[AssetKey, BuiltModel] = {}
+    published = False
     try:
         for event in invocation.stream():
             key = _event_key(context, event)
@@ -76,19 +78,22 @@ def publish_after_build(context: AssetExecutionContext, invocation, serving: Ser
                 yield event
             else:
                 held.append((key, event))
-    except Exception:
-        serving.note_unpublished([m.name for m in built.values()])
-        yield from (event for _, event in held)
-        raise
-    days = _run_days(context)
-    tables = tuple(m for key, m in built.items() if key not in live)
-    result = serving.publish(
-        PublishRequest(
-            built=tables,
-            days=days,
-            source={"run_id": context.run.run_id, "days": [d.isoformat() for d in days or ()]},
+        days = _run_days(context)
+        tables = tuple(m for key, m in built.items() if key not in live)
+        result = serving.publish(
+            PublishRequest(
+                built=tables,
+                days=days,
+                source={"run_id": context.run.run_id, "days": [d.isoformat() for d in days or ()]},
+            )
         )
-    )
+        published = True
+    except Exception:
+        yield from (event for _, event in held)  # what dbt did build is reported, without row counts
+        raise
+    finally:
+        if not published:  # dbt failed, the publish failed, or the run was stopped
+            serving.note_unpublished([m.name for m in built.values()])
     context.log.info(f"Published serving version {result.version} ({len(tables)} tables rebuilt)")
     for key, event in held:
         if isinstance(event, Output) and key in built:

@@ -26,8 +26,10 @@ from dagster import materialize
 from shopper_assets.demo import partition_range_tags
 from shopper_assets.deployments import resources_for
 from shopper_assets.generator import GeneratorConfig, write_landing
+from shopper_assets.serving import queries
 from shopper_assets.serving.local import LocalServing
 from shopper_assets.serving.marts import SERVED
+from shopper_assets.serving.reader import LocalReader, PostgresReader
 from shopper_assets.serving.store import PostgresServingStore
 from shopper_assets.settings import Settings
 from shopper_assets.transform import dbt_resource, shopper_dbt_assets
@@ -201,6 +203,19 @@ def test_the_api_answers_the_same_on_postgres_and_on_duckdb(warehouses, tmp_path
             latest = conn.execute("SELECT version FROM serving.published ORDER BY published_at DESC LIMIT 1").fetchone()
         assert health["backend"] == "postgres" and health["version"] == latest[0] and health["age_seconds"] >= 0
         assert "Traceback" not in pg.output()
+
+    # the dashboard's questions too (same functions, both readers)
+    local, remote = LocalReader(LocalServing(data / "serving")), PostgresReader(warehouses["reader"])
+    with local.snapshot() as a, remote.snapshot() as b:
+        assert queries.date_bounds(a) == queries.date_bounds(b) == (DAYS[0], DAYS[-1])
+        assert normalise(queries.ltv_tiers(a)) == normalise(queries.ltv_tiers(b))
+        for model in ("linear", None):
+            assert normalise(queries.attribution_summary(a, model)) == normalise(queries.attribution_summary(b, model))
+        for mart in SERVED:
+            rows = queries.select_mart(a, mart, limit=50)
+            assert rows and normalise(rows) == normalise(queries.select_mart(b, mart, limit=50)), mart
+    local.close()
+    remote.close()
 
 
 AUDIT = """

@@ -163,3 +163,40 @@ def test_a_build_without_its_checks_runs_no_dbt_test(lake_db, tmp_path, monkeypa
     assert run_results and not [r for r in run_results if r["unique_id"].startswith("test.")]
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT sum(orders) FROM marts.orders_per_hour").fetchone()[0] > 0
+
+
+@pytest.mark.slow
+def test_a_failed_build_is_not_published_and_the_next_one_publishes_it(lake_db, tmp_path, monkeypatch):
+    """dbt fails on a bad row (a dbt test): readers keep the last published version; what the failed
+    build wrote is published by the next successful build."""
+    db = local_warehouse(lake_db, tmp_path / "failing", monkeypatch)
+    first, second = days()[0].isoformat(), days()[1].isoformat()
+    assert materialize([shopper_dbt_assets], partition_key=first, resources=dbt_resources()).success
+    serving = LocalServing(Settings.from_env().serving_dir)
+    good = serving.current()
+    with duckdb.connect(str(db)) as con:  # a purchase line of quantity 0 fails fct_order_items' test
+        con.execute(
+            f"""INSERT INTO lake.cleaned_events SELECT * REPLACE (0 AS quantity, 'evt-bad' AS event_id)
+                FROM lake.cleaned_events
+                WHERE event_type = 'purchase' AND CAST(event_time AS DATE) = '{second}' LIMIT 1"""
+        )
+    failed = materialize([shopper_dbt_assets], partition_key=second, resources=dbt_resources(), raise_on_error=False)
+    assert not failed.success
+    assert serving.current() == good  # nothing of the failed build reaches readers
+    reported = {e.asset_key.to_user_string() for e in failed.get_asset_materialization_events()}
+    pending = set(json.loads((serving.root / "pending.json").read_text()))
+    assert "fct_order_items" in reported and {"fct_order_items", "dim_products"} <= pending
+    assert "kpi_daily" not in reported  # dbt skipped what the failed test gates
+
+    with duckdb.connect(str(db)) as con:
+        con.execute("DELETE FROM lake.cleaned_events WHERE event_id = 'evt-bad'")
+    fixed = materialize(
+        [shopper_dbt_assets],
+        partition_key=second,
+        resources=dbt_resources(),
+        selection=AssetSelection.assets(shopper_dbt_assets) - AssetSelection.assets("dim_products"),
+    )
+    assert fixed.success
+    published = serving.current()
+    assert published != good and "dim_products" in published.source["exported"]  # pending, though not rebuilt
+    assert not (serving.root / "pending.json").exists()
