@@ -106,5 +106,32 @@ def kpis(day: str | None) -> None:
         sys.exit(1)
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Server processes.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Start the query API over the published marts (JSON; OpenAPI docs at /docs)."""
+    import uvicorn
+
+    _settings()  # configuration errors before the server starts
+    click.echo(f"Shopper Analytics API on http://{host}:{port} (docs at /docs)")
+    uvicorn.run(
+        "shopper_assets.serving.api:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info"
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535))
+def dashboard(host: str, port: int) -> None:
+    """Start the KPI dashboard over the published marts (Streamlit)."""
+    from shopper_assets.serving.dashboard import run_dashboard
+
+    _settings()
+    click.echo(f"Shopper Analytics dashboard on http://{host}:{port}")
+    sys.exit(run_dashboard(host, port))
+
+
 if __name__ == "__main__":
     main()

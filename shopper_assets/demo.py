@@ -149,32 +149,43 @@ def _print_stage_counts(settings: Settings, first: date, last: date, echo: Echo)
 
 
 def print_kpis(settings: Settings, day: date | None, echo: Echo = print) -> bool:
-    """KPI summary of a day from the DuckDB warehouse; False when there is nothing to show."""
-    import duckdb
+    """KPI summary of a day from the published marts; False when there is nothing to show.
 
+    Locally it reads the serving copy (never the warehouse file, which runs keep writing), in prod
+    Postgres; see shopper_assets/serving.
+    """
+    from shopper_assets.serving.marts import NOTHING_PUBLISHED, not_built_message
+    from shopper_assets.serving.reader import ReadError, open_reader
     from shopper_assets.transform import format_kpi_summary, kpi_summary
 
-    if not settings.duckdb_path.exists():
-        echo(f"No warehouse at {settings.duckdb_path}: run `shopper demo` first.")
-        return False
+    reader = open_reader(settings)
     try:
-        con = duckdb.connect(str(settings.duckdb_path), read_only=True)
-    except duckdb.IOException as exc:  # DuckDB: one writing process, or many readers, per file
-        echo(
-            f"Cannot open {settings.duckdb_path} now: a Dagster run is writing it (DuckDB allows one writer "
-            f"per file). Try again when the run has finished. ({exc})"
-        )
-        return False
-    with con:
-        if day is None:
-            row = con.execute("SELECT max(event_date) FROM marts.kpi_daily").fetchone()
-            day = row[0] if row else None
-            if day is None:
-                echo("kpi_daily is empty: run `shopper demo` first.")
+        with reader.snapshot() as snapshot:
+            if snapshot.version is None and not snapshot.marts:
+                echo(NOTHING_PUBLISHED)
                 return False
-        summary = kpi_summary(con, day)
+            if not snapshot.has("kpi_daily"):
+                echo(not_built_message("kpi_daily"))
+                return False
+            if day is None:
+                day = snapshot.execute("SELECT max(event_date) FROM marts.kpi_daily").fetchone()[0]
+                if day is None:
+                    echo("kpi_daily is empty: run `shopper demo` first.")
+                    return False
+            summary = kpi_summary(snapshot, day)
+            published = (
+                f"published version {snapshot.version}, {snapshot.age_seconds:,.0f} s ago"
+                if snapshot.version
+                else "no published version recorded"
+            )
+    except ReadError as exc:
+        echo(f"Cannot read the published marts: {exc}")
+        return False
+    finally:
+        reader.close()
     if not summary:
-        echo(f"No KPIs for {day} in {settings.duckdb_path}.")
+        echo(f"No KPIs for {day} ({published}).")
         return False
     echo("\n" + format_kpi_summary(summary))
+    echo(f"\n({published})")
     return True

@@ -12,6 +12,7 @@ from typing import Any
 from dagster import EnvVar
 
 from shopper_assets.ingestion.landing import LocalLandingZone
+from shopper_assets.serving.store import LocalServingStore, PostgresServingStore
 from shopper_assets.settings import Settings
 from shopper_assets.storage.lake_store import LocalLakeStore
 
@@ -20,6 +21,7 @@ def local_resources(settings: Settings) -> dict[str, Any]:
     return {
         "landing": LocalLandingZone(data_dir=str(settings.data_dir)),
         "lake": LocalLakeStore(data_dir=str(settings.data_dir), duckdb_path=str(settings.duckdb_path)),
+        "serving": LocalServingStore(serving_dir=str(settings.serving_dir), duckdb_path=str(settings.duckdb_path)),
     }
 
 
@@ -42,6 +44,7 @@ def prod_resources(settings: Settings) -> dict[str, Any]:
             pg_url=EnvVar("SHOPPER_PG_URL"),
             cache_dir=str(settings.data_dir / "lake_cache"),
         ),
+        "serving": PostgresServingStore(pg_url=EnvVar("SHOPPER_PG_URL")),
     }
 
 

@@ -46,3 +46,8 @@ def starts_in(start: datetime, end: datetime, step: timedelta) -> list[datetime]
         found.append(t)
         t += step
     return found
+
+
+def hour_key(hour: datetime) -> str:
+    """The hourly partition key of an hour start (naive UTC)."""
+    return f"{hour:%Y-%m-%d-%H:%M}"

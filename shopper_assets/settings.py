@@ -34,6 +34,11 @@ class Settings:
     def landing_dir(self) -> Path:
         return self.data_dir / "landing" / "events"
 
+    @property
+    def serving_dir(self) -> Path:
+        """The published, read-only copy of the marts that local readers use (serving/local.py)."""
+        return self.data_dir / "serving"
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ

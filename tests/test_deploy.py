@@ -58,3 +58,22 @@ def test_instance_retries_only_the_sensors_lake_runs(tmp_path):
     assert prod["run_retries"] == {"enabled": True}
     (request,) = lake_run_requests([datetime(2026, 11, 20, 5)], "kafka:test")
     assert int(request.tags["dagster/max_retries"]) >= 1
+
+
+def test_the_read_side_services_read_postgres_as_the_reader_on_localhost():
+    """The API and the dashboard run in prod mode on Postgres with the read-only role, published on
+    127.0.0.1 by default; Postgres creates that role at first start."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    for name, port, command in (("api", 8000, "serve"), ("dashboard", 8501, "dashboard")):
+        service = services[name]
+        assert service["command"][:2] == ["shopper", command]
+        (published,) = service["ports"]
+        assert published == f"${{SHOPPER_{name.upper()}_BIND:-127.0.0.1}}:{port}:{port}"
+        env = service["environment"]
+        assert env["SHOPPER_ENV"] == "prod"
+        assert env["SHOPPER_PG_URL"].startswith("postgresql://${SHOPPER_READER_USER:-shopper_reader}:")
+        assert not {k for k in env if k.startswith(("AWS_", "KAFKA_", "POSTGRES_"))}  # no pipeline credentials
+    postgres = services["postgres"]
+    assert "./deploy/postgres-reader.sh:/docker-entrypoint-initdb.d/20-reader-role.sh:ro" in postgres["volumes"]
+    assert "SHOPPER_READER_PASSWORD" in postgres["environment"]

@@ -9,6 +9,8 @@ materialized too. The step is a single-run backfill: a day (or any range) materi
 that streams through its hours, not one run per hour.
 """
 
+from datetime import UTC, datetime
+
 from dagster import (
     AssetCheckKey,
     AssetDep,
@@ -25,8 +27,9 @@ from dagster import (
 )
 
 from shopper_assets.ingestion.landing import LandingZone
+from shopper_assets.lake.hourly_stats import hour_figures, raw_rows_per_hour
 from shopper_assets.lake.pipeline import clean_window, ingest_raw
-from shopper_assets.partitions import hourly_partitions, window_bounds
+from shopper_assets.partitions import hour_key, hourly_partitions, window_bounds
 from shopper_assets.quality.checks import CHECK_SPECS, CheckThresholds, run_all
 from shopper_assets.settings import Settings
 from shopper_assets.storage.lake_store import LakeStore
@@ -113,6 +116,9 @@ def _land_raw(context: AssetExecutionContext, landing: LandingZone, lake: LakeSt
     context.log.info(f"Landing lines for [{start}, {end}) with a {LATE_ARRIVAL_HOURS} h late-arrival window")
     with lake.session() as session:
         stats = ingest_raw(session, landing, start, end, LATE_ARRIVAL_HOURS)
+        per_hour = raw_rows_per_hour(session, start, end)
+    for hour, rows in per_hour.items():  # each hour's materialization carries that hour's rows
+        context.add_asset_metadata({"dagster/row_count": rows}, asset_key=RAW, partition_key=hour_key(hour))
     context.log.info(
         f"raw_events: {stats.rows:,} lines from {stats.files} files in {stats.landing_hours} folders; "
         f"read {stats.files_read} new or changed files, {stats.rows_added:,} lines added; "
@@ -120,8 +126,8 @@ def _land_raw(context: AssetExecutionContext, landing: LandingZone, lake: LakeSt
     )
     return MaterializeResult(
         asset_key=RAW,
-        metadata={
-            "dagster/row_count": stats.rows,
+        metadata={  # the run's figures (its window's); the hour's row count is added above
+            "window_rows": stats.rows,
             "files": stats.files,
             "files_read": stats.files_read,
             "rows_added": stats.rows_added,
@@ -146,12 +152,13 @@ def _clean(context: AssetExecutionContext, config: CleaningConfig, lake: LakeSto
             f"{stats.quarantined_rows:,} quarantined; {stats.duplicates_dropped:,} duplicates dropped; "
             f"{'rebuilt from' if stats.rebuilt else 'appended the lines of'} {stats.raw_parts_processed} raw parts"
         )
+        _add_hour_figures(context, hour_figures(session, start, end, datetime.now(UTC).replace(tzinfo=None)))
         yield MaterializeResult(
             asset_key=CLEANED,
-            metadata={
-                "dagster/row_count": stats.cleaned_rows,
-                "raw_rows": stats.raw_rows,
-                "duplicates_dropped": stats.duplicates_dropped,
+            metadata={  # the run's figures (its window's); each hour's own are added by _add_hour_figures
+                "window_rows": stats.cleaned_rows,
+                "window_raw_rows": stats.raw_rows,
+                "window_duplicates_dropped": stats.duplicates_dropped,
                 "late_duplicates": stats.late_duplicates,
                 "raw_parts_processed": stats.raw_parts_processed,
                 "mode": "rebuilt" if stats.rebuilt else "appended",
@@ -160,7 +167,7 @@ def _clean(context: AssetExecutionContext, config: CleaningConfig, lake: LakeSto
         yield MaterializeResult(
             asset_key=QUARANTINED,
             metadata={
-                "dagster/row_count": stats.quarantined_rows,
+                "window_rows": stats.quarantined_rows,
                 "by_reason": MetadataValue.json(stats.quarantined_by_reason),
             },
         )
@@ -170,3 +177,23 @@ def _clean(context: AssetExecutionContext, config: CleaningConfig, lake: LakeSto
                 if AssetCheckKey(result.asset_key or CLEANED, result.check_name) in selected_checks:
                     yield result
     lake.publish_to_warehouse()
+
+
+def _add_hour_figures(context: AssetExecutionContext, figures: dict) -> None:
+    """Each hour's own numbers on its cleaned and quarantined materializations, for the UI's plots."""
+    for hour, f in figures.items():
+        key = hour_key(hour)
+        cleaned = {
+            "dagster/row_count": f.cleaned_rows,
+            "raw_rows": f.raw_rows,
+            "duplicates_dropped": f.duplicates_dropped,
+            "quarantine_ratio": f.quarantine_ratio,
+        }
+        if f.lag_seconds is not None:
+            cleaned["lag_seconds"] = f.lag_seconds
+        context.add_asset_metadata(cleaned, asset_key=CLEANED, partition_key=key)
+        context.add_asset_metadata(
+            {"dagster/row_count": f.quarantined_rows, "quarantine_ratio": f.quarantine_ratio},
+            asset_key=QUARANTINED,
+            partition_key=key,
+        )

@@ -355,14 +355,20 @@ def _required_fields_result(t: dict) -> AssetCheckResult:
     return AssetCheckResult(
         check_name="required_fields_not_null",
         passed=not nulls,
-        metadata={"null_counts": MetadataValue.json(nulls), "fields_checked": checked},
+        metadata={
+            "null_counts": MetadataValue.json(nulls),
+            "null_values": sum(nulls.values()),
+            "fields_checked": checked,
+        },
     )
 
 
 def _accepted_values_result(t: dict) -> AssetCheckResult:
     bad = t.get("accepted_values", {}).get("unexpected", {})
     return AssetCheckResult(
-        check_name="accepted_values", passed=not bad, metadata={"unexpected": MetadataValue.json(bad)}
+        check_name="accepted_values",
+        passed=not bad,
+        metadata={"unexpected": MetadataValue.json(bad), "unexpected_values": sum(bad.values())},
     )
 
 
@@ -438,12 +444,25 @@ def volume_anomaly(session: LakeSession, start: datetime, end: datetime, t: Chec
 
 
 def run_all(session: LakeSession, start: datetime, end: datetime, t: CheckThresholds, late_hours: int):
-    """Every check on cleaned_events for the window, in CHECK_SPECS order."""
+    """Every check on cleaned_events for the window, in CHECK_SPECS order.
+
+    A result judges the run's whole window (checks are not partitioned); each says how many hours
+    that was (``window_hours``), so its counts plot comparably over time.
+    """
     tallies = window_tallies(session, start, end, neighbour_hours=max(late_hours, 1))
-    yield _unique_event_id_result(tallies)
-    yield _required_fields_result(tallies)
-    yield _accepted_values_result(tallies)
-    yield _price_and_quantity_result(tallies)
-    yield _raw_reconciles_result(tallies)
-    yield _quarantine_ratio_result(tallies, t.max_quarantine_ratio)
-    yield volume_anomaly(session, start, end, t)
+    hours = len(hours_in(start, end))
+    for result in (
+        _unique_event_id_result(tallies),
+        _required_fields_result(tallies),
+        _accepted_values_result(tallies),
+        _price_and_quantity_result(tallies),
+        _raw_reconciles_result(tallies),
+        _quarantine_ratio_result(tallies, t.max_quarantine_ratio),
+        volume_anomaly(session, start, end, t),
+    ):
+        yield AssetCheckResult(
+            check_name=result.check_name,
+            passed=result.passed,
+            severity=result.severity,
+            metadata={**result.metadata, "window_hours": hours},
+        )

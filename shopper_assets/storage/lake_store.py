@@ -13,6 +13,7 @@ are swapped per partition, writers of different partitions never contend for the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -312,16 +313,43 @@ class LocalLakeStore(LakeStore):
     def publish_to_warehouse(self) -> None:
         """``lake.<table>`` views in the DuckDB warehouse over all partition files, for every lake table.
 
-        An empty schema file per table keeps a view bound before its first partition exists: the
+        The views glob the partition folders, so new partitions need no change to them: when the
+        warehouse already has these exact views (their comment holds a digest of their SQL), this
+        only reads the catalog, read-only, and never takes the file's write lock. Readers of the
+        marts use the published copy (serving/), but an ad-hoc reader holding the warehouse open
+        read-only then still leaves lake runs alone. An empty schema file per table keeps a view
+        bound before its first partition exists: the
         ad-spend views exist (empty, typed) even when no ad spend was ever landed, so dbt builds.
         """
         Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
+        views = {}
+        for name, spec in LAKE_TABLES.items():
+            schema_file = self.root / name / "_schema.parquet"
+            if not schema_file.exists():
+                schema_file.parent.mkdir(parents=True, exist_ok=True)
+                with duckdb.connect() as con:
+                    con.execute(f"COPY ({empty_relation(spec)}) TO '{schema_file}' (FORMAT parquet)")
+            views[name] = typed_select(spec, f"SELECT * FROM read_parquet('{self.root / name}/**/*.parquet')")
+        digest = "shopper:" + hashlib.sha256(json.dumps(views, sort_keys=True).encode()).hexdigest()[:16]
+        if self._views_are(digest, list(views)):
+            return
         with duckdb.connect(self.duckdb_path) as con:
             con.execute("CREATE SCHEMA IF NOT EXISTS lake")
-            for name, spec in LAKE_TABLES.items():
-                schema_file = self.root / name / "_schema.parquet"
-                if not schema_file.exists():
-                    schema_file.parent.mkdir(parents=True, exist_ok=True)
-                    con.execute(f"COPY ({empty_relation(spec)}) TO '{schema_file}' (FORMAT parquet)")
-                files = f"SELECT * FROM read_parquet('{self.root / name}/**/*.parquet')"
-                con.execute(f"CREATE OR REPLACE VIEW lake.{name} AS {typed_select(spec, files)}")
+            for name, select in views.items():
+                con.execute(f"CREATE OR REPLACE VIEW lake.{name} AS {select}")
+                con.execute(f"COMMENT ON VIEW lake.{name} IS '{digest}'")
+
+    def _views_are(self, digest: str, names: list[str]) -> bool:
+        """Whether the warehouse holds the lake views with this digest (read-only look)."""
+        if not Path(self.duckdb_path).exists():
+            return False
+        try:
+            with duckdb.connect(self.duckdb_path, read_only=True) as con:
+                found = con.execute(
+                    "SELECT count(*) FROM duckdb_views() WHERE schema_name = 'lake' AND comment = ? "
+                    "AND view_name IN (SELECT unnest(?))",
+                    [digest, names],
+                ).fetchall()[0][0]
+        except duckdb.Error:  # held by a writer, or not a database yet: let the write say why
+            return False
+        return found == len(names)

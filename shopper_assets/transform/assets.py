@@ -9,7 +9,8 @@ unpartitioned: LTV, cohorts, monthly and weekday trends, recommendations read ev
 * dbt tests are asset checks; tests of severity error are blocking;
 * a run over a partition (or a range, with the single-run backfill policy) runs ``dbt build``
   with the window [min_date, max_date) of its days, so the incremental models rebuild only those
-  days (plus their lookbacks); ``full_refresh: true`` in the run config rebuilds everything.
+  days (plus their lookbacks); ``full_refresh: true`` in the run config rebuilds everything;
+* once a build succeeded, the ``serving`` resource publishes it for readers (serving/dbt_publish.py).
 
 The window reaches dbt as the environment variables SHOPPER_DBT_MIN_DATE / SHOPPER_DBT_MAX_DATE /
 SHOPPER_DBT_LOOKBACK_DAYS, which the dbt macros read exactly like the vars min_date / max_date /
@@ -35,6 +36,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from pydantic import Field
 
 from shopper_assets.partitions import daily_partitions, window_bounds
+from shopper_assets.serving.dbt_publish import publish_after_build
+from shopper_assets.serving.store import ServingStore
 from shopper_assets.transform.project import dbt_project
 from shopper_assets.transform.resources import environment, tidy_target
 
@@ -138,11 +141,13 @@ def partition_days(context: AssetExecutionContext) -> tuple[date, date] | None:
 WHOLE_HISTORY = "tag:whole_history"
 
 
-def _build(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str], env: dict[str, str]):
+def _build(
+    context: AssetExecutionContext, dbt: DbtCliResource, serving: ServingStore, args: list[str], env: dict[str, str]
+):
     context.log.info(f"dbt {' '.join(args)} with {' '.join(f'{k}={v}' for k, v in env.items() if v)}")
     with environment(env):  # the subprocess starts inside cli() and keeps its copy of the environment
         invocation = dbt.cli(args, context=context)
-    yield from invocation.stream()
+    yield from publish_after_build(context, invocation, serving)  # the stream, then the readers' copy
     tidy_target(invocation)
 
 
@@ -156,9 +161,14 @@ def _build(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str],
     pool="duckdb",
     name="shopper_dbt_assets",
 )
-def shopper_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+def shopper_dbt_assets(
+    context: AssetExecutionContext, dbt: DbtCliResource, serving: ServingStore, config: DbtBuildConfig
+):
     args, env = dbt_build_command(partition_days(context), config)
-    yield from _build(context, dbt, args, env)
+    # A subset of the daily models is selected by name with dbt's eager indirect selection, which
+    # would also pick the whole-history marts' tests that read a selected daily model (sums_match,
+    # relationships) - against marts this build does not rebuild. They carry the tag: exclude it.
+    yield from _build(context, dbt, serving, [*args, "--exclude", WHOLE_HISTORY], env)
 
 
 @dbt_assets(
@@ -169,7 +179,7 @@ def shopper_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, conf
     pool="duckdb",
     name="shopper_history_dbt_assets",
 )
-def shopper_history_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
+def shopper_history_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, serving: ServingStore):
     """Whole-history marts: plain tables rebuilt from the order and user-day grains (no window)."""
     args, env = dbt_build_command(None, DbtBuildConfig())
-    yield from _build(context, dbt, args, env)
+    yield from _build(context, dbt, serving, args, env)

@@ -27,7 +27,9 @@ def _rows(con, sql: str, params: list[Any]) -> list[dict[str, Any]]:
 def kpi_summary(con, day: date | str, top_n: int = 5) -> dict[str, Any]:
     """The KPIs of one UTC day from the marts, or ``{}`` when kpi_daily has no row for it.
 
-    ``con`` is a DuckDB connection on the warehouse. The result holds ``date``, ``kpis`` (the
+    ``con`` is anything with ``execute(sql, params)`` returning a DB-API cursor, with ``?``
+    placeholders: a DuckDB connection, or a snapshot of the published marts (serving/reader.py,
+    DuckDB or Postgres). The result holds ``date``, ``kpis`` (the
     kpi_daily row), ``top_categories`` and ``top_products`` (by revenue, ``top_n`` each),
     ``funnel`` (the funnel_daily row) and ``peak_hour`` (the orders_per_hour row with most orders).
     """

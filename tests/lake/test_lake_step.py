@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, AssetSelection, DagsterInvalidSubsetError, materialize
 
+from shopper_assets.demo import partition_range_tags
 from shopper_assets.deployments import resources_for
 from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.quality.checks import CHECK_SPECS
@@ -64,3 +65,34 @@ def test_cleaned_without_quarantined_is_refused(data_dir: Path):
     write_landing_file(data_dir, HOUR, "a.jsonl.gz", [event(at=HOUR)])
     with pytest.raises(DagsterInvalidSubsetError, match="written together"):
         run(AssetSelection.assets(CLEANED))
+
+
+def test_each_hour_of_a_range_run_carries_its_own_figures(data_dir: Path):
+    """A run over two hours: each hour's materializations have that hour's rows, duplicates,
+    quarantine ratio and lag (plotted per partition in the UI), not the run's totals."""
+    h10, h11 = HOUR, HOUR.replace(hour=11)
+    twice = event(at=h11)
+    write_landing_file(data_dir, h10, "a.jsonl.gz", [event(at=h10) for _ in range(7)] + ["not json"])
+    write_landing_file(data_dir, h11, "b.jsonl.gz", [event(at=h11) for _ in range(3)] + [twice, twice])
+    result = materialize(
+        [landing_events, lake_step],
+        selection=AssetSelection.assets(lake_step) | AssetSelection.checks_for_assets(lake_step),
+        tags=partition_range_tags("2026-11-20-10:00", "2026-11-20-11:00"),
+        resources=resources_for(Settings.from_env()),
+        raise_on_error=False,  # 1 line in 13 quarantined fails the (blocking) ratio check, as it should
+    )
+    meta = {
+        (e.asset_key, e.partition): {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+    }
+    p10, p11 = "2026-11-20-10:00", "2026-11-20-11:00"
+    assert meta[RAW, p10]["dagster/row_count"] == 8 and meta[RAW, p11]["dagster/row_count"] == 5
+    assert meta[CLEANED, p10]["dagster/row_count"] == 7 and meta[CLEANED, p11]["dagster/row_count"] == 4
+    assert meta[CLEANED, p10]["quarantine_ratio"] == 1 / 8 and meta[CLEANED, p11]["quarantine_ratio"] == 0
+    assert meta[CLEANED, p10]["duplicates_dropped"] == 0 and meta[CLEANED, p11]["duplicates_dropped"] == 1
+    assert meta[QUARANTINED, p10]["dagster/row_count"] == 1 and meta[QUARANTINED, p11]["dagster/row_count"] == 0
+    assert meta[CLEANED, p10]["lag_seconds"] > meta[CLEANED, p11]["lag_seconds"] > 0
+    assert meta[CLEANED, p10]["window_rows"] == 11  # the run's figures keep their own names
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert not checks["quarantine_ratio"].passed and checks["quarantine_ratio"].metadata["ratio"].value == 1 / 13
+    assert all(c.metadata["window_hours"].value == 2 for c in checks.values())

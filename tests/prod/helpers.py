@@ -67,3 +67,31 @@ def s3_keys(s3, bucket: str, prefix: str) -> list[str]:
 def tick(resources: dict, instance, cursor: str | None = None):
     """One evaluation of the S3 drop sensor."""
     return s3_drop_sensor(build_sensor_context(instance=instance, resources=resources, cursor=cursor))
+
+
+def same_lake_locally_and_in_postgres(data_dir: Path, start: datetime, end: datetime, pg_url: str) -> None:
+    """The landing files under ``data_dir`` (events and ad spend) through the local lake (its
+    warehouse views published), and the same cleaned, quarantined and ad-spend rows into Postgres
+    ``lake.*``, as the S3 lake store loads them: dbt then builds the same marts on both targets."""
+    from shopper_assets.ingestion.landing import LocalLandingZone
+    from shopper_assets.lake.ad_spend_assets import load_ad_spend
+    from shopper_assets.lake.tables import AD_SPEND, CLEANED_EVENTS, QUARANTINED_EVENTS
+    from shopper_assets.partitions import days_in, hours_in
+    from shopper_assets.storage.lake_store import LocalLakeStore
+    from shopper_assets.storage.postgres_warehouse import ensure_tables, replace_hours
+
+    store = LocalLakeStore(data_dir=str(data_dir), duckdb_path=str(data_dir / "shopper.duckdb"))
+    landing = LocalLandingZone(data_dir=str(data_dir))
+    with store.session() as s:
+        ingest_raw(s, landing, start, end, LATE_HOURS)
+        clean_window(s, start, end)
+        load_ad_spend(s, landing, start, end)
+        cleaned = s.con.sql(s.scan("cleaned_events", start, end)).to_arrow_table()
+        quarantined = s.con.sql(s.scan("quarantined_events", start, end)).to_arrow_table()
+        spend = s.con.sql(s.scan("ad_spend", start, end)).to_arrow_table()
+    store.publish_to_warehouse()
+    with psycopg.connect(pg_url) as conn:
+        ensure_tables(conn, [CLEANED_EVENTS, QUARANTINED_EVENTS], "lake")
+        replace_hours(conn, CLEANED_EVENTS, hours_in(start, end), cleaned.to_batches(), "lake")
+        replace_hours(conn, QUARANTINED_EVENTS, hours_in(start, end), quarantined.to_batches(), "lake")
+        replace_hours(conn, AD_SPEND, days_in(start, end), spend.to_batches(), "lake")

@@ -13,15 +13,9 @@ import psycopg
 import pytest
 
 from shopper_assets.generator import GeneratorConfig, write_landing
-from shopper_assets.ingestion.landing import LocalLandingZone
-from shopper_assets.lake.ad_spend_assets import load_ad_spend
-from shopper_assets.lake.pipeline import clean_window, ingest_raw
-from shopper_assets.lake.tables import AD_SPEND, CLEANED_EVENTS, QUARANTINED_EVENTS
-from shopper_assets.partitions import days_in, hours_in
 from shopper_assets.settings import Settings
-from shopper_assets.storage.lake_store import LocalLakeStore
-from shopper_assets.storage.postgres_warehouse import ensure_tables, replace_hours
 from shopper_assets.transform import dbt_resource
+from tests.prod.helpers import same_lake_locally_and_in_postgres
 
 MARTS = [
     "kpi_daily",
@@ -61,18 +55,7 @@ def test_marts_identical_on_duckdb_and_postgres(pg_url: str, tmp_path: Path, mon
     data = tmp_path / "data"
     write_landing(GeneratorConfig(start=DAY, days=2, events_per_day=12_000, seed=11), data, progress=False)
     start = datetime(DAY.year, DAY.month, DAY.day)
-    end = start + timedelta(days=2)
-    store = LocalLakeStore(data_dir=str(data), duckdb_path=str(data / "shopper.duckdb"))
-    with store.session() as s:
-        landing = LocalLandingZone(data_dir=str(data))
-        ingest_raw(s, landing, start, end, 6)
-        clean_window(s, start, end)
-        load_ad_spend(s, landing, start, end)
-        cleaned = s.con.sql(s.scan("cleaned_events", start, end)).to_arrow_table()
-        quarantined = s.con.sql(s.scan("quarantined_events", start, end)).to_arrow_table()
-        spend = s.con.sql(s.scan("ad_spend", start, end)).to_arrow_table()
-    assert spend.num_rows
-    store.publish_to_warehouse()
+    same_lake_locally_and_in_postgres(data, start, start + timedelta(days=2), pg_url)
 
     # DuckDB, target local
     monkeypatch.setenv("SHOPPER_DATA_DIR", str(data))
@@ -81,11 +64,6 @@ def test_marts_identical_on_duckdb_and_postgres(pg_url: str, tmp_path: Path, mon
     dbt_resource(Settings.from_env()).cli(["build"]).wait()
 
     # Postgres, target prod, loaded with the same cleaned rows
-    with psycopg.connect(pg_url) as conn:
-        ensure_tables(conn, [CLEANED_EVENTS, QUARANTINED_EVENTS], "lake")
-        replace_hours(conn, CLEANED_EVENTS, hours_in(start, end), cleaned.to_batches(), "lake")
-        replace_hours(conn, QUARANTINED_EVENTS, hours_in(start, end), quarantined.to_batches(), "lake")
-        replace_hours(conn, AD_SPEND, days_in(start, end), spend.to_batches(), "lake")
     monkeypatch.setenv("SHOPPER_ENV", "prod")
     monkeypatch.setenv("SHOPPER_PG_URL", pg_url)
     for var in ("SHOPPER_PG_HOST", "SHOPPER_PG_PORT", "SHOPPER_PG_USER", "SHOPPER_PG_PASSWORD", "SHOPPER_PG_DBNAME"):

@@ -15,6 +15,7 @@ from shopper_assets.deployments import prod_resources, resources_for
 from shopper_assets.generator import DirtyDataConfig, GeneratorConfig, write_landing
 from shopper_assets.ingestion.s3_landing import S3LandingZone
 from shopper_assets.lake.assets import lake_step, landing_events
+from shopper_assets.serving.store import LocalServingStore, PostgresServingStore
 from shopper_assets.settings import Settings
 from shopper_assets.storage.s3_lake import S3LakeStore
 from tests.prod.conftest import AWS_SECRET, PG_SECRET
@@ -30,10 +31,13 @@ def _secrets(pg_url: str) -> list[str]:
 def test_prod_resources_have_the_local_keys_and_hide_the_pg_url(s3_endpoint, bucket, tmp_path):
     settings = Settings(env="prod", data_dir=tmp_path, s3_bucket=bucket, aws_endpoint_url=s3_endpoint)
     prod, local = resources_for(settings), resources_for(Settings(data_dir=tmp_path))
-    assert prod.keys() == local.keys() == {"landing", "lake"}
+    assert prod.keys() == local.keys() == {"landing", "lake", "serving"}
     assert isinstance(prod["landing"], S3LandingZone) and isinstance(prod["lake"], S3LakeStore)
+    assert isinstance(prod["serving"], PostgresServingStore) and isinstance(local["serving"], LocalServingStore)
     direct = S3LakeStore(bucket=bucket, pg_url=f"postgresql://u:{PG_SECRET}@db/x", cache_dir=str(tmp_path))
     assert PG_SECRET not in repr(direct) and PG_SECRET not in str(direct)
+    serving = PostgresServingStore(pg_url=f"postgresql://u:{PG_SECRET}@db/x")
+    assert PG_SECRET not in repr(serving) and PG_SECRET not in str(serving)
 
 
 def test_dagster_run_on_s3_and_postgres_leaks_no_secret(

@@ -9,7 +9,10 @@ import duckdb
 import pytest
 from dagster import AssetKey, AssetSelection, DailyPartitionsDefinition, materialize
 
+from shopper_assets.deployments import resources_for
 from shopper_assets.partitions import daily_partitions
+from shopper_assets.serving.local import LocalServing
+from shopper_assets.settings import Settings
 from shopper_assets.transform import (
     DbtBuildConfig,
     dbt_build_args,
@@ -120,6 +123,11 @@ def test_build_args():
     assert args[:2] == ["build", "--vars"]
 
 
+def dbt_resources() -> dict:
+    """What the dbt assets need: dbt, and the serving store they publish each build to."""
+    return {"dbt": dbt_resource(), "serving": resources_for(Settings.from_env())["serving"]}
+
+
 def local_warehouse(lake_db, folder, monkeypatch):
     """A copy of the built warehouse in ``folder``, which the local deployment points at."""
     db = copy_warehouse(lake_db, folder / "shopper.duckdb")
@@ -134,7 +142,7 @@ def test_materialize_a_day_through_dagster(lake_db, tmp_path, monkeypatch):
     """A fresh warehouse: materializing one daily partition builds that day and runs the checks."""
     db = local_warehouse(lake_db, tmp_path / "dagster", monkeypatch)
     day = days()[1]
-    result = materialize([shopper_dbt_assets], partition_key=day.isoformat(), resources={"dbt": dbt_resource()})
+    result = materialize([shopper_dbt_assets], partition_key=day.isoformat(), resources=dbt_resources())
     assert result.success
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert set(CONTRACT_KEYS) <= materialized
@@ -147,11 +155,21 @@ def test_materialize_a_day_through_dagster(lake_db, tmp_path, monkeypatch):
         summary = kpi_summary(con, day)
         assert kpi_summary(con, days()[0]) == {}
     assert summary["kpis"]["orders"] > 0 and summary["top_products"] and summary["funnel"]
+    # the build was published for readers, and its materializations carry the day's rows
+    published = LocalServing(Settings.from_env().serving_dir).current()
+    assert published is not None and published.tables["kpi_daily"]["rows"] == 1
+    by_key = {e.asset_key.to_user_string(): e.materialization for e in result.get_asset_materialization_events()}
+    assert by_key["kpi_daily"].metadata["dagster/row_count"].value == 1
+    assert by_key["orders_per_hour"].metadata["dagster/row_count"].value == 24
+    assert by_key["kpi_daily"].metadata["serving_version"].value == published.name
+    with duckdb.connect(str(db), read_only=True) as con:
+        day_orders = con.execute("SELECT count(*) FROM marts.fct_orders WHERE order_date = ?", [day]).fetchone()[0]
+    assert by_key["fct_orders"].metadata["dagster/row_count"].value == day_orders
     text = format_kpi_summary(summary)
     assert day.isoformat() in text and "Revenue" in text and "funnel" in text.lower()
 
     # the next run starts from this run's parse: its environment (the warehouse path) is the same
-    again = materialize([shopper_dbt_assets], partition_key=days()[2].isoformat(), resources={"dbt": dbt_resource()})
+    again = materialize([shopper_dbt_assets], partition_key=days()[2].isoformat(), resources=dbt_resources())
     assert again.success
     (target,) = (DBT_PROJECT_DIR / "target").glob(f"shopper_dbt_assets-{again.run_id[:7]}-*")
     log = (target / "dbt.log").read_text()
@@ -166,7 +184,7 @@ def test_a_build_without_its_checks_runs_no_dbt_test(lake_db, tmp_path, monkeypa
     result = materialize(
         [shopper_dbt_assets],
         partition_key=day.isoformat(),
-        resources={"dbt": dbt_resource()},
+        resources=dbt_resources(),
         selection=AssetSelection.assets(shopper_dbt_assets).without_checks(),
     )
     assert result.success
@@ -177,3 +195,40 @@ def test_a_build_without_its_checks_runs_no_dbt_test(lake_db, tmp_path, monkeypa
     assert run_results and not [r for r in run_results if r["unique_id"].startswith("test.")]
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT sum(orders) FROM marts.orders_per_hour").fetchone()[0] > 0
+
+
+@pytest.mark.slow
+def test_a_failed_build_is_not_published_and_the_next_one_publishes_it(lake_db, tmp_path, monkeypatch):
+    """dbt fails on a bad row (a dbt test): readers keep the last published version; what the failed
+    build wrote is published by the next successful build."""
+    db = local_warehouse(lake_db, tmp_path / "failing", monkeypatch)
+    first, second = days()[0].isoformat(), days()[1].isoformat()
+    assert materialize([shopper_dbt_assets], partition_key=first, resources=dbt_resources()).success
+    serving = LocalServing(Settings.from_env().serving_dir)
+    good = serving.current()
+    with duckdb.connect(str(db)) as con:  # a purchase line of quantity 0 fails fct_order_items' test
+        con.execute(
+            f"""INSERT INTO lake.cleaned_events SELECT * REPLACE (0 AS quantity, 'evt-bad' AS event_id)
+                FROM lake.cleaned_events
+                WHERE event_type = 'purchase' AND CAST(event_time AS DATE) = '{second}' LIMIT 1"""
+        )
+    failed = materialize([shopper_dbt_assets], partition_key=second, resources=dbt_resources(), raise_on_error=False)
+    assert not failed.success
+    assert serving.current() == good  # nothing of the failed build reaches readers
+    reported = {e.asset_key.to_user_string() for e in failed.get_asset_materialization_events()}
+    pending = set(json.loads((serving.root / "pending.json").read_text()))
+    assert "fct_order_items" in reported and {"fct_order_items", "dim_products"} <= pending
+    assert "kpi_daily" not in reported  # dbt skipped what the failed test gates
+
+    with duckdb.connect(str(db)) as con:
+        con.execute("DELETE FROM lake.cleaned_events WHERE event_id = 'evt-bad'")
+    fixed = materialize(
+        [shopper_dbt_assets],
+        partition_key=second,
+        resources=dbt_resources(),
+        selection=AssetSelection.assets(shopper_dbt_assets) - AssetSelection.assets("dim_products"),
+    )
+    assert fixed.success
+    published = serving.current()
+    assert published != good and "dim_products" in published.source["exported"]  # pending, though not rebuilt
+    assert not (serving.root / "pending.json").exists()

@@ -1,4 +1,5 @@
-"""`shopper kpis` says clearly why it cannot read the warehouse, instead of a traceback."""
+"""`shopper kpis` reads the published marts: it says clearly when there are none, and a run writing
+the warehouse does not stop it (it used to: the command opened the warehouse file itself)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,32 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
+
 from shopper_assets.demo import print_kpis
+from shopper_assets.serving.local import LocalServing
+from shopper_assets.serving.marts import SERVED
 from shopper_assets.settings import Settings
+from tests.transform.conftest import copy_warehouse, days
 
 
-def test_missing_warehouse(tmp_path: Path):
+def test_nothing_published(tmp_path: Path):
     said: list[str] = []
-    assert not print_kpis(Settings(duckdb_path=tmp_path / "none.duckdb"), None, echo=said.append)
+    assert not print_kpis(Settings(data_dir=tmp_path, duckdb_path=tmp_path / "none.duckdb"), None, echo=said.append)
     assert "run `shopper demo` first" in said[0]
 
 
-def test_warehouse_held_by_a_writer(tmp_path: Path):
-    path = tmp_path / "w.duckdb"
+def test_a_writer_holding_the_warehouse_does_not_stop_it(built_db, tmp_path: Path):
+    warehouse = copy_warehouse(built_db[0], tmp_path / "shopper.duckdb")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        LocalServing(tmp_path / "serving").publish(con, SERVED, None, {})
     writer = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            f"import duckdb, time; c = duckdb.connect({str(path)!r}); c.execute('CREATE TABLE t (a INT)'); "
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); c.execute('CREATE TABLE t (a INT)'); "
             "print('open', flush=True); time.sleep(60)",
+            str(warehouse),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -31,8 +40,9 @@ def test_warehouse_held_by_a_writer(tmp_path: Path):
     try:
         assert writer.stdout.readline().strip() == "open"
         said: list[str] = []
-        assert not print_kpis(Settings(duckdb_path=path), None, echo=said.append)
-        assert "a Dagster run is writing it" in said[0]
+        assert print_kpis(Settings(data_dir=tmp_path, duckdb_path=warehouse), days()[1], echo=said.append)
+        text = "\n".join(said)
+        assert f"KPI summary for {days()[1]}" in text and "published version" in text
     finally:
         writer.kill()
         writer.wait()

@@ -1,0 +1,309 @@
+"""The dashboard's pages. Each reads one snapshot (see common.page) and draws from the marts only:
+tiles are mart values (or their sums over the range), charts are the mart rows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from shopper_assets.serving import queries
+from shopper_assets.serving.dashboard.common import View, count, empty, money, page, pct, ratio
+from shopper_assets.serving.marts import ATTRIBUTION_MODELS
+
+FUNNEL_STEPS = ("page_view", "product_view", "add_to_cart", "checkout", "purchase")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _chart(chart: alt.Chart) -> None:
+    st.altair_chart(chart, width="stretch")
+
+
+DAY_AXIS = alt.X("yearmonthdate(event_date):O", title="day (UTC)", axis=alt.Axis(labelAngle=-45))
+
+
+def _delta(now, before, fmt) -> str | None:
+    """Signed change, sign first (Streamlit colours and points the arrow by a leading minus)."""
+    if before is None or now is None or pd.isna(before) or pd.isna(now):
+        return None
+    change = now - before
+    return ("-" if change < 0 else "+") + fmt(abs(change))
+
+
+def overview() -> None:
+    with page("Overview", "Headline KPIs of the last day in the range, and the range over time.") as view:
+        last_two = pd.DataFrame(
+            queries.select_mart(view.snapshot, "kpi_daily", start=view.end - timedelta(days=1), end=view.end)
+        )
+        today = last_two[last_two.event_date == view.end]
+        if today.empty:
+            empty("KPI rows", view)
+            return
+        now = today.iloc[0]
+        before = last_two[last_two.event_date < view.end]
+        prev = before.iloc[0] if not before.empty else {}
+        st.subheader(f"{view.end} (UTC), change from the day before")
+        tiles = (
+            ("Revenue", "revenue", money),
+            ("Orders", "orders", count),
+            ("Average order value", "aov", money),
+            ("Daily active users", "dau", count),
+            ("Sessions", "sessions", count),
+            ("Conversion rate", "conversion_rate", pct),
+        )
+        columns = [*st.columns(3), *st.columns(3)]
+        for column, (label, key, fmt) in zip(columns, tiles, strict=True):
+            column.metric(label, fmt(now[key]), _delta(now[key], prev.get(key) if len(prev) else None, fmt))
+
+        kpis = view.rows("kpi_daily")
+        left, right = st.columns(2)
+        with left:
+            st.markdown("**Revenue per day**")
+            _chart(alt.Chart(kpis).mark_line(point=True).encode(x=DAY_AXIS, y="revenue:Q"))
+        with right:
+            st.markdown("**Orders per day**")
+            _chart(alt.Chart(kpis).mark_bar().encode(x=DAY_AXIS, y="orders:Q"))
+
+        hourly = view.rows("orders_per_hour")
+        if not hourly.empty:
+            by_hour = hourly.groupby("hour_of_day", as_index=False)[["orders", "revenue"]].sum()
+            st.markdown(f"**Orders per hour of day** (UTC, {view.start} to {view.end})")
+            _chart(alt.Chart(by_hour).mark_bar().encode(x="hour_of_day:O", y="orders:Q", tooltip=["revenue:Q"]))
+
+        left, right = st.columns(2)
+        with left:
+            st.markdown("**Revenue per month** (all history)")
+            if view.has("revenue_monthly"):
+                monthly = pd.DataFrame(queries.select_mart(view.snapshot, "revenue_monthly"))
+                _chart(
+                    alt.Chart(monthly)
+                    .mark_bar()
+                    .encode(x=alt.X("yearmonth(month):O", title="month"), y="revenue:Q", tooltip=["mom_growth:Q"])
+                )
+        with right:
+            st.markdown("**Revenue by weekday** (all history)")
+            if view.has("revenue_by_weekday"):
+                weekdays = pd.DataFrame(queries.select_mart(view.snapshot, "revenue_by_weekday"))
+                weekdays["day"] = weekdays["weekday"].map(lambda d: WEEKDAYS[int(d) - 1])
+                _chart(alt.Chart(weekdays).mark_bar().encode(x=alt.X("day:N", sort=list(WEEKDAYS)), y="revenue:Q"))
+
+
+def products() -> None:
+    with page("Products & categories", "Revenue by category, top products and top brands over the range.") as view:
+        categories = view.rows("revenue_by_category_daily")
+        if categories.empty:
+            empty("category revenue", view)
+            return
+        totals = categories.groupby("category", as_index=False, dropna=False)[["revenue", "orders"]].sum()
+        totals = totals.sort_values(["revenue", "category"], ascending=[False, True])
+        totals["share"] = totals["revenue"] / totals["revenue"].sum()
+        left, right = st.columns([3, 2])
+        with left:
+            st.markdown("**Revenue by category**")
+            _chart(alt.Chart(totals).mark_bar().encode(x="revenue:Q", y=alt.Y("category:N", sort="-x")))
+        with right:
+            st.markdown("**Categories**")
+            st.table(
+                pd.DataFrame(
+                    {
+                        "category": totals["category"],
+                        "revenue": totals["revenue"].map(money),
+                        "share": totals["share"].map(pct),
+                        "orders": totals["orders"].map(count),
+                    }
+                ),
+                hide_index=True,
+            )
+
+        st.markdown("**Top products by revenue**")
+        top = view.rows("top_products_daily")
+        ranked = (
+            top.groupby(["product_id", "category"], as_index=False, dropna=False)[["revenue", "units", "orders"]]
+            .sum()
+            .sort_values(["revenue", "product_id"], ascending=[False, True])
+            .head(10)
+        )
+        st.table(
+            pd.DataFrame(
+                {
+                    "product": ranked["product_id"],
+                    "category": ranked["category"],
+                    "revenue": ranked["revenue"].map(money),
+                    "units": ranked["units"].map(count),
+                }
+            ),
+            hide_index=True,
+        )
+
+        st.markdown("**Top brands by revenue**")
+        if view.has("top_brands_daily"):
+            brands = view.rows("top_brands_daily")
+            if brands.empty:
+                empty("brand revenue", view)
+            else:
+                by_brand = brands.groupby("brand", as_index=False, dropna=False)[["revenue", "orders"]].sum()
+                by_brand = by_brand.sort_values("revenue", ascending=False).head(10)
+                _chart(alt.Chart(by_brand).mark_bar().encode(x="revenue:Q", y=alt.Y("brand:N", sort="-x")))
+
+
+def funnel() -> None:
+    with page("Funnel & cart abandonment", "Sessions reaching each step, and carts left without a purchase.") as view:
+        days = view.rows("funnel_daily")
+        if days.empty:
+            empty("funnel rows", view)
+            return
+        steps = pd.DataFrame(
+            {"step": list(FUNNEL_STEPS), "sessions": [days[f"sessions_{s}"].sum() for s in FUNNEL_STEPS]}
+        )
+        steps["of_previous"] = steps["sessions"] / steps["sessions"].shift(1)
+        for column, row in zip(st.columns(len(FUNNEL_STEPS)), steps.itertuples(), strict=True):
+            step_rate = pct(row.of_previous) if row.Index else None  # share of the step before
+            column.metric(f"Sessions: {row.step}", count(row.sessions), step_rate, delta_color="off")
+        _chart(alt.Chart(steps).mark_bar().encode(x=alt.X("step:N", sort=list(FUNNEL_STEPS)), y="sessions:Q"))
+        st.subheader("Cart abandonment")
+        if view.has("cart_abandonment_daily"):
+            _cart_abandonment(view)
+
+
+def _cart_abandonment(view: View) -> None:
+    carts = view.rows("cart_abandonment_daily")
+    if carts.empty:
+        empty("cart abandonment rows", view)
+        return
+    total, abandoned = carts["carts"].sum(), carts["abandoned_carts"].sum()
+    a, b, c = st.columns(3)
+    a.metric("Carts", count(total))
+    b.metric("Abandoned carts", count(abandoned))
+    c.metric("Abandonment rate", pct(ratio(abandoned, total)))
+    _chart(alt.Chart(carts).mark_line(point=True).encode(x=DAY_AXIS, y="abandonment_rate:Q"))
+
+
+def customers() -> None:
+    with page("Customers", "Lifetime value tiers, repeat customers and weekly cohort retention.") as view:
+        st.subheader("Lifetime value")
+        if view.has("customer_ltv"):
+            _lifetime_value(view)
+        st.subheader("Cohort retention")
+        if view.has("cohort_retention"):
+            _cohort_retention(view)
+
+
+def _lifetime_value(view: View) -> None:
+    tiers = pd.DataFrame(queries.ltv_tiers(view.snapshot))
+    if tiers.empty:
+        st.info("customer_ltv has no customers yet.")
+        return
+    buyers, repeat = tiers["customers"].sum(), tiers["repeat_customers"].sum()
+    a, b, c = st.columns(3)
+    a.metric("Customers", count(buyers))
+    b.metric("Repeat rate", pct(ratio(repeat, buyers)))
+    c.metric("Revenue per customer", money(ratio(tiers["revenue"].sum(), buyers)))
+    left, right = st.columns(2)
+    with left:
+        tier_axis = alt.X("ltv_tier:N", sort=["high", "medium", "low"])
+        _chart(alt.Chart(tiers).mark_bar().encode(x=tier_axis, y="customers:Q"))
+    with right:
+        table = {
+            "tier": tiers["ltv_tier"],
+            "customers": tiers["customers"].map(count),
+            "repeat": tiers["repeat_customers"].map(count),
+            "revenue": tiers["revenue"].map(money),
+        }
+        st.table(pd.DataFrame(table), hide_index=True)
+
+
+COHORT_WEEKS = 12
+
+
+def _cohort_retention(view: View) -> None:
+    first_week = view.end - timedelta(days=view.end.weekday(), weeks=COHORT_WEEKS - 1)
+    cohorts = pd.DataFrame(queries.select_mart(view.snapshot, "cohort_retention", start=first_week, end=view.end))
+    if cohorts.empty:
+        empty("cohorts", view)
+        return
+    st.caption(
+        f"Share of each week's new users active again N weeks later (the cohorts of the {COHORT_WEEKS} weeks "
+        f"up to {view.end})."
+    )
+    heat = (
+        alt.Chart(cohorts)
+        .mark_rect()
+        .encode(
+            x="weeks_since:O",
+            y=alt.Y("yearmonthdate(cohort_week):O", title="cohort week"),
+            color=alt.Color("retention_rate:Q", scale=alt.Scale(scheme="blues")),
+            tooltip=["cohort_week:T", "weeks_since:O", "active_users:Q", "cohort_users:Q", "retention_rate:Q"],
+        )
+    )
+    _chart(heat)
+
+
+def marketing() -> None:
+    with page("Marketing", "Campaign performance over the range, and attribution models side by side.") as view:
+        st.subheader("Campaign performance")
+        if view.has("campaign_performance_daily"):
+            _campaigns(view)
+        st.subheader("Attribution models side by side")
+        if view.has("order_attribution"):
+            _attribution(view)
+
+
+def _campaigns(view: View) -> None:
+    days = view.rows("campaign_performance_daily")
+    if days.empty:
+        empty("campaign rows", view)
+        return
+    sums = ["impressions", "clicks", "spend", "attributed_orders", "attributed_revenue"]
+    perf = days.groupby("campaign_id", as_index=False)[sums].sum()
+    perf = perf.sort_values(["attributed_revenue", "campaign_id"], ascending=[False, True])
+    spend, revenue = perf["spend"].sum(), perf["attributed_revenue"].sum()
+    a, b, c = st.columns(3)
+    a.metric("Ad spend", money(spend))
+    b.metric("Attributed revenue (last touch)", money(revenue))
+    c.metric("ROAS", _times(ratio(revenue, spend)))
+    bars = perf.melt(id_vars="campaign_id", value_vars=["spend", "attributed_revenue"], var_name="measure")
+    _chart(alt.Chart(bars).mark_bar().encode(x="value:Q", y="campaign_id:N", color="measure:N", yOffset="measure:N"))
+
+    def pairs(a: str, b: str):
+        return zip(perf[a], perf[b], strict=True)
+
+    table = {
+        "campaign": perf["campaign_id"],
+        "impressions": perf["impressions"].map(count),
+        "clicks": perf["clicks"].map(count),
+        "CTR": [pct(ratio(c, i)) for c, i in pairs("clicks", "impressions")],
+        "spend": perf["spend"].map(money),
+        "CPC": [money(ratio(s, c)) for s, c in pairs("spend", "clicks")],
+        "orders": perf["attributed_orders"].map(lambda v: f"{v:,.2f}"),
+        "revenue": perf["attributed_revenue"].map(money),
+        "ROAS": [_times(ratio(r, s)) for r, s in pairs("attributed_revenue", "spend")],
+    }
+    st.table(pd.DataFrame(table), hide_index=True)
+
+
+def _times(value) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def _attribution(view: View) -> None:
+    st.caption("Revenue credited to each campaign by each model (all orders in order_attribution).")
+    summary = pd.DataFrame(queries.attribution_summary(view.snapshot))
+    if summary.empty:
+        st.info("order_attribution has no orders yet.")
+        return
+    models = [m for m in ATTRIBUTION_MODELS if m in set(summary["model"])]
+    _chart(
+        alt.Chart(summary)
+        .mark_bar()
+        .encode(
+            x="attributed_revenue:Q",
+            y="campaign_id:N",
+            color=alt.Color("model:N", sort=models),
+            yOffset=alt.YOffset("model:N", sort=models),
+        )
+    )
+    pivot = summary.pivot_table(index="campaign_id", columns="model", values="attributed_revenue", aggfunc="sum")
+    pivot = pivot.reindex(columns=models).fillna(0).map(money).reset_index()
+    st.table(pivot.rename(columns={"campaign_id": "campaign"}), hide_index=True)

@@ -1,0 +1,94 @@
+"""The Dagster UI in a real browser: ``dagster dev`` on the demo's instance, opened in headless
+Chromium. The lake's asset graph, the partitions of ``cleaned_events``, its check results, and the
+plots Dagster draws from the numeric metadata of its materializations and checks all render."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.serving.browser import screenshot
+from tests.serving.conftest import Deployment
+from tests.serving.servers import free_port, running
+
+pytestmark = pytest.mark.slow
+
+CHECKS = (
+    "unique_event_id",
+    "required_fields_not_null",
+    "accepted_values",
+    "price_and_quantity_valid",
+    "raw_reconciles",
+    "quarantine_ratio",
+    "volume_anomaly",
+)
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(demo: Deployment, tmp_path_factory):
+    port = free_port()
+    command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", "workspace.yaml", "-p", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    with running(command, demo.env(), url, "/server_info", tmp_path_factory.mktemp("dagster-dev") / "dev.log") as s:
+        yield s.url
+
+
+@pytest.fixture
+def page(chromium):
+    page = chromium.new_page(viewport={"width": 1600, "height": 1100})
+    # the UI greets a new browser with a "Join the Dagster community" dialog; dismiss it whenever it shows
+    page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda button: button.click())
+    yield page
+    page.close()
+
+
+def test_asset_graph_of_the_lake(page, dagster_ui):
+    page.goto(dagster_ui + "/locations/shopper_assets/asset-groups/lake")
+    for asset in ("raw_events", "cleaned_events", "quarantined_events"):
+        page.get_by_text(asset, exact=True).first.wait_for(timeout=120_000)
+    page.get_by_text("7 / 7 Passed").wait_for(timeout=60_000)  # cleaned_events' node: its checks
+    edges = page.locator("svg path").count()
+    screenshot(page, "dagster-asset-graph-lake")
+    assert edges >= 3  # landing -> raw -> cleaned / quarantined
+
+
+def test_partitions_of_cleaned_events(page, dagster_ui, demo: Deployment):
+    """The partitions view counts the demo's hours, and an hour shows its own row count."""
+    hour = f"{demo.days[-1]}-20:00"
+    page.goto(dagster_ui + f"/assets/cleaned_events?view=partitions&partition={hour}")
+    page.get_by_text(f"Materialized ({24 * len(demo.days)})").wait_for(timeout=120_000)
+    assert page.get_by_text("Failed (0)").count() == 1
+    parts = demo.root / "lake" / "cleaned_events" / f"date={demo.days[-1]}" / "hour=20" / "part-*.parquet"
+    with duckdb.connect() as con:
+        (rows,) = con.execute(f"SELECT count(*) FROM read_parquet('{parts}')").fetchone()
+    metadata = page.get_by_text("dagster/row_count", exact=True).first
+    metadata.wait_for(timeout=60_000)
+    page.get_by_text(str(rows), exact=True).first.wait_for(timeout=30_000)
+    screenshot(page, "dagster-partitions-cleaned-events")
+
+
+def test_check_results_of_cleaned_events(page, dagster_ui):
+    page.goto(dagster_ui + "/assets/cleaned_events?view=checks")
+    page.get_by_text(f"Checks ({len(CHECKS)})").wait_for(timeout=120_000)
+    for check in CHECKS:
+        assert page.get_by_text(check, exact=True).count() >= 1, check
+    assert page.get_by_text("Succeeded", exact=True).count() == len(CHECKS)
+    page.get_by_text("quarantine_ratio", exact=True).first.click()
+    page.get_by_text("Evaluation result").wait_for(timeout=60_000)
+    # the check's numeric metadata (ratio, counts, window_hours) is plotted
+    page.locator("canvas").first.wait_for(timeout=60_000)
+    screenshot(page, "dagster-checks-cleaned-events")
+    assert page.get_by_text("Passed", exact=True).count() >= 1
+
+
+def test_metadata_plots_of_cleaned_events(page, dagster_ui):
+    page.goto(dagster_ui + "/assets/cleaned_events?view=overview")
+    page.get_by_text("Plots", exact=True).click(timeout=120_000)
+    page.get_by_text("Events", exact=True).last.click()  # one point per hourly materialization, over time
+    for label in ("dagster/row_count", "quarantine_ratio", "duplicates_dropped", "lag_seconds", "raw_rows"):
+        page.get_by_text(label, exact=True).first.wait_for(timeout=60_000)
+    page.wait_for_function("() => document.querySelectorAll('canvas').length >= 5", timeout=60_000)
+    screenshot(page, "dagster-plots-cleaned-events")
