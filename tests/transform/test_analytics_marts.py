@@ -1,8 +1,9 @@
 """The analytics marts equal an independent pandas computation from the landing files.
 
 Two weeks of generated events with the dirty-data knobs on (duplicates, late arrivals, malformed
-lines) go through the real lake (landing -> raw -> cleaned/quarantined) and a full dbt build; the
-reference (``reference_analytics``) parses the same landed lines itself.
+lines) and their ad-spend CSVs go through the real lake (landing -> raw -> cleaned/quarantined,
+ad_spend) and a full dbt build; the reference (``reference_analytics``) parses the same landed lines
+and CSVs itself.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import pytest
 
 from shopper_assets.generator import DirtyDataConfig, GeneratorConfig, write_landing
 from shopper_assets.ingestion.landing import LocalLandingZone
+from shopper_assets.lake.ad_spend_assets import load_ad_spend
 from shopper_assets.lake.pipeline import clean_window, ingest_raw
 from shopper_assets.storage.lake_store import LocalLakeStore
-from shopper_assets.transform.warehouse import create_ad_spend
 from tests.transform import reference_analytics as ref
 from tests.transform.conftest import run_dbt
 from tests.transform.helpers import assert_matches
@@ -41,12 +42,12 @@ def landed(tmp_path_factory) -> Path:
     end = start + dt.timedelta(days=DAYS)
     db = data / "shopper.duckdb"
     store = LocalLakeStore(data_dir=str(data), duckdb_path=str(db))
+    landing = LocalLandingZone(data_dir=str(data))
     with store.session() as s:
-        ingest_raw(s, LocalLandingZone(data_dir=str(data)), start, end, 6)
+        ingest_raw(s, landing, start, end, 6)
         clean_window(s, start, end)
+        load_ad_spend(s, landing, start, end)
     store.publish_to_warehouse()
-    with duckdb.connect(str(db)) as con:
-        create_ad_spend(con)
     run_dbt(db, ["build"])
     return data
 
@@ -176,11 +177,13 @@ def test_campaign_performance_daily(mart, events, landed):
         actual,
         expected,
         keys=["event_date", "campaign_id"],
-        exact=["impressions", "clicks", "attributed_orders"],
+        exact=["impressions", "clicks", "arrival_clicks", "attributed_orders"],
         money={"spend": "spend_cents", "attributed_revenue": "attributed_cents"},
         ratios=["ctr", "roas", "cpa"],
     )
     assert (actual.impressions > 0).all() or (actual.attributed_orders > 0).any()
+    # campaigns pay for the clicks that bring visitors; the listings' click-through rate leaves them out
+    assert (actual.arrival_clicks > 0).any() and (actual.ctr.dropna() <= 1).all()
 
 
 def test_product_recommendations(mart, events):
