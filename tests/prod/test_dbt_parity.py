@@ -14,9 +14,10 @@ import pytest
 
 from shopper_assets.generator import GeneratorConfig, write_landing
 from shopper_assets.ingestion.landing import LocalLandingZone
+from shopper_assets.lake.ad_spend_assets import load_ad_spend
 from shopper_assets.lake.pipeline import clean_window, ingest_raw
-from shopper_assets.lake.tables import CLEANED_EVENTS, QUARANTINED_EVENTS
-from shopper_assets.partitions import hours_in
+from shopper_assets.lake.tables import AD_SPEND, CLEANED_EVENTS, QUARANTINED_EVENTS
+from shopper_assets.partitions import days_in, hours_in
 from shopper_assets.settings import Settings
 from shopper_assets.storage.lake_store import LocalLakeStore
 from shopper_assets.storage.postgres_warehouse import ensure_tables, replace_hours
@@ -43,6 +44,9 @@ MARTS = [
     "product_recommendations",
 ]
 DAY = date(2026, 11, 20)
+#: two small days hold no pair bought together 3 times: recommend pairs of a single order, so the
+#: bought-together mart has rows to compare
+BUILD = ["build", "--vars", '{"recommendations_min_orders": 1}']
 
 
 def normalise(rows: list[tuple]) -> list[tuple]:
@@ -62,29 +66,33 @@ def test_marts_identical_on_duckdb_and_postgres(pg_url: str, tmp_path: Path, mon
     start = datetime(DAY.year, DAY.month, DAY.day)
     end = start + timedelta(days=2)
     store = LocalLakeStore(data_dir=str(data), duckdb_path=str(data / "shopper.duckdb"))
+    landing = LocalLandingZone(data_dir=str(data))
     with store.session() as s:
-        ingest_raw(s, LocalLandingZone(data_dir=str(data)), start, end, 6)
+        ingest_raw(s, landing, start, end, 6)
         clean_window(s, start, end)
+        load_ad_spend(s, landing, start, end)  # the generator's ad-spend CSVs: the second source
         cleaned = s.con.sql(s.scan("cleaned_events", start, end)).to_arrow_table()
         quarantined = s.con.sql(s.scan("quarantined_events", start, end)).to_arrow_table()
+        ad_spend = s.con.sql(s.scan("ad_spend", start, end)).to_arrow_table()
     store.publish_to_warehouse()
 
     # DuckDB, target local
     monkeypatch.setenv("SHOPPER_DATA_DIR", str(data))
     monkeypatch.setenv("SHOPPER_DUCKDB_PATH", str(data / "shopper.duckdb"))
     monkeypatch.delenv("SHOPPER_ENV", raising=False)
-    dbt_resource(Settings.from_env()).cli(["build"]).wait()
+    dbt_resource(Settings.from_env()).cli(BUILD).wait()
 
     # Postgres, target prod, loaded with the same cleaned rows
     with psycopg.connect(pg_url) as conn:
         ensure_tables(conn, [CLEANED_EVENTS, QUARANTINED_EVENTS], "lake")
         replace_hours(conn, CLEANED_EVENTS, hours_in(start, end), cleaned.to_batches(), "lake")
         replace_hours(conn, QUARANTINED_EVENTS, hours_in(start, end), quarantined.to_batches(), "lake")
+        replace_hours(conn, AD_SPEND, days_in(start, end), ad_spend.to_batches(), "lake")
     monkeypatch.setenv("SHOPPER_ENV", "prod")
     monkeypatch.setenv("SHOPPER_PG_URL", pg_url)
     for var in ("SHOPPER_PG_HOST", "SHOPPER_PG_PORT", "SHOPPER_PG_USER", "SHOPPER_PG_PASSWORD", "SHOPPER_PG_DBNAME"):
         monkeypatch.delenv(var, raising=False)
-    dbt_resource(Settings.from_env()).cli(["build"]).wait()
+    dbt_resource(Settings.from_env()).cli(BUILD).wait()
 
     with duckdb.connect(str(data / "shopper.duckdb"), read_only=True) as local, psycopg.connect(pg_url) as pg:
         for mart in MARTS:
