@@ -321,11 +321,28 @@ def order_attribution(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def campaign_performance_daily(df: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
-    ads = df[df.campaign_id.notna()].assign(
-        impressions=lambda x: x.event_type == "ad_impression", clicks=lambda x: x.event_type == "ad_click"
+def arrival_clicks(df: pd.DataFrame) -> pd.Series:
+    """Whether each event is an arrival click: an ad_click that is the first event of its session's
+    day slice and carries the campaign the slice's non-ad events carry."""
+    non_ad = df[~df.event_type.isin(AD_EVENTS) & df.campaign_id.notna()]
+    arrival = non_ad.groupby(["session_id", "event_date"]).campaign_id.min().rename("arrival_campaign")
+    first = df.groupby(["session_id", "event_date"]).event_time.min().rename("first_time")
+    slices = df[["session_id", "event_date"]].join(arrival, on=["session_id", "event_date"])
+    slices = slices.join(first, on=["session_id", "event_date"])
+    return (
+        (df.event_type == "ad_click")
+        & (df.campaign_id == slices.arrival_campaign)
+        & (df.event_time == slices.first_time)
     )
-    activity = ads.groupby(["event_date", "campaign_id"])[["impressions", "clicks"]].sum()
+
+
+def campaign_performance_daily(df: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
+    ads = df.assign(
+        impressions=lambda x: x.event_type == "ad_impression",
+        clicks=lambda x: x.event_type == "ad_click",
+        arrival_clicks=arrival_clicks(df),
+    )[lambda x: x.campaign_id.notna()]
+    activity = ads.groupby(["event_date", "campaign_id"])[["impressions", "clicks", "arrival_clicks"]].sum()
     cost = (
         spend.rename(columns={"spend_date": "event_date"})
         .groupby(["event_date", "campaign_id"])
@@ -339,8 +356,9 @@ def campaign_performance_daily(df: pd.DataFrame, spend: pd.DataFrame) -> pd.Data
         .agg(attributed_orders=("order_id", "size"), attributed_cents=("revenue_cents", "sum"))
     )
     out = activity.join(cost, how="outer").join(attributed, how="outer").reset_index()
-    out = out.fillna({"impressions": 0, "clicks": 0, "spend_cents": 0, "attributed_orders": 0, "attributed_cents": 0})
-    out["ctr"] = out.clicks / out.impressions.where(out.impressions > 0)
+    zero = ("impressions", "clicks", "arrival_clicks", "spend_cents", "attributed_orders", "attributed_cents")
+    out = out.fillna(dict.fromkeys(zero, 0))
+    out["ctr"] = (out.clicks - out.arrival_clicks) / out.impressions.where(out.impressions > 0)
     out["roas"] = out.attributed_cents / out.spend_cents.where(out.spend_cents > 0)
     out["cpa"] = out.spend_cents / 100 / out.attributed_orders.where(out.attributed_orders > 0)
     return out

@@ -1,8 +1,9 @@
 """The analytics marts equal an independent pandas computation from the landing files.
 
 Two weeks of generated events with the dirty-data knobs on (duplicates, late arrivals, malformed
-lines) go through the real lake (landing -> raw -> cleaned/quarantined) and a full dbt build; the
-reference (``reference_analytics``) parses the same landed lines itself.
+lines) and their ad-spend CSVs go through the real lake (landing -> raw -> cleaned/quarantined,
+ad_spend) and a full dbt build; the reference (``reference_analytics``) parses the same landed lines
+and CSVs itself.
 """
 
 from __future__ import annotations
@@ -185,11 +186,13 @@ def test_campaign_performance_daily(mart, events, landed):
         actual,
         expected,
         keys=["event_date", "campaign_id"],
-        exact=["impressions", "clicks", "attributed_orders"],
+        exact=["impressions", "clicks", "arrival_clicks", "attributed_orders"],
         money={"spend": "spend_cents", "attributed_revenue": "attributed_cents"},
         ratios=["ctr", "roas", "cpa"],
     )
     assert (actual.spend > 0).any() and (actual.attributed_orders > 0).any() and (actual.roas > 0).any()
+    # campaigns pay for the clicks that bring visitors; the listings' click-through rate leaves them out
+    assert (actual.arrival_clicks > 0).any() and (actual.ctr.dropna() <= 1).all()
 
 
 def test_product_recommendations(mart, events):
