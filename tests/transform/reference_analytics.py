@@ -43,6 +43,65 @@ LOOKBACK_DAYS = 7
 LATE_HOURS = 6
 LTV_HIGH, LTV_MEDIUM = 0.9, 0.6
 TOP_N, MIN_ORDERS = 10, 3
+#: How each mart is compared with its reference (see tests/transform/helpers.assert_matches): the
+#: key columns, the exact ones, money (mart column -> reference cents) and ratios.
+COMPARE: dict[str, dict] = {
+    "customer_ltv": {
+        "keys": ["user_id"],
+        "exact": ["orders", "is_repeat", "first_order_date", "last_order_date", "ltv_tier"],
+        "money": {"revenue": "revenue_cents"},
+        "ratios": ["revenue_percentile"],
+    },
+    "cohort_retention": {
+        "keys": ["cohort_week", "weeks_since"],
+        "exact": ["cohort_users", "active_users"],
+        "money": {},
+        "ratios": ["retention_rate"],
+    },
+    "revenue_monthly": {
+        "keys": ["month"],
+        "exact": ["orders", "days_with_events"],
+        "money": {"revenue": "revenue_cents"},
+        "ratios": ["mom_growth"],
+    },
+    "revenue_by_weekday": {
+        "keys": ["weekday"],
+        "exact": ["orders", "days_with_events"],
+        "money": {"revenue": "revenue_cents"},
+        "ratios": ["avg_daily_revenue"],
+    },
+    "top_brands_daily": {
+        "keys": ["event_date", "brand"],
+        "exact": ["orders", "units", "rank"],
+        "money": {"revenue": "revenue_cents"},
+        "ratios": [],
+    },
+    "cart_abandonment_daily": {
+        "keys": ["event_date"],
+        "exact": ["sessions", "carts", "abandoned_carts", "abandoned_at_checkout"],
+        "money": {},
+        "ratios": ["abandonment_rate"],
+    },
+    "order_attribution": {
+        "keys": ["order_id", "model", "campaign_id"],
+        "exact": ["order_date"],
+        "money": {},
+        "ratios": ["credit", "attributed_revenue"],
+    },
+    "campaign_performance_daily": {
+        "keys": ["event_date", "campaign_id"],
+        "exact": ["impressions", "clicks", "arrival_clicks", "attributed_orders"],
+        "money": {"spend": "spend_cents", "attributed_revenue": "attributed_cents"},
+        "ratios": ["ctr", "roas", "cpa"],
+    },
+    "product_recommendations": {
+        "keys": ["product_id", "recommended_product_id"],
+        "exact": ["rank", "orders_together"],
+        "money": {},
+        "ratios": ["support", "confidence", "lift"],
+    },
+}
+
 _FOLDER = re.compile(r"date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/")
 
 
