@@ -10,6 +10,7 @@ from shopper_assets.settings import Settings
 
 _settings = Settings.from_env()
 START_DATE = _settings.start_date.isoformat()
+FIRST_HOUR = datetime(_settings.start_date.year, _settings.start_date.month, _settings.start_date.day)  # naive UTC
 
 # end_offset=1: the hour (and day) in progress is a partition too, so streamed events are processed
 # while their hour is still open, and re-processed as it fills.

@@ -191,18 +191,20 @@ def _clean_new_parts(session: LakeSession, start: datetime, end: datetime, new_p
     con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS {classified_sql(session.scan_parts('raw_events', new_parts))}")
     try:
         cleaned = session.scan("cleaned_events", start, end)
-        kept = f"SELECT event_id, _landing_hour, _source_file, _line_number FROM ({cleaned})"
+        kept = f"SELECT event_hour, event_id, _landing_hour, _source_file, _line_number FROM ({cleaned})"
+        same = "n.event_hour = k.event_hour AND n.event_id = k.event_id"  # events are deduplicated per hour
         # A new line that comes before the kept row of its event_id would win a rebuild: rebuild.
         (earlier,) = con.execute(f"""
-            SELECT count(*) FROM _new AS n JOIN ({kept}) AS k ON n.event_id = k.event_id
+            SELECT count(*) FROM _new AS n JOIN ({kept}) AS k ON {same}
             WHERE n.reason IS NULL AND (n.landing_hour, n.source_file, n.line_number)
                                        < (k._landing_hour, k._source_file, k._line_number)
         """).fetchall()[0]
         if earlier:
             return None
-        fresh = f"SELECT n.* FROM _new AS n ANTI JOIN ({kept}) AS k ON n.event_id = k.event_id"
+        fresh = f"SELECT n.* FROM _new AS n ANTI JOIN ({kept}) AS k ON {same}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE _rejected AS {rejected_rows_sql('SELECT * FROM _new')}")
-        late_duplicates = _drop_late_duplicates(session, also_kept="SELECT event_id FROM _new WHERE reason IS NULL")
+        new_kept = "SELECT event_hour, event_id FROM _new WHERE reason IS NULL"
+        late_duplicates = _drop_late_duplicates(session, also_kept=new_kept)
         cols = ", ".join(QUARANTINED_EVENTS.column_names)
         session.append_window("quarantined_events", start, end, f"SELECT {cols} FROM _rejected", new_parts)
         session.append_window("cleaned_events", start, end, cleaned_rows_sql(fresh), new_parts)
@@ -213,9 +215,10 @@ def _clean_new_parts(session: LakeSession, start: datetime, end: datetime, new_p
 
 
 def _drop_late_duplicates(session: LakeSession, also_kept: str | None = None) -> int:
-    """Drop from ``_rejected`` the lines that arrived too late but whose event cleaned_events has.
+    """Drop from ``_rejected`` the lines that arrived too late but whose event cleaned_events has (at
+    the hour of their event_time).
 
-    ``also_kept``: event_ids of rows about to be added to cleaned_events in the same run.
+    ``also_kept``: (event_hour, event_id) of rows about to be added to cleaned_events in the same run.
     """
     con = session.con
     late_hours = [
@@ -227,12 +230,18 @@ def _drop_late_duplicates(session: LakeSession, also_kept: str | None = None) ->
     if not late_hours:
         return 0
     history = " UNION ALL ".join(
-        [f"SELECT event_id FROM ({session.scan('cleaned_events', h, h.replace(minute=59))})" for h in late_hours]
+        [
+            f"SELECT event_hour, event_id FROM ({session.scan('cleaned_events', h, h + timedelta(hours=1))})"
+            for h in late_hours
+        ]
         + ([also_kept] if also_kept else [])
     )
-    return con.execute(
-        f"DELETE FROM _rejected WHERE reason = 'late_beyond_lookback' AND event_id IN ({history})"
-    ).fetchall()[0][0]
+    return con.execute(f"""
+        DELETE FROM _rejected AS r WHERE reason = 'late_beyond_lookback' AND EXISTS (
+            SELECT 1 FROM ({history}) AS k
+            WHERE k.event_id = r.event_id AND k.event_hour = date_trunc('hour', r.event_time)
+        )
+    """).fetchall()[0][0]
 
 
 def _write_mixed(session: LakeSession, table: str, query: str, plan: InputsByHour, rebuild: list[datetime]) -> int:

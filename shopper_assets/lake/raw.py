@@ -18,24 +18,49 @@ import pyarrow as pa
 
 from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.ingestion.lines import LINE_SCHEMA, decompress, lines_table
-from shopper_assets.partitions import hours_in
+from shopper_assets.partitions import FIRST_HOUR, hours_in
+from shopper_assets.storage.lake_store import sql_ts
 
 EVENT_TIME_KEY = '"event_time":"'
-EVENT_TIME_PATTERN = r'"event_time"\s*:\s*"([^"]{10,40})"'
+#: ISO-8601 with an offset, as the contract requires: a date and a time, then Z or +hh:mm (+hhmm, +hh).
+#: A date alone, a time without an offset or any other spelling is not a timestamp of the contract.
+TIMESTAMP_PATTERN = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"  # date, time
+    r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)"  # offset
+)
+
+
+def timestamp_sql(text: str) -> str:
+    """SQL for a contract timestamp text as TIMESTAMPTZ; NULL for any other spelling or an impossible time.
+
+    The one definition of a valid ``event_time``: routing (here, the Kafka lander, S3 drops) and the
+    cleaning step all read it with this, so they agree on every line.
+    """
+    return f"CASE WHEN regexp_full_match({text}, '{TIMESTAMP_PATTERN}') THEN try_cast({text} AS TIMESTAMPTZ) END"
+
+
+def event_time_text_sql(line: str) -> str:
+    """SQL for the text of a line's top-level ``event_time`` (NULL when it has none), as a JSON parser reads it.
+
+    Most lines are the compact JSON the producers write, with ``event_time`` among the first keys; for
+    them a substring search gives the value without parsing the line. The search is used only where it
+    provably finds the top-level key: the line starts an object, no ``{`` or ``[`` (a nested value) comes
+    before the match, and the value holds no escape. Any other line is parsed (``json_extract_string``;
+    of a repeated key it reads the first, as the cleaning step does, which quarantines such lines).
+    """
+    at = f"strpos({line}, '{EVENT_TIME_KEY}')"
+    before = f"substr({line}, 2, {at} - 2)"
+    value = f"split_part(substr({line}, {at} + {len(EVENT_TIME_KEY)}, 64), '\"', 1)"
+    searched = (
+        f"{at} > 0 AND starts_with({line}, '{{') AND NOT contains({before}, '{{') AND NOT contains({before}, '[') "
+        f"AND NOT contains({value}, '\\') AND strlen({value}) < 63"
+    )
+    return f"CASE WHEN {searched} THEN {value} ELSE try(json_extract_string({line}, '$.event_time')) END"
 
 
 def event_time_sql(line: str) -> str:
-    """SQL for the event_time of a text line (TIMESTAMPTZ, NULL if unreadable), found without parsing JSON.
-
-    A substring search finds the compact spelling; the regular expression runs only for other
-    spellings. The cleaning step parses the line properly and checks the hour this routed it to.
-    """
-    at = f"strpos({line}, '{EVENT_TIME_KEY}')"
-    text = (
-        f"CASE WHEN {at} > 0 THEN split_part(substr({line}, {at} + {len(EVENT_TIME_KEY)}, 41), '\"', 1) "
-        f"ELSE regexp_extract({line}, '{EVENT_TIME_PATTERN}', 1) END"
-    )
-    return f"try_cast(CASE WHEN strlen({text}) BETWEEN 10 AND 40 THEN {text} END AS TIMESTAMPTZ)"
+    """SQL for the event_time of a text line (TIMESTAMPTZ, NULL if it has none of the contract's form)."""
+    return timestamp_sql(event_time_text_sql(line))
 
 
 @dataclass(frozen=True)
@@ -102,10 +127,15 @@ def landed_reader(batches: Iterator[LandedBatch]) -> pa.RecordBatchReader:
 
 
 def routing_sql(lines: str, late_hours: int) -> str:
-    """raw_events rows for a relation of landed lines, each routed to its event hour (see module doc)."""
+    """raw_events rows for a relation of landed lines, each routed to its event hour (see module doc).
+
+    Never to an hour before the first partition (SHOPPER_START_DATE): such a line stays in its folder's
+    hour, where the cleaning step quarantines it as ``before_start_date``.
+    """
     hint = f"CAST(date_trunc('hour', {event_time_sql('line')}) AS TIMESTAMP)"
     return f"""
         SELECT CASE WHEN hint <= landing_hour AND hint >= landing_hour - INTERVAL {int(late_hours)} HOUR
+                         AND hint >= {sql_ts(FIRST_HOUR)}
                     THEN hint ELSE landing_hour END AS event_hour,
                landing_hour, source_file, line_number, line, raw_bytes,
                CAST(now() AS TIMESTAMP) AS ingested_at

@@ -22,6 +22,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, Metada
 from shopper_assets.contract.events import ACCEPTED_VALUES, ALL, EVENT_FIELDS
 from shopper_assets.partitions import hours_in
 from shopper_assets.settings import DEFAULT_LATE_ARRIVAL_HOURS
+from shopper_assets.sql_text import literal_list
 from shopper_assets.storage.lake_store import Batch, LakeSession
 
 CLEANED = "cleaned_events"
@@ -169,7 +170,7 @@ def _required_fields_not_null(session: LakeSession, rows: BatchRows) -> dict:
         cond = (
             f"{f.name} IS NULL"
             if f.required_for == ALL
-            else (f"{f.name} IS NULL AND event_type IN ({', '.join(repr(t) for t in sorted(f.required_for))})")
+            else (f"{f.name} IS NULL AND event_type IN {literal_list(sorted(f.required_for))}")
         )
         exprs.append(f"count(*) FILTER (WHERE {cond}) AS {f.name}")
     result = session.con.execute(f"SELECT {', '.join(exprs)} FROM ({rows.cleaned})")
@@ -179,7 +180,7 @@ def _required_fields_not_null(session: LakeSession, rows: BatchRows) -> dict:
 
 def _accepted_values(session: LakeSession, rows: BatchRows) -> dict:
     exprs = [
-        f"count(*) FILTER (WHERE {name} IS NOT NULL AND {name} NOT IN ({', '.join(repr(v) for v in values)})) AS {name}"
+        f"count(*) FILTER (WHERE {name} IS NOT NULL AND {name} NOT IN {literal_list(values)}) AS {name}"
         for name, values in ACCEPTED_VALUES.items()
     ]
     result = session.con.execute(f"SELECT {', '.join(exprs)} FROM ({rows.cleaned})")

@@ -27,6 +27,8 @@ import duckdb
 from dagster import ConfigurableResource
 
 from shopper_assets.lake.tables import LAKE_TABLES, PARTITION_COLUMN, LakeTable
+from shopper_assets.sql_text import glob_literal, literal
+from shopper_assets.storage.scratch import Scratch
 
 PARTS_MANIFEST = "_parts.json"  # per partition folder: its write batches (see Batch)
 
@@ -105,7 +107,7 @@ def parquet_relation(spec: LakeTable, files: list[Path]) -> str:
     """SQL relation with the rows of the given Parquet files, typed as the table declares."""
     if not files:
         return empty_relation(spec)
-    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    listed = ", ".join(literal(f) for f in files)
     return typed_select(spec, f"SELECT * FROM read_parquet([{listed}])")
 
 
@@ -119,12 +121,15 @@ class LakeSession:
 
     Remote stores subclass it and override the two hooks: ``fetch`` brings a window's partition
     files into the local root before a scan, ``publish`` ships freshly swapped partitions out
-    (e.g. to S3, and the cleaned layer into the warehouse).
+    (e.g. to S3, and the cleaned layer into the warehouse). Staged writes and swapped-out
+    partitions live in the session's ``scratch`` folder, which a killed run cannot leave behind
+    (see storage/scratch.py).
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, root: Path):
+    def __init__(self, con: duckdb.DuckDBPyConnection, root: Path, scratch: Scratch):
         self.con = con
         self.root = root
+        self.scratch = scratch
 
     def fetch(self, table: str, hours: list[datetime]) -> None:
         """Make the partitions of ``hours`` present under ``root`` (nothing to do locally)."""
@@ -213,8 +218,7 @@ class LakeSession:
     def _write(self, table: str, start: datetime, end: datetime, query: str, inputs: InputsByHour, append: bool) -> int:
         spec = LAKE_TABLES[table]
         column = spec.partition_column
-        staging = self.root / "_staging" / f"{table}-{uuid.uuid4().hex}"
-        staging.parent.mkdir(parents=True, exist_ok=True)
+        staging = self.scratch.folder(table)
         every = spec.partitions_in(start, end)
         hours = [h for h in every if h in inputs] if append else every
         inside = window_filter(start, end, column)
@@ -229,7 +233,7 @@ class LakeSession:
                 f"""COPY (
                         SELECT *, strftime({column}, '%Y-%m-%d') AS date{hour}
                         FROM ({typed_select(spec, query)}) AS rows WHERE {guard}
-                    ) TO '{staging}' (FORMAT parquet, PARTITION_BY ({folders}), COMPRESSION zstd,
+                    ) TO {literal(staging)} (FORMAT parquet, PARTITION_BY ({folders}), COMPRESSION zstd,
                                      FILENAME_PATTERN 'part-{{i}}')"""
             ).fetchall()[0][0]
             for hour in hours:
@@ -257,9 +261,8 @@ class LakeSession:
 
     def _swap(self, staged: Path, target: Path) -> None:
         """Swap one partition folder in; the old one leaves the table's tree before it is deleted."""
-        trash = self.root / "_staging" / f"trash-{uuid.uuid4().hex}"
+        trash = self.scratch.folder("trash")
         if target.exists():
-            trash.parent.mkdir(parents=True, exist_ok=True)
             target.rename(trash)
         if staged.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -268,6 +271,21 @@ class LakeSession:
 
     def count(self, table: str, start: datetime, end: datetime) -> int:
         return self.con.execute(f"SELECT count(*) FROM ({self.scan(table, start, end)})").fetchall()[0][0]
+
+
+@contextmanager
+def compute_engine(scratch: Scratch, memory_limit: str, threads: int) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-process DuckDB connection in UTC that spills into the session's scratch folder."""
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"SET memory_limit = {literal(memory_limit)}")
+        con.execute(f"SET temp_directory = {literal(scratch.path / 'spill')}")
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        yield con
+    finally:
+        con.close()
 
 
 class LakeStore(ConfigurableResource):
@@ -297,17 +315,8 @@ class LocalLakeStore(LakeStore):
 
     @contextmanager
     def session(self) -> Iterator[LakeSession]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect()
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            con.execute(f"SET memory_limit = '{self.memory_limit}'")
-            con.execute(f"SET temp_directory = '{self.root / '_tmp'}'")
-            if self.threads:
-                con.execute(f"SET threads = {int(self.threads)}")
-            yield LakeSession(con, self.root)
-        finally:
-            con.close()
+        with Scratch(self.root) as scratch, compute_engine(scratch, self.memory_limit, self.threads) as con:
+            yield LakeSession(con, self.root, scratch)
 
     def publish_to_warehouse(self) -> None:
         """``lake.<table>`` views in the DuckDB warehouse over all partition files, for every lake table.
@@ -322,6 +331,6 @@ class LocalLakeStore(LakeStore):
                 schema_file = self.root / name / "_schema.parquet"
                 if not schema_file.exists():
                     schema_file.parent.mkdir(parents=True, exist_ok=True)
-                    con.execute(f"COPY ({empty_relation(spec)}) TO '{schema_file}' (FORMAT parquet)")
-                files = f"SELECT * FROM read_parquet('{self.root / name}/**/*.parquet')"
+                    con.execute(f"COPY ({empty_relation(spec)}) TO {literal(schema_file)} (FORMAT parquet)")
+                files = f"SELECT * FROM read_parquet({glob_literal(self.root / name, '**/*.parquet')})"
                 con.execute(f"CREATE OR REPLACE VIEW lake.{name} AS {typed_select(spec, files)}")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -37,10 +36,12 @@ from shopper_assets.storage.lake_store import (
     PARTS_MANIFEST,
     LakeSession,
     LakeStore,
+    compute_engine,
     link_or_copy,
     partition_path,
     write_text_atomically,
 )
+from shopper_assets.storage.scratch import Scratch
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,8 @@ MANIFEST = "_s3_manifest.json"  # per cached hour folder: object name → [ETag,
 class S3LakeSession(LakeSession):
     """A LakeSession whose root is a local cache of ``s3://<bucket>/<prefix>/``."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, root: Path, store: S3LakeStore):
-        super().__init__(con, root)
+    def __init__(self, con: duckdb.DuckDBPyConnection, root: Path, scratch: Scratch, store: S3LakeStore):
+        super().__init__(con, root, scratch)
         self.store = store
         self.client = store.client
         self._fresh: set[tuple[str, datetime]] = set()  # partitions known to match S3 in this session
@@ -89,8 +90,8 @@ class S3LakeSession(LakeSession):
         local = {p.name for p in _partition_files(folder)}
         if cached == remote and local == set(remote) and _sizes_match(folder, remote):
             return 0
-        staged = self.root / "_staging" / f"fetch-{uuid.uuid4().hex}"
-        staged.mkdir(parents=True)
+        staged = self.scratch.folder("fetch")
+        staged.mkdir()
         manifest, downloaded = {}, 0
         try:
             for name, (etag, size) in sorted(remote.items()):
@@ -211,19 +212,9 @@ class S3LakeStore(LakeStore):
 
     @contextmanager
     def session(self) -> Iterator[S3LakeSession]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        spill = self.root / "_tmp" / uuid.uuid4().hex  # per session: runs sharing the cache never share spill files
-        con = duckdb.connect()
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            con.execute(f"SET memory_limit = '{self.memory_limit}'")
-            con.execute(f"SET temp_directory = '{spill}'")
-            if self.threads:
-                con.execute(f"SET threads = {int(self.threads)}")
-            yield S3LakeSession(con, self.root, self)
-        finally:
-            con.close()
-            shutil.rmtree(spill, ignore_errors=True)
+        # runs may share the cache: each session stages and spills in its own scratch folder
+        with Scratch(self.root) as scratch, compute_engine(scratch, self.memory_limit, self.threads) as con:
+            yield S3LakeSession(con, self.root, scratch, self)
 
     def publish_to_warehouse(self) -> None:
         """Make sure the warehouse tables (``pg.WAREHOUSE_TABLES``) exist for dbt-postgres, typed, even
