@@ -21,6 +21,7 @@ from shopper_assets.contract.events import (
     SCHEMA_VERSION,
     QuarantineReason,
 )
+from shopper_assets.ingestion.landing import LANDED_SUFFIXES
 from shopper_assets.lake.raw import timestamp_sql
 from shopper_assets.lake.tables import CLEANED_EVENTS, QUARANTINED_EVENTS
 from shopper_assets.partitions import FIRST_HOUR
@@ -157,6 +158,10 @@ def _any_nul() -> str:
     return " OR ".join(f"coalesce(contains(v_{f.name}, chr(0)), false)" for f in _STRINGS)
 
 
+def _landed_name(column: str) -> str:
+    return " OR ".join(f"ends_with({column}, '{suffix}')" for suffix in LANDED_SUFFIXES)
+
+
 def _exact(name: str) -> str:
     return f"coalesce(try_cast(v_{name} AS DECIMAL(38, 10)) = {name}, false)"
 
@@ -194,6 +199,7 @@ def _rules() -> list[tuple[str, QuarantineReason, str]]:
     ]
     q = QuarantineReason
     return [
+        (f"line_number = 0 AND NOT ({_landed_name('source_file')})", q.UNSUPPORTED_FILE, "line"),
         ("line_number = 0", q.UNREADABLE_FILE, "line"),
         (
             f"strlen(line) > {MAX_EVENT_BYTES}",

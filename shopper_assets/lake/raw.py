@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
-from shopper_assets.ingestion.landing import LandingZone
-from shopper_assets.ingestion.lines import LINE_SCHEMA, decompress, lines_table
+from shopper_assets.ingestion.landing import LANDED_SUFFIXES, LandingZone
+from shopper_assets.ingestion.lines import LINE_SCHEMA, decompress_recovering, lines_table
 from shopper_assets.partitions import FIRST_HOUR, hours_in
 from shopper_assets.storage.lake_store import sql_ts
 
@@ -79,27 +79,37 @@ def read_landed(landing: LandingZone, files: Iterable[tuple[datetime, str]], wor
     """The given landed files, as (landing hour, name), each as a table of lines, in the order given.
 
     Files are fetched and decompressed ``workers`` at a time (isal releases the GIL) with at most
-    ``workers + 1`` files in memory. A file that cannot be decompressed becomes one line numbered 0
-    carrying the error, which the cleaning step quarantines as ``unreadable_file``.
+    ``workers + 1`` files in memory. A file that cannot be read in full adds one line numbered 0
+    carrying what went wrong, which the cleaning step quarantines: ``unreadable_file`` for a damaged
+    gzip file (its lines before the damage are kept: see ``decompress_recovering``), ``unsupported_file``
+    for a name that is not ``*.jsonl.gz`` or ``*.jsonl`` (not read).
     """
     jobs = list(files)
 
     def load(job: tuple[datetime, str]) -> LandedBatch:
         hour, name = job
-        try:
-            text = decompress(landing.read_bytes(name), name)
-        except ValueError as exc:
-            return LandedBatch(hour, name, _unreadable(name, str(exc)))
-        return LandedBatch(hour, name, lines_table(name, text))
+        if not name.endswith(LANDED_SUFFIXES):
+            wanted = " or ".join(f"*{s}" for s in LANDED_SUFFIXES)
+            return LandedBatch(hour, name, _whole_file(name, f"{name} is not a landing file ({wanted}): not read"))
+        text, damage = decompress_recovering(landing.read_bytes(name), name)
+        lines = lines_table(name, text)
+        if damage is not None:
+            cut = bool(text) and not text.endswith(b"\n")
+            lines = pa.concat_tables([_whole_file(name, damage.describe(name, lines.num_rows, cut)), lines])
+        return LandedBatch(hour, name, lines)
 
     yield from _bounded_map(load, jobs, workers)
 
 
-def _unreadable(name: str, error: str) -> pa.Table:
-    return pa.table(
-        {"source_file": pa.array([name]).dictionary_encode(), "line_number": [0], "line": [error], "raw_bytes": [None]},
-        schema=LINE_SCHEMA,
-    )
+def _whole_file(name: str, problem: str) -> pa.Table:
+    """The line numbered 0 that stands for the whole file and says what is wrong with it."""
+    columns = {
+        "source_file": pa.array([name]).dictionary_encode(),
+        "line_number": [0],
+        "line": [problem],
+        "raw_bytes": [None],
+    }
+    return pa.table(columns, schema=LINE_SCHEMA)
 
 
 def _bounded_map(fn: Callable, items: list, workers: int) -> Iterator:

@@ -47,14 +47,24 @@ class Batch:
     # What the asset checks counted on this batch's rows (see quality/checks.py), once they have:
     # the checks of a partition add up its batches' tallies, so a micro-batch is checked on its own.
     tallies: dict | None = field(default=None, compare=False)
+    # raw_events: per landing file read, [lines in the file, lines of it in this partition], so every
+    # landed line can be accounted for from the manifests alone (quality/landing_checks.py)
+    lines: dict[str, list[int]] | None = field(default=None, compare=False)
 
     def to_json(self) -> dict:
         data = {"parts": list(self.parts), "inputs": self.inputs}
+        if self.lines is not None:
+            data["lines"] = self.lines
         return data if self.tallies is None else {**data, "tallies": self.tallies}
 
     @classmethod
     def from_json(cls, data: dict) -> Batch:
-        return cls(parts=tuple(data["parts"]), inputs=dict(data["inputs"]), tallies=data.get("tallies"))
+        return cls(
+            parts=tuple(data["parts"]),
+            inputs=dict(data["inputs"]),
+            tallies=data.get("tallies"),
+            lines=data.get("lines"),
+        )
 
 
 InputsByHour = dict[datetime, dict[str, str]]
@@ -162,6 +172,11 @@ class LakeSession:
             return None
         return listed
 
+    def manifest(self, table: str, hour: datetime) -> list[Batch] | None:
+        """What ``batches`` says, for a partition this session need not read (a remote store reads
+        only the manifest, not the part files)."""
+        return self.batches(table, hour)
+
     def part_names(self, table: str, hour: datetime) -> list[str]:
         """The part files of one partition, by name."""
         self.fetch(table, [hour])
@@ -195,27 +210,53 @@ class LakeSession:
         self.publish(table, list(inputs))
 
     def replace_window(
-        self, table: str, start: datetime, end: datetime, query: str, inputs: InputsByHour | None = None
+        self,
+        table: str,
+        start: datetime,
+        end: datetime,
+        query: str,
+        inputs: InputsByHour | None = None,
+        input_lines: dict[str, int] | None = None,
     ) -> int:
         """Replace the partitions of ``table`` in [start, end) with the rows of ``query``.
 
-        ``inputs`` records, per hour, what the rows were made from (see ``Batch``). Rows are written
+        ``inputs`` records, per hour, what the rows were made from (see ``Batch``); with
+        ``input_lines`` (lines per input file), each batch also records how many of its rows came from
+        each input (``Batch.lines``, counted on the rows' ``source_file``). Rows are written
         to a staging folder first (parallel Parquet writer), then each hour's folder is swapped in;
         an hour with no rows is emptied, so re-materializing never leaves leftovers. A row outside
         the window aborts the write before anything is swapped.
         """
-        return self._write(table, start, end, query, inputs or {}, append=False)
+        return self._write(table, start, end, query, inputs or {}, append=False, input_lines=input_lines)
 
-    def append_window(self, table: str, start: datetime, end: datetime, query: str, inputs: InputsByHour) -> int:
+    def append_window(
+        self,
+        table: str,
+        start: datetime,
+        end: datetime,
+        query: str,
+        inputs: InputsByHour,
+        input_lines: dict[str, int] | None = None,
+    ) -> int:
         """Add the rows of ``query`` to the partitions of ``table`` in [start, end) as new part files.
 
         The parts already there are kept as they are (hard links into the staged folder, which is
         swapped in whole, so readers and a crash see the old partition or the new one). Only hours
-        named in ``inputs`` are touched; each gains one batch recording ``inputs[hour]``.
+        named in ``inputs`` are touched; each gains one batch recording ``inputs[hour]`` (and
+        ``input_lines``, as in ``replace_window``).
         """
-        return self._write(table, start, end, query, inputs, append=True)
+        return self._write(table, start, end, query, inputs, append=True, input_lines=input_lines)
 
-    def _write(self, table: str, start: datetime, end: datetime, query: str, inputs: InputsByHour, append: bool) -> int:
+    def _write(
+        self,
+        table: str,
+        start: datetime,
+        end: datetime,
+        query: str,
+        inputs: InputsByHour,
+        append: bool,
+        input_lines: dict[str, int] | None = None,
+    ) -> int:
         spec = LAKE_TABLES[table]
         column = spec.partition_column
         staging = self.scratch.folder(table)
@@ -251,13 +292,27 @@ class LakeSession:
                         raise RuntimeError(f"{table} {hour:%Y-%m-%d %H}:00 has no trustworthy manifest; rebuild it")
                     for old in (p for b in batches for p in b.parts):
                         link_or_copy(self.root / partition_path(table, hour) / old, staged / old)
-                batches.append(Batch(parts=tuple(parts), inputs=dict(inputs.get(hour, {}))))
+                made_from = dict(inputs.get(hour, {}))
+                lines = None if input_lines is None else self._lines_by_input(staged, parts, made_from, input_lines)
+                batches.append(Batch(parts=tuple(parts), inputs=made_from, lines=lines))
                 _write_manifest(staged, batches)
                 self._swap(staged, self.root / partition_path(table, hour))
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         self.publish(table, hours)
         return int(written)
+
+    def _lines_by_input(
+        self, staged: Path, parts: list[str], made_from: dict[str, str], input_lines: dict[str, int]
+    ) -> dict[str, list[int]]:
+        """[lines of the input, rows of it in these parts] per input of a staged batch."""
+        counted = {}
+        if parts:
+            listed = ", ".join(literal(staged / p) for p in parts)
+            counted = dict(
+                self.con.execute(f"SELECT source_file, count(*) FROM read_parquet([{listed}]) GROUP BY 1").fetchall()
+            )
+        return {name: [input_lines.get(name, 0), counted.get(name, 0)] for name in made_from}
 
     def _swap(self, staged: Path, target: Path) -> None:
         """Swap one partition folder in; the old one leaves the table's tree before it is deleted."""

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from botocore.exceptions import ClientError
 from dagster import EnvVar
 from pydantic import Field, PrivateAttr
 
@@ -34,6 +35,7 @@ from shopper_assets.lake.tables import LAKE_TABLES
 from shopper_assets.storage import postgres_warehouse as pg
 from shopper_assets.storage.lake_store import (
     PARTS_MANIFEST,
+    Batch,
     LakeSession,
     LakeStore,
     compute_engine,
@@ -110,6 +112,21 @@ class S3LakeSession(LakeSession):
         finally:
             shutil.rmtree(staged, ignore_errors=True)
         return downloaded
+
+    def manifest(self, table: str, hour: datetime) -> list[Batch] | None:
+        """The partition's write batches, read from its manifest object alone (no part file is fetched)."""
+        if (table, hour) in self._fresh:
+            return self.batches(table, hour)
+        try:
+            body = self.client.get_object(Bucket=self.store.bucket, Key=self._prefix(table, hour) + PARTS_MANIFEST)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return [] if not list_keys(self.client, self.store.bucket, self._prefix(table, hour)) else None
+            raise
+        try:
+            return [Batch.from_json(b) for b in json.loads(body["Body"].read())["batches"]]
+        except (ValueError, KeyError, TypeError):
+            return None
 
     def publish(self, table: str, hours: list[datetime]) -> None:
         """Upload the freshly swapped hours, drop their stale objects, load the warehouse tables."""
