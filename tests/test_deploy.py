@@ -14,13 +14,17 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_docker_compose_config_is_valid():
+def test_docker_compose_config_is_valid(tmp_path):
     binary = shutil.which("docker-compose")
     if binary is None:
         if os.environ.get("CI"):
             pytest.fail("docker-compose is not installed; .ci/run installs it with apt-get")
         pytest.skip("docker-compose not installed (CI installs it)")
-    result = subprocess.run([binary, "config", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    env_file = tmp_path / ".env"  # the stack needs its passwords (tests/faults/test_deployment_defaults.py)
+    env_file.write_text("POSTGRES_PASSWORD=a-real-secret-1\nMINIO_ROOT_PASSWORD=a-real-secret-1\n")
+    result = subprocess.run(
+        [binary, "--env-file", str(env_file), "config", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
 
 
