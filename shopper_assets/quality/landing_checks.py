@@ -9,8 +9,9 @@ the file's lines and how many of them it holds (``Batch.lines``), so the check a
 the manifests, without reading any data:
 
 * lines in raw_events: held by the hours that read the file as it is now;
-* waiting: lines routed to an earlier hour that has not been materialized since the file landed (or
-  changed), named in the metadata, with the hours to materialize;
+* waiting: lines in no hour yet while an earlier hour they can go to has not been materialized since
+  the file landed (or changed), named in the metadata with those hours (only their runs can tell
+  where the lines went);
 * lost: lines in no hour although every hour they can go to has read the file: the check fails;
 * files that could not be read in full (a damaged gzip file, a name that is not ``*.jsonl.gz`` or
   ``*.jsonl``) are quarantined, but their lost lines cannot be counted exactly: the check fails and
