@@ -60,7 +60,7 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._run, name="run-worker-heartbeat", daemon=True)
 
     def __enter__(self) -> Heartbeat:
-        self.beat()
+        self._beat_or_warn()
         self._thread.start()
         return self
 
@@ -71,16 +71,22 @@ class Heartbeat:
     def beat(self) -> None:
         self.instance.add_run_tags(self.run_id, {HEARTBEAT_TAG: f"{time.time():.3f}"})
 
+    def _beat_or_warn(self) -> None:
+        try:
+            self.beat()
+        except Exception:  # the storage may be briefly unreachable; the next beat retries
+            log.warning("heartbeat of run %s not recorded", self.run_id, exc_info=True)
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
                 run = self.instance.get_run_by_id(self.run_id)
-                if run is not None and run.status == DagsterRunStatus.FAILURE and not self._stop.is_set():
-                    log.error("run %s was marked failed while its worker runs: exiting now", self.run_id)
-                    os._exit(FENCED_EXIT_CODE)
-                self.beat()
-            except Exception:  # the storage may be briefly unreachable; the next beat retries
-                log.warning("heartbeat of run %s not recorded", self.run_id, exc_info=True)
+            except Exception:
+                run = None
+            if run is not None and run.status == DagsterRunStatus.FAILURE and not self._stop.is_set():
+                log.error("run %s was marked failed while its worker runs: exiting now", self.run_id)
+                os._exit(FENCED_EXIT_CODE)
+            self._beat_or_warn()
 
 
 class _HeartbeatExecutor(Executor):

@@ -37,7 +37,7 @@ from confluent_kafka import Message
 
 from shopper_assets.contract.events import MAX_EVENT_BYTES
 from shopper_assets.lake.raw import event_time_sql
-from shopper_assets.partitions import FIRST_HOUR, MAX_HOURS_AHEAD
+from shopper_assets.partitions import MAX_HOURS_AHEAD, first_hour
 
 HOUR_MS = 3_600_000
 EPOCH = datetime(1970, 1, 1)
@@ -104,7 +104,7 @@ def lines_of(values: list[bytes | None]) -> pa.LargeBinaryArray:
 def landable_hours(batch_hour: int) -> tuple[int, int]:
     """(first, last) epoch hour a message may land in by its own time: the first partition's hour up to
     ``MAX_HOURS_AHEAD`` after the batch's (see module doc)."""
-    return int((FIRST_HOUR - EPOCH).total_seconds()) // 3600, batch_hour + MAX_HOURS_AHEAD
+    return int((first_hour() - EPOCH).total_seconds()) // 3600, batch_hour + MAX_HOURS_AHEAD
 
 
 def prepare(

@@ -44,7 +44,7 @@ from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.ingestion.lines import decompress, join_groups, lines_table
 from shopper_assets.ingestion.rees46 import convert_csv
 from shopper_assets.lake.raw import event_time_sql
-from shopper_assets.partitions import FIRST_HOUR, MAX_HOURS_AHEAD
+from shopper_assets.partitions import MAX_HOURS_AHEAD, first_hour
 from shopper_assets.storage.lake_store import sql_ts
 
 INCOMING_PREFIX = "incoming/"
@@ -236,7 +236,7 @@ def _route(con: duckdb.DuckDBPyConnection, lines: pa.Array, fallback: datetime) 
     con.register("_drop_out", pa.table({"b": lines, "n": np.arange(len(lines), dtype=np.int64)}))
     try:
         hint = f"CAST(date_trunc('hour', {event_time_sql('s')}) AS TIMESTAMP)"
-        landable = f"BETWEEN {sql_ts(FIRST_HOUR)} AND {sql_ts(fallback + timedelta(hours=MAX_HOURS_AHEAD))}"
+        landable = f"BETWEEN {sql_ts(first_hour())} AND {sql_ts(fallback + timedelta(hours=MAX_HOURS_AHEAD))}"
         out = con.sql(
             f"""WITH hinted AS (
                     SELECT n, b, CASE WHEN h {landable} THEN h END AS hour

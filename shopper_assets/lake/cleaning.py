@@ -24,7 +24,7 @@ from shopper_assets.contract.events import (
 from shopper_assets.ingestion.landing import LANDED_SUFFIXES
 from shopper_assets.lake.raw import timestamp_sql
 from shopper_assets.lake.tables import CLEANED_EVENTS, QUARANTINED_EVENTS
-from shopper_assets.partitions import FIRST_HOUR
+from shopper_assets.partitions import first_hour
 from shopper_assets.storage.lake_store import sql_ts
 
 # Type tags read off a fragment, per contract JSON type (the names DuckDB's json_type uses).
@@ -198,6 +198,7 @@ def _rules() -> list[tuple[str, QuarantineReason, str]]:
         ],
     ]
     q = QuarantineReason
+    start = first_hour()
     return [
         (f"line_number = 0 AND NOT ({_landed_name('source_file')})", q.UNSUPPORTED_FILE, "line"),
         ("line_number = 0", q.UNREADABLE_FILE, "line"),
@@ -232,9 +233,9 @@ def _rules() -> list[tuple[str, QuarantineReason, str]]:
         ("price < 0", q.NEGATIVE_PRICE, "CAST(price AS VARCHAR)"),
         ("quantity < 1", q.INVALID_QUANTITY, "CAST(quantity AS VARCHAR)"),
         (
-            f"event_time < {sql_ts(FIRST_HOUR)}",
+            f"event_time < {sql_ts(start)}",
             q.BEFORE_START_DATE,
-            f"'event_time ' || CAST(event_time AS VARCHAR) || ' is before SHOPPER_START_DATE, {FIRST_HOUR:%Y-%m-%d}'",
+            f"'event_time ' || CAST(event_time AS VARCHAR) || ' is before SHOPPER_START_DATE, {start:%Y-%m-%d}'",
         ),
         (
             "date_trunc('hour', event_time) > event_hour",

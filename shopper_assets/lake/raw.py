@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from shopper_assets.ingestion.landing import LANDED_SUFFIXES, LandingZone
 from shopper_assets.ingestion.lines import LINE_SCHEMA, decompress_recovering, lines_table
-from shopper_assets.partitions import FIRST_HOUR, hours_in
+from shopper_assets.partitions import first_hour, hours_in
 from shopper_assets.storage.lake_store import sql_ts
 
 EVENT_TIME_KEY = '"event_time":"'
@@ -145,7 +145,7 @@ def routing_sql(lines: str, late_hours: int) -> str:
     hint = f"CAST(date_trunc('hour', {event_time_sql('line')}) AS TIMESTAMP)"
     return f"""
         SELECT CASE WHEN hint <= landing_hour AND hint >= landing_hour - INTERVAL {int(late_hours)} HOUR
-                         AND hint >= {sql_ts(FIRST_HOUR)}
+                         AND hint >= {sql_ts(first_hour())}
                     THEN hint ELSE landing_hour END AS event_hour,
                landing_hour, source_file, line_number, line, raw_bytes,
                CAST(now() AS TIMESTAMP) AS ingested_at

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from dagster import AssetCheckResult, AssetCheckSpec, MetadataValue
 
-from shopper_assets.partitions import FIRST_HOUR, hours_in
+from shopper_assets.partitions import first_hour, hours_in
 from shopper_assets.storage.lake_store import Batch, LakeSession
 
 RAW = "raw_events"
@@ -67,22 +67,26 @@ def account(
     session: LakeSession, versions: dict[datetime, dict[str, str]], start: datetime, end: datetime, late_hours: int
 ) -> LandingAccount:
     """Account for the files of the folders ``[start, end)`` as listed in ``versions`` (folder → name → version)."""
-    first = max(start - timedelta(hours=late_hours), FIRST_HOUR)
-    manifests: dict[datetime, list[Batch]] = {h: session.manifest(RAW, h) or [] for h in hours_in(first, end)}
+    partitions_from = first_hour()
+    first = max(start - timedelta(hours=late_hours), partitions_from)
+    read: dict[datetime, dict[str, Batch]] = {}  # per hour: the batch that read each landing file
+    for hour in hours_in(first, end):
+        read[hour] = {name: b for b in session.manifest(RAW, hour) or [] for name in b.inputs}
     result = LandingAccount()
     for folder in hours_in(start, end):
-        routable = hours_in(max(folder - timedelta(hours=late_hours), FIRST_HOUR), folder + timedelta(hours=1))
+        routable = hours_in(max(folder - timedelta(hours=late_hours), partitions_from), folder + timedelta(hours=1))
         for name, version in sorted(versions.get(folder, {}).items()):
-            _account_file(result, name, version, routable, manifests)
+            _account_file(result, name, version, routable, read)
     result.unreadable = _unreadable(session, start, end)
     return result
 
 
 def _account_file(
-    result: LandingAccount, name: str, version: str, routable: list[datetime], manifests: dict[datetime, list[Batch]]
+    result: LandingAccount, name: str, version: str, routable: list[datetime], read: dict[datetime, dict[str, Batch]]
 ) -> None:
     result.files += 1
-    read_by = {h: b for h in routable for b in manifests.get(h, []) if b.inputs.get(name) == version}
+    batches = {h: read[h].get(name) for h in routable}
+    read_by = {h: b for h, b in batches.items() if b is not None and b.inputs[name] == version}
     unread = [h for h in routable if h not in read_by]
     counts = [b.lines.get(name) if b.lines else None for b in read_by.values()]
     if not read_by:  # not even its own hour read it: it landed after this run listed the folder

@@ -6,12 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from dagster import AssetCheckResult
+from dagster import AssetCheckResult, AssetSelection, ExecuteInProcessResult, materialize
 
+from shopper_assets.deployments import resources_for
 from shopper_assets.ingestion.landing import LocalLandingZone
+from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.lake.pipeline import CleaningStats, RawStats, clean_window, ingest_raw
 from shopper_assets.quality.checks import CheckThresholds, run_all
 from shopper_assets.quality.landing_checks import landing_reconciles
+from shopper_assets.settings import Settings
 from shopper_assets.storage.lake_store import LakeStore, LocalLakeStore
 
 LATE = 6
@@ -48,3 +51,14 @@ def run_window(data_dir: Path, start: datetime, end: datetime, store: LakeStore 
 def rows(session, table: str, start: datetime, end: datetime, order: str) -> list[dict]:
     query = f"SELECT * FROM ({session.scan(table, start, end)}) ORDER BY {order}"
     return session.con.sql(query).to_arrow_table().to_pylist()
+
+
+def lake_step_run(partition_key: str = "2026-11-20-10:00") -> ExecuteInProcessResult:
+    """The lake step and all its checks through Dagster, on the environment's deployment (not raising)."""
+    return materialize(
+        [landing_events, lake_step],
+        selection=AssetSelection.assets(lake_step) | AssetSelection.checks_for_assets(lake_step),
+        partition_key=partition_key,
+        resources=resources_for(Settings.from_env()),
+        raise_on_error=False,
+    )

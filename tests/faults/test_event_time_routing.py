@@ -22,9 +22,10 @@ EPOCH_H11 = int((H11 - datetime(1970, 1, 1)).total_seconds()) // 3600
 
 
 def nested_first(at: datetime) -> bytes:
-    """A valid event whose first field is an object that holds an ``event_time`` of another hour."""
+    """A valid event whose first field is an object that holds an ``event_time`` of another hour (within
+    the late-arrival window before it, where the text search used to route the line)."""
     e = event(at=at)
-    return json.dumps({"context": {"event_time": "2026-11-20T03:00:00.000Z"}, **e}, separators=(",", ":")).encode()
+    return json.dumps({"context": {"event_time": "2026-11-20T08:00:00.000Z"}, **e}, separators=(",", ":")).encode()
 
 
 def repeated_key(at: datetime) -> bytes:
@@ -33,14 +34,14 @@ def repeated_key(at: datetime) -> bytes:
 
 
 def test_a_nested_event_time_does_not_decide_the_hour(data_dir: Path):
-    """Before issue 16 this valid event went to hour 03, was quarantined as future_timestamp and failed
+    """Before issue 16 this valid event went to hour 08, was quarantined as future_timestamp and failed
     that hour's blocking checks."""
     write_landing_file(data_dir, H11, "nested.jsonl.gz", [nested_first(H11 + timedelta(minutes=7))])
     run = run_window(data_dir, H10 - timedelta(hours=8), H11 + timedelta(hours=1))
     assert run.quarantined == []
     (row,) = run.cleaned
     assert row["event_hour"] == H11 and json.loads(row["extra_fields"]) == {
-        "context": {"event_time": "2026-11-20T03:00:00.000Z"}
+        "context": {"event_time": "2026-11-20T08:00:00.000Z"}
     }
     assert all(result.passed for result in run.checks.values())
 

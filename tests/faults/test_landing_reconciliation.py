@@ -8,16 +8,13 @@ import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from dagster import AssetCheckKey, AssetKey, AssetSelection, materialize
+from dagster import AssetCheckKey, AssetKey
 
-from shopper_assets.deployments import resources_for
 from shopper_assets.generator import DirtyDataConfig, GeneratorConfig, write_landing
 from shopper_assets.lake import pipeline
-from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.partitions import hours_in
-from shopper_assets.settings import Settings
 from tests.conftest import write_landing_file
-from tests.faults.lake import run_window
+from tests.faults.lake import lake_step_run, run_window
 from tests.lake.events import event
 
 DAY = datetime(2026, 11, 20)
@@ -73,12 +70,7 @@ def test_a_line_that_goes_missing_fails_the_check(data_dir: Path, monkeypatch):
 def test_the_ui_shows_the_reconciliation(data_dir: Path):
     h10 = DAY + timedelta(hours=10)
     write_landing_file(data_dir, h10, "a.jsonl.gz", [event(at=h10) for _ in range(10)] + ["not json"])
-    result = materialize(
-        [landing_events, lake_step],
-        selection=AssetSelection.assets(lake_step) | AssetSelection.checks_for_assets(lake_step),
-        partition_key="2026-11-20-10:00",
-        resources=resources_for(Settings.from_env()),
-    )
+    result = lake_step_run()
     (raw,) = [e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey("raw_events")]
     metadata = raw.materialization.metadata
     assert (metadata["landed_lines"].value, metadata["landed_lines_waiting"].value) == (11, 0)

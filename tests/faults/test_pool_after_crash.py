@@ -25,8 +25,10 @@ from pathlib import Path
 import pytest
 import yaml
 from dagster import DagsterInstance, DagsterRunStatus, DefaultRunLauncher
+from dagster._core.launcher import WorkerStatus
+from dagster._core.storage.dagster_run import DagsterRun
 
-from shopper_assets.run_health import HEARTBEAT_INTERVAL_S, HeartbeatRunLauncher
+from shopper_assets.run_health import FENCED_EXIT_CODE, HEARTBEAT_INTERVAL_S, HEARTBEAT_TAG, HeartbeatRunLauncher
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -208,3 +210,46 @@ def test_dagster_still_has_no_worker_health_check(tmp_path: Path):
         assert isinstance(instance.run_launcher, HeartbeatRunLauncher)
         assert instance.run_launcher.supports_check_run_worker_health
     assert not DefaultRunLauncher().supports_check_run_worker_health
+
+
+FENCED_WORKER = """
+import sys, time
+from dagster import DagsterInstance
+from shopper_assets.run_health import Heartbeat
+
+with DagsterInstance.from_config(sys.argv[1]) as instance, Heartbeat(instance, sys.argv[2], interval_s=0.2):
+    print("beating", flush=True)
+    time.sleep(60)  # a worker still at work
+"""
+
+
+def test_a_worker_failed_by_mistake_stops_at_its_next_heartbeat(tmp_path: Path):
+    """Run monitoring failed the run while its worker lives (frozen for a while, or cut off from the
+    storage): the worker exits at its next heartbeat, well before the slot is freed and handed on."""
+    shutil.copy(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    with DagsterInstance.from_config(str(tmp_path)) as instance:
+        run = instance.add_run(DagsterRun(job_name="lake", status=DagsterRunStatus.STARTED))
+        worker = subprocess.Popen(
+            [sys.executable, "-c", FENCED_WORKER, str(tmp_path), run.run_id], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert worker.stdout.readline().strip() == "beating"
+            assert HEARTBEAT_TAG in instance.get_run_by_id(run.run_id).tags
+            instance.report_run_failed(run, "no heartbeat (test)")
+            failed = time.monotonic()
+            assert worker.wait(timeout=30) == FENCED_EXIT_CODE
+            assert time.monotonic() - failed < HEARTBEAT_INTERVAL_S  # (here 0.2 s a beat)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+
+
+def test_the_health_check_judges_only_runs_with_a_heartbeat():
+    launcher = HeartbeatRunLauncher(heartbeat_timeout_seconds=30)
+    fresh = DagsterRun(job_name="lake", tags={HEARTBEAT_TAG: f"{time.time() - 5:.3f}"})
+    stale = DagsterRun(job_name="lake", tags={HEARTBEAT_TAG: f"{time.time() - 31:.3f}"})
+    other = DagsterRun(job_name="another_code_location")
+    assert launcher.check_run_worker_health(fresh).status == WorkerStatus.RUNNING
+    assert launcher.check_run_worker_health(stale).status == WorkerStatus.FAILED
+    assert launcher.check_run_worker_health(other).status == WorkerStatus.RUNNING  # left to Dagster

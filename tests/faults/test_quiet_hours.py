@@ -6,13 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey, AssetSelection, materialize
+from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey
 
-from shopper_assets.deployments import resources_for
-from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.quality.checks import CheckThresholds
-from shopper_assets.settings import Settings
 from tests.conftest import write_landing_file
+from tests.faults.lake import lake_step_run
 from tests.lake.events import event
 
 H10 = datetime(2026, 11, 20, 10)
@@ -21,13 +19,7 @@ RATIO = AssetCheckKey(AssetKey("cleaned_events"), "quarantine_ratio")
 
 def lake_run(data_dir: Path, good: int, bad: int):
     write_landing_file(data_dir, H10, "a.jsonl.gz", [event(at=H10) for _ in range(good)] + ["not json"] * bad)
-    result = materialize(
-        [landing_events, lake_step],
-        selection=AssetSelection.assets(lake_step) | AssetSelection.checks_for_assets(lake_step),
-        partition_key="2026-11-20-10:00",
-        resources=resources_for(Settings.from_env()),
-        raise_on_error=False,
-    )
+    result = lake_step_run()
     (ratio,) = [c for c in result.get_asset_check_evaluations() if c.asset_check_key == RATIO]
     return result, ratio
 

@@ -9,13 +9,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import AssetSelection, materialize
 
-from shopper_assets.deployments import resources_for
-from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.settings import Settings
 from shopper_assets.storage.lake_store import LocalLakeStore
 from tests.conftest import write_landing_file
+from tests.faults.lake import lake_step_run
 from tests.lake.events import event
 
 H10 = datetime(2026, 11, 20, 10)
@@ -38,12 +36,7 @@ def injected(tmp_path: Path) -> list[Path]:
 
 def test_a_quote_in_the_data_dir_is_a_folder_name_not_sql(crafted_data_dir: Path, tmp_path: Path):
     write_landing_file(crafted_data_dir, H10, "a.jsonl.gz", [event(at=H10) for _ in range(20)])
-    result = materialize(
-        [landing_events, lake_step],
-        selection=AssetSelection.assets(lake_step) | AssetSelection.checks_for_assets(lake_step),
-        partition_key="2026-11-20-10:00",
-        resources=resources_for(Settings.from_env()),
-    )
+    result = lake_step_run()
     assert result.success
     assert all(c.passed for c in result.get_asset_check_evaluations())
     with duckdb.connect(str(crafted_data_dir / "shopper.duckdb"), read_only=True) as con:

@@ -9,13 +9,10 @@ import zlib
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from dagster import AssetCheckKey, AssetKey, AssetSelection, materialize
+from dagster import AssetCheckKey, AssetKey
 
-from shopper_assets.deployments import resources_for
 from shopper_assets.ingestion.landing import LANDING_PREFIX, hour_folder
-from shopper_assets.lake.assets import lake_step, landing_events
-from shopper_assets.settings import Settings
-from tests.faults.lake import run_window
+from tests.faults.lake import lake_step_run, run_window
 from tests.lake.events import event
 
 H10 = datetime(2026, 11, 20, 10)
@@ -74,13 +71,7 @@ def test_the_lake_step_fails_on_a_damaged_file(data_dir: Path):
     """Through Dagster: the blocking landing check fails the lake step, so no dbt step builds on it."""
     full = gzip.compress(events_text(300))
     land(data_dir, "cut.jsonl.gz", full[: len(full) // 2])
-    result = materialize(
-        [landing_events, lake_step],
-        selection=AssetSelection.assets(lake_step) | AssetSelection.checks_for_assets(lake_step),
-        partition_key="2026-11-20-10:00",
-        resources=resources_for(Settings.from_env()),
-        raise_on_error=False,
-    )
+    result = lake_step_run()
     assert not result.success
     checks = {c.asset_check_key: c for c in result.get_asset_check_evaluations()}
     assert not checks[AssetCheckKey(AssetKey("raw_events"), "landing_reconciles")].passed

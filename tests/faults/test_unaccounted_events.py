@@ -15,7 +15,7 @@ from dagster import build_sensor_context
 
 from shopper_assets.automation.lake_runs import landed_hours
 from shopper_assets.ingestion.landing import LANDING_PREFIX, LocalLandingZone, hour_folder
-from shopper_assets.partitions import FIRST_HOUR
+from shopper_assets.partitions import first_hour
 from tests.conftest import write_landing_file
 from tests.faults.lake import run_window
 from tests.kafka.helpers import consumer_for, drain
@@ -29,7 +29,7 @@ def test_kafka_messages_no_partition_will_hold_are_quarantined(kafka_settings, k
     stamped = {
         "now": event(at=now - timedelta(minutes=1)),
         "2099": event(at=datetime(2099, 6, 1, 12)),
-        "before_start": event(at=FIRST_HOUR - timedelta(days=30)),
+        "before_start": event(at=first_hour() - timedelta(days=30)),
         "soon": event(at=soon + timedelta(minutes=5)),
     }
     producer = Producer({"bootstrap.servers": kafka_broker.bootstrap})
@@ -76,11 +76,11 @@ def test_a_file_with_another_name_is_quarantined_not_skipped(data_dir: Path):
 
 def test_a_late_line_of_an_hour_before_the_first_partition_is_quarantined(data_dir: Path):
     """Its folder is a partition, its event hour is not: it stays in its folder, quarantined."""
-    folder = FIRST_HOUR + timedelta(hours=2)
-    early = event(at=FIRST_HOUR - timedelta(hours=1))
+    folder = first_hour() + timedelta(hours=2)
+    early = event(at=first_hour() - timedelta(hours=1))
     write_landing_file(data_dir, folder, "late.jsonl.gz", [early, event(at=folder)])
 
-    run = run_window(data_dir, FIRST_HOUR, folder + timedelta(hours=1))
+    run = run_window(data_dir, first_hour(), folder + timedelta(hours=1))
 
     assert [q["reason"] for q in run.quarantined] == ["before_start_date"]
     assert run.quarantined[0]["event_id"] == early["event_id"]
