@@ -1,7 +1,7 @@
 """Turns consumed messages into landing lines and decides the hour each line lands in, vectorised.
 
 Each message becomes one line (its bytes and a ``\\n``) in the hour folder of its event_time, read
-exactly as the lake reads it (raw.event_time_sql, evaluated by DuckDB in UTC, as raw.routing_sql
+exactly as the lake reads it (raw.with_event_time, evaluated by DuckDB in UTC, as raw.routing_sql
 does), so the lander and raw_events agree on the hour. No message is parsed in Python on the hot
 path, and none is dropped: what the cleaning step will quarantine is still landed.
 
@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 from confluent_kafka import Message
 
 from shopper_assets.contract.events import MAX_EVENT_BYTES
-from shopper_assets.lake.raw import event_time_sql
+from shopper_assets.lake.raw import with_event_time
 from shopper_assets.partitions import MAX_HOURS_AHEAD, first_hour
 
 HOUR_MS = 3_600_000
@@ -44,12 +44,12 @@ EPOCH = datetime(1970, 1, 1)
 MAX_HOUR = 70_389_527  # 9999-12-31T23: the last hour a folder name (and datetime) can hold
 #: Facts of each line (a message + "\n"): event hour, UTF-8, looks like a JSON object.
 SCAN_SQL = f"""
-    SELECT CAST(floor(epoch({event_time_sql("s")}) / 3600) AS BIGINT) AS hour,
+    SELECT CAST(floor(epoch(event_ts) / 3600) AS BIGINT) AS hour,
            s IS NULL AS not_utf8,
            coalesce(CASE WHEN starts_with(s, '{{') AND ends_with(s, '}}' || chr(10)) THEN true
                          ELSE starts_with(ltrim(s), '{{') AND ends_with(rtrim(left(s, -1)), '}}')
                     END, false) AS object_like
-    FROM (SELECT try(decode(v)) AS s FROM lines) AS m
+    FROM ({with_event_time("SELECT try(decode(v)) AS s FROM lines", line="s")}) AS m
 """
 
 

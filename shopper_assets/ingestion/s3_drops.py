@@ -43,7 +43,7 @@ from shopper_assets.ingestion.ad_spend_drops import ad_spend_landing_name, split
 from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.ingestion.lines import decompress, join_groups, lines_table
 from shopper_assets.ingestion.rees46 import convert_csv
-from shopper_assets.lake.raw import event_time_sql
+from shopper_assets.lake.raw import with_event_time
 from shopper_assets.partitions import MAX_HOURS_AHEAD, first_hour
 from shopper_assets.storage.lake_store import sql_ts
 
@@ -235,12 +235,12 @@ def _route(con: duckdb.DuckDBPyConnection, lines: pa.Array, fallback: datetime) 
         return []
     con.register("_drop_out", pa.table({"b": lines, "n": np.arange(len(lines), dtype=np.int64)}))
     try:
-        hint = f"CAST(date_trunc('hour', {event_time_sql('s')}) AS TIMESTAMP)"
+        timed = with_event_time("SELECT *, try(decode(b)) AS s FROM _drop_out", line="s")
         landable = f"BETWEEN {sql_ts(first_hour())} AND {sql_ts(fallback + timedelta(hours=MAX_HOURS_AHEAD))}"
         out = con.sql(
             f"""WITH hinted AS (
                     SELECT n, b, CASE WHEN h {landable} THEN h END AS hour
-                    FROM (SELECT n, b, {hint} AS h FROM (SELECT *, try(decode(b)) AS s FROM _drop_out))
+                    FROM (SELECT n, b, CAST(date_trunc('hour', event_ts) AS TIMESTAMP) AS h FROM ({timed}))
                 )
                 SELECT coalesce(hour, min(hour) OVER (), {sql_ts(fallback)}) AS hour,
                        b || '\\x0A'::BLOB AS b
