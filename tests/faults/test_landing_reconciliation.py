@@ -80,3 +80,18 @@ def test_the_ui_shows_the_reconciliation(data_dir: Path):
         if c.asset_check_key == AssetCheckKey(AssetKey("raw_events"), "landing_reconciles")
     ]
     assert check.passed and check.description.startswith("1 files, 11 lines: 11 in raw_events, 0 waiting")
+
+
+def test_in_s3_the_reconciliation_reads_manifests_not_partitions(data_dir: Path, make_store):
+    """The check of hour 11 needs what hour 10 holds of a file landed in folder 11: with the S3 store it
+    reads hour 10's manifest object, and no part file of hour 10 is downloaded."""
+    h10, h11 = DAY + timedelta(hours=10), DAY + timedelta(hours=11)
+    write_landing_file(data_dir, h11, "late.jsonl.gz", [event(at=h10 + timedelta(minutes=30)), event(at=h11)])
+    run_window(data_dir, h10, h11, store=make_store("first_cache"))
+
+    fresh = make_store("second_cache")
+    run = run_window(data_dir, h11, h11 + HOUR, store=fresh)
+
+    landed = run.checks["landing_reconciles"]
+    assert landed.passed and landed.metadata["lines"].value == 2 and landed.metadata["waiting_lines"].value == 0
+    assert not list((Path(fresh.cache_dir) / "raw_events" / "date=2026-11-20" / "hour=10").glob("*.parquet"))
