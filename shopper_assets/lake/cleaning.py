@@ -234,7 +234,8 @@ def _rules() -> list[tuple[str, QuarantineReason, str]]:
         (
             "repeated_field",
             q.INVALID_JSON,
-            "'key ' || (list_filter(keys, lambda k, i: list_position(keys, k) < i))[1] || ' appears more than once'",
+            f"'key ' || (list_filter(keys, lambda k, i: list_contains({_sql_list(_KNOWN_KEYS)}, k) "
+            "AND list_position(keys, k) < i))[1] || ' appears more than once'",
         ),
         (f"{_first(missing_always)} IS NOT NULL", q.MISSING_REQUIRED_FIELD, _first(missing_always)),
         (f"{_first(wrong_type)} IS NOT NULL", q.INVALID_TYPE, _first(wrong_type)),
