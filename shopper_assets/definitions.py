@@ -8,7 +8,6 @@ from dagster import (
     AutomationConditionSensorDefinition,
     DefaultSensorStatus,
     Definitions,
-    in_process_executor,
 )
 
 from shopper_assets import dagster_fixes
@@ -19,6 +18,7 @@ from shopper_assets.automation.s3_sensor import S3DropsResource, s3_drop_sensor
 from shopper_assets.deployments import resources_for
 from shopper_assets.lake.ad_spend_assets import ad_spend, landing_ad_spend
 from shopper_assets.lake.assets import lake_step, landing_events
+from shopper_assets.run_health import in_process_with_heartbeat
 from shopper_assets.settings import Settings
 from shopper_assets.transform import dbt_resource, shopper_dbt_assets, shopper_history_dbt_assets
 from shopper_assets.transform.assets import LAKE_HOURS_OF_DAY
@@ -62,8 +62,9 @@ automation = AutomationConditionSensorDefinition(
 defs = Definitions(
     assets=[landing_events, lake_step, landing_ad_spend, ad_spend, dbt_models, history_models],
     # Steps run in the run's own process: the heavy ones share the one-slot "duckdb" pool anyway, and
-    # a process per step would add seconds to every small sensor-driven run.
-    executor=in_process_executor,
+    # a process per step would add seconds to every small sensor-driven run. The run worker's heartbeat
+    # lets run monitoring free the pool slot of a worker that died (see run_health.py).
+    executor=in_process_with_heartbeat,
     sensors=[kafka_landing_sensor, s3_drop_sensor, marts_follow_sensor, automation],
     resources={
         **resources_for(settings),

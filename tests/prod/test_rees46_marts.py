@@ -68,6 +68,7 @@ def rees46_sample(seed: int = 46) -> bytes:
 def built(s3, bucket, landing, make_store, pg_url, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """The sample dropped, landed, cleaned into Postgres and built by dbt (target prod); returns the
     landing files copied back to a local folder, for the reference."""
+    monkeypatch.setenv("SHOPPER_START_DATE", FIRST_DAY.isoformat())  # historical data needs it (README)
     sample = rees46_sample()
     s3.put_object(Bucket=bucket, Key="incoming/rees46/2019-Oct-sample.csv.gz", Body=gzip.compress(sample))
     report = process_incoming(s3, bucket, landing, None, 10)
