@@ -21,7 +21,9 @@ def test_docker_compose_config_is_valid(tmp_path):
             pytest.fail("docker-compose is not installed; .ci/run installs it with apt-get")
         pytest.skip("docker-compose not installed (CI installs it)")
     env_file = tmp_path / ".env"  # the stack needs its passwords (tests/faults/test_deployment_defaults.py)
-    env_file.write_text("POSTGRES_PASSWORD=a-real-secret-1\nMINIO_ROOT_PASSWORD=a-real-secret-1\n")
+    env_file.write_text(
+        "POSTGRES_PASSWORD=a-real-secret-1\nSHOPPER_READER_PASSWORD=a-real-secret-2\nMINIO_ROOT_PASSWORD=a-real-secret-1\n"
+    )
     result = subprocess.run(
         [binary, "--env-file", str(env_file), "config", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )

@@ -541,5 +541,6 @@ def run_all(session: LakeSession, start: datetime, end: datetime, t: CheckThresh
             check_name=result.check_name,
             passed=result.passed,
             severity=result.severity,
+            description=result.description,
             metadata={**result.metadata, "window_hours": hours},
         )

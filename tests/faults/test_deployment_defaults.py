@@ -15,7 +15,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
-SECRETS = ("POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD")
+SECRETS = ("POSTGRES_PASSWORD", "SHOPPER_READER_PASSWORD", "MINIO_ROOT_PASSWORD")
 
 
 def compose_config(tmp_path: Path, env_lines: list[str]) -> subprocess.CompletedProcess:
@@ -60,7 +60,7 @@ def test_ports_are_published_on_localhost_unless_the_operator_opts_in(tmp_path: 
     default = compose_config(tmp_path, secrets)
     assert default.returncode == 0, default.stderr
     ports = published(default.stdout)
-    assert set(ports) == {"postgres", "minio", "kafka", "webserver"}
+    assert set(ports) == {"postgres", "minio", "kafka", "webserver", "api", "dashboard"}
     assert all(p.startswith("127.0.0.1:") for mapped in ports.values() for p in mapped), ports
 
     shared = compose_config(tmp_path, [*secrets, "SHOPPER_BIND_ADDRESS=0.0.0.0"])
