@@ -12,7 +12,8 @@
    while the UI starts beside it; one line says where to watch once the sensor is on.
 
 Ctrl-C (or SIGTERM) stops producing, flushes, resets the sensor, then stops ``dagster dev`` and
-the broker; children run in their own sessions so the terminal's Ctrl-C reaches only this process.
+the broker; children run in their own sessions so the terminal's Ctrl-C reaches only this process,
+which stops them in that order (a second Ctrl-C does not cut the clean-up short).
 """
 
 from __future__ import annotations
@@ -215,52 +216,49 @@ def run_stream(
     from shopper_assets.demo import ensure_dagster_home
     from shopper_assets.ingestion.kafka import produce_events
     from shopper_assets.ingestion.kafka_broker import ensure_topic
+    from shopper_assets.ingestion.kafka_produce import stop_on_signals
 
     log_dir = settings.data_dir / "logs"
     topic = settings.kafka_topics[0]
-    restore = _stop_on_sigterm()
-    report = None
-    broker = dagster_ui = None
-    try:
-        broker = start_broker(settings, log_dir, echo)
+    report = broker = dagster_ui = None
+    with stop_on_signals() as stopping:  # Ctrl-C / SIGTERM: stop producing, then clean up (never mid-way)
         try:
-            ensure_topic(broker.bootstrap, topic)
-        except (KafkaException, TimeoutError) as exc:
-            raise StreamError(f"could not create topic {topic} at {broker.bootstrap}: {exc}") from None
-        if ui:
-            dagster_ui = DagsterUI(ui_port, log_dir / "dagster-dev.log")
-            if dagster_ui.answers():
-                echo(f"Dagster UI: already running at {dagster_ui.url}; switching {SENSOR} on there")
+            broker = start_broker(settings, log_dir, echo)
+            try:
+                ensure_topic(broker.bootstrap, topic)
+            except (KafkaException, TimeoutError) as exc:
+                raise StreamError(f"could not create topic {topic} at {broker.bootstrap}: {exc}") from None
+            if ui:
+                dagster_ui = DagsterUI(ui_port, log_dir / "dagster-dev.log")
+                if dagster_ui.answers():
+                    echo(f"Dagster UI: already running at {dagster_ui.url}; switching {SENSOR} on there")
+                else:
+                    home = ensure_dagster_home(settings)
+                    dagster_ui.start(child_env(settings, broker, home))
+                    echo(f"Dagster UI: starting at {dagster_ui.url} (DAGSTER_HOME={home}; log {dagster_ui.log_path})")
+                threading.Thread(target=_announce, args=(dagster_ui, tqdm.write), daemon=True).start()
             else:
-                home = ensure_dagster_home(settings)
-                dagster_ui.start(child_env(settings, broker, home))
-                echo(f"Dagster UI: starting at {dagster_ui.url} (DAGSTER_HOME={home}; log {dagster_ui.log_path})")
-            threading.Thread(target=_announce, args=(dagster_ui, tqdm.write), daemon=True).start()
-        else:
-            echo(
-                f"No UI started (--no-ui): in a Dagster UI whose KAFKA_BOOTSTRAP_SERVERS is {broker.bootstrap}, "
-                f"switch on Automation → {SENSOR}."
-            )
-        echo(f"Producing {rate:g} events/s stamped at now to {topic} at {broker.bootstrap}; Ctrl-C stops")
-        report = produce_events(
-            Settings(kafka_bootstrap_servers=broker.bootstrap, kafka_topics=settings.kafka_topics),
-            rate=rate,
-            duration=duration or math.inf,
-            topic=topic,
-            seed=secrets.randbelow(1_000_000) if seed is None else seed,
-        )
-    except KeyboardInterrupt:  # before producing began (producing itself reports a Ctrl-C in its report)
-        pass
-    finally:
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
-        if dagster_ui is not None or (broker is not None and broker.local is not None):
-            echo("Stopping the stream's Kafka sensor, UI and broker")
-        if dagster_ui is not None:
-            dagster_ui.stop()
-        if broker is not None and broker.local is not None:
-            broker.local.stop()
-        restore()
+                echo(
+                    f"No UI started (--no-ui): in a Dagster UI whose KAFKA_BOOTSTRAP_SERVERS is {broker.bootstrap}, "
+                    f"switch on Automation → {SENSOR}."
+                )
+            if not stopping.is_set():
+                echo(f"Producing {rate:g} events/s stamped at now to {topic} at {broker.bootstrap}; Ctrl-C stops")
+                report = produce_events(
+                    Settings(kafka_bootstrap_servers=broker.bootstrap, kafka_topics=settings.kafka_topics),
+                    rate=rate,
+                    duration=duration or math.inf,
+                    topic=topic,
+                    seed=secrets.randbelow(1_000_000) if seed is None else seed,
+                    stop_event=stopping,
+                )
+        finally:
+            if dagster_ui is not None or (broker is not None and broker.local is not None):
+                echo("Stopping the stream's Kafka sensor, UI and broker")
+            if dagster_ui is not None:
+                dagster_ui.stop()
+            if broker is not None and broker.local is not None:
+                broker.local.stop()
     if report is None:
         echo("Stream stopped before any event was sent")
         return True
@@ -281,20 +279,3 @@ def _announce(dagster_ui: DagsterUI, write: Echo) -> None:
         write(f"Dagster UI: {exc}")
         return
     write(watch_line(dagster_ui.url))
-
-
-def _stop_on_sigterm() -> Callable[[], None]:
-    """SIGTERM stops the stream like Ctrl-C (KeyboardInterrupt); returns what restores the handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def interrupt(_signum, _frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt), signal.getsignal(signal.SIGINT)
-
-    def restore() -> None:
-        signal.signal(signal.SIGTERM, previous[0])
-        signal.signal(signal.SIGINT, previous[1])
-
-    return restore

@@ -22,8 +22,11 @@ import datetime
 import itertools
 import logging
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -141,6 +144,23 @@ class _Deliveries:
             self.errors.append(text)
 
 
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event that Ctrl-C (SIGINT) and SIGTERM set instead of raising, for ``produce_events(stop_event=)``:
+    librdkafka's poll turns a KeyboardInterrupt raised inside it into a SystemError, so sending stops
+    between polls instead. Off the main thread (no signal handlers there) the event is never set."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _plan(events: int | None, rate: float | None, duration: float | None) -> float:
     """How many events to send: N, or rate x duration (``math.inf`` for a duration of ``math.inf``)."""
     if events is not None and events < 1:
@@ -167,13 +187,14 @@ def produce_events(
     progress: bool = True,
     start: datetime.date | None = None,
     config: dict | None = None,
+    stop_event: threading.Event | None = None,
 ) -> ProduceReport:
     """Send ``events`` synthetic events as fast as possible, or ``rate`` events/s for ``duration`` s
     (both: N events at that rate, stopping at the duration; ``duration=math.inf``: until Ctrl-C).
     Events are stamped at the time they are sent, or replay the day ``start`` from 00:00 UTC.
     ``config`` overrides producer settings (e.g. ``message.timeout.ms``). Never raises for delivery
-    problems: they are counted in ``failed`` with the first errors. Ctrl-C (KeyboardInterrupt) stops
-    sending; what was sent is flushed and reported."""
+    problems: they are counted in ``failed`` with the first errors. ``stop_event`` (set by
+    ``stop_on_signals`` on Ctrl-C) stops sending; what was sent is flushed and reported."""
     total = _plan(events, rate, duration)
     topic = topic or settings.kafka_topics[0]
     deliveries = _Deliveries()
@@ -225,12 +246,15 @@ def produce_events(
                         if sent < total and time.perf_counter() >= deadline:
                             stop = "duration"
                             break
+                        if stop_event is not None and stop_event.is_set():
+                            stop = "interrupted"
+                            break
                         if deliveries.failed >= ABORT_AFTER_FAILURES and deliveries.delivered == 0:
                             stop = f"stopped sending after {deliveries.failed} failed deliveries and none delivered"
                             break
                     if stop:
                         break
-            except KeyboardInterrupt:  # Ctrl-C: deliver what was handed to the client, then report
+            except KeyboardInterrupt:  # Ctrl-C without stop_on_signals: deliver what was handed over, report
                 stop = "interrupted"
             bar.set_postfix_str("flushing")
             left = producer.flush(conf["message.timeout.ms"] / 1000 + 5)
