@@ -11,9 +11,11 @@
 4. Events stamped at "now" at ``rate`` events/s until Ctrl-C (or ``duration``), on the main thread,
    while the UI starts beside it; one line says where to watch once the sensor is on.
 
-Ctrl-C (or SIGTERM) stops producing, flushes, resets the sensor, then stops ``dagster dev`` and
-the broker; children run in their own sessions so the terminal's Ctrl-C reaches only this process,
-which stops them in that order (a second Ctrl-C does not cut the clean-up short).
+Ctrl-C (or SIGTERM) stops producing, flushes, resets the sensor, gives the runs in progress a few
+seconds to finish and cancels the rest (runs cut off by a stopped ``dagster dev`` would show as
+failures next time), then stops ``dagster dev`` and the broker. Children run in their own sessions,
+so the terminal's Ctrl-C reaches only this process, which stops them in that order (a second
+Ctrl-C cancels the runs at once, and never cuts the clean-up short).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ SENSOR = "kafka_landing_sensor"
 LOCATION = "shopper_assets"  # workspace.yaml's location_name
 WATCH_ASSET = "cleaned_events"
 UI_START_TIMEOUT_S = 240.0  # dagster dev loads the code location (dbt manifest included) before it answers
+ACTIVE_RUN_STATUSES = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED"]
+FINISH_TIMEOUT_S = 10.0  # for the runs in progress at Ctrl-C: a lake run takes seconds (a dbt run may be cancelled)
 TANSU_CONSUMER_CONFIG = "session.timeout.ms=2000,heartbeat.interval.ms=500"  # tansu admits members after ~half
 
 Echo = Callable[[str], None]
@@ -144,8 +148,35 @@ class DagsterUI:
                     ) from None
             time.sleep(1)
 
-    def stop(self) -> None:
-        """Reset the sensor if this stream switched it on; stop the ``dagster dev`` this stream started."""
+    def active_runs(self) -> list[str]:
+        query = "query ($s: [RunStatus!]) { runsOrError(filter: {statuses: $s}) { ... on Runs { results { runId } } } }"
+        runs = (self.graphql(query, {"s": ACTIVE_RUN_STATUSES}).get("data") or {}).get("runsOrError") or {}
+        return [r["runId"] for r in runs.get("results", [])]
+
+    def finish_runs(self, again: threading.Event, echo: Echo) -> None:
+        """Give the queued and running runs a few seconds (a second Ctrl-C sets ``again``), then mark the
+        rest cancelled just before ``dagster dev`` stops: runs it cuts off would otherwise show as
+        failures, with a stack trace, in the next session. (Cancelling earlier and waiting is no use:
+        ``marts_follow_sensor`` requests a new dbt run for every cancelled one.)"""
+        with contextlib.suppress(OSError, ValueError):
+            deadline = time.monotonic() + FINISH_TIMEOUT_S
+            if active := self.active_runs():
+                wait = f"up to {FINISH_TIMEOUT_S:.0f} s; Ctrl-C again to cancel them now"
+                echo(f"  letting {len(active)} run(s) finish ({wait})")
+            while active and time.monotonic() < deadline and not again.is_set():
+                time.sleep(1)
+                active = self.active_runs()
+            if active:
+                mutation = (
+                    "mutation ($ids: [String!]!) "
+                    "{ terminateRuns(runIds: $ids, terminatePolicy: MARK_AS_CANCELED_IMMEDIATELY) { __typename } }"
+                )
+                self.graphql(mutation, {"ids": active})
+                echo(f"  cancelled {len(active)} run(s)")
+
+    def stop(self, again: threading.Event, echo: Echo) -> None:
+        """Reset the sensor if this stream switched it on; finish or cancel the runs of the ``dagster
+        dev`` this stream started, then stop it."""
         if self.switched_on:
             # if the UI is gone, its stored state stays on: the next stream or a click resets it
             with contextlib.suppress(OSError, ValueError, LookupError):
@@ -153,6 +184,8 @@ class DagsterUI:
             self.switched_on = False
         if self.process is None:
             return
+        if self.process.poll() is None:
+            self.finish_runs(again, echo)
         stop_session(self.process, grace_s=20)
         self.process = None
 
@@ -191,8 +224,8 @@ def child_env(settings: Settings, broker: Broker, dagster_home: Path) -> dict[st
 def watch_line(ui_url: str) -> str:
     hour = datetime.now(UTC).strftime("%Y-%m-%d-%H:00")
     return (
-        f"Watch: {ui_url}/assets/{WATCH_ASSET}?view=partitions (hour {hour} fills as the sensor lands events; "
-        f"runs at {ui_url}/runs). Ctrl-C stops the stream."
+        f"Watch: {ui_url}/assets/{WATCH_ASSET}?view=partitions&partition={hour} (this hour fills as the sensor "
+        f"lands events; runs at {ui_url}/runs). Ctrl-C stops the stream."
     )
 
 
@@ -256,7 +289,8 @@ def run_stream(
             if dagster_ui is not None or (broker is not None and broker.local is not None):
                 echo("Stopping the stream's Kafka sensor, UI and broker")
             if dagster_ui is not None:
-                dagster_ui.stop()
+                stopping.clear()  # from here, a Ctrl-C means "do not wait for the runs"
+                dagster_ui.stop(stopping, echo)
             if broker is not None and broker.local is not None:
                 broker.local.stop()
     if report is None:

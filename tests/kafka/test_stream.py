@@ -114,7 +114,7 @@ def interrupt(process: subprocess.Popen, out: Output, err: Output) -> tuple[str,
     children = psutil.Process(process.pid).children(recursive=True)
     assert children  # the broker at least
     process.send_signal(signal.SIGINT)
-    assert process.wait(60) == 0
+    assert process.wait(180) == 0
     _, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, alive
     stdout, stderr = out.text(), err.text()
