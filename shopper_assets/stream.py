@@ -286,8 +286,13 @@ def run_stream(
                     stop_event=stopping,
                 )
         finally:
-            if dagster_ui is not None or (broker is not None and broker.local is not None):
-                echo("Stopping the stream's Kafka sensor, UI and broker")
+            parts = [
+                *(["the Kafka sensor"] if dagster_ui is not None else []),
+                *(["dagster dev"] if dagster_ui is not None and dagster_ui.process is not None else []),
+                *(["the local broker"] if broker is not None and broker.local is not None else []),
+            ]
+            if parts:
+                echo("Stopping " + ", ".join(parts))
             if dagster_ui is not None:
                 stopping.clear()  # from here, a Ctrl-C means "do not wait for the runs"
                 dagster_ui.stop(stopping, echo)
