@@ -261,3 +261,28 @@ def test_sensor_without_a_broker_skips_with_one_line(data_dir: Path):
     assert isinstance(result, SkipReason)
     assert result.skip_message.startswith(f"No Kafka broker answers at {bootstrap}")
     assert "\n" not in result.skip_message and "shopper stream" in result.skip_message
+
+
+def test_produce_stops_on_ctrl_c_with_a_summary(kafka_broker: KafkaBroker, kafka_topic: str, data_dir: Path):
+    """Ctrl-C in `shopper produce` stops sending between polls (librdkafka would turn a KeyboardInterrupt
+    raised inside its poll into a SystemError): what was sent is flushed and reported, exit 0."""
+    env = stream_env(data_dir, kafka_broker.bootstrap, kafka_topic)
+    command = [sys.executable, "-m", "shopper_assets.cli", "produce", "--rate", "200", "--duration", "120"]
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = Output(process.stdout), Output(process.stderr)
+    try:
+        deadline = time.monotonic() + 60
+        while not any("events/s" in line for line in err.lines):  # the progress bar moves: sending
+            assert process.poll() is None and time.monotonic() < deadline, err.lines
+            time.sleep(0.2)
+        time.sleep(1)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    summary = out.text()
+    assert "Traceback" not in summary + err.text()
+    assert " 0 failed" in summary and "stamped at now (stopped by Ctrl-C)" in summary, summary
+    assert int(summary.split()[0].replace(",", "")) > 0
