@@ -81,6 +81,7 @@ def produce(
 
     from shopper_assets.ingestion.kafka import produce_events
     from shopper_assets.ingestion.kafka_broker import broker_error
+    from shopper_assets.ingestion.kafka_produce import stop_on_signals
 
     if events is None and (rate is None or duration is None):
         raise click.UsageError("give --events N, or --rate R with --duration S")
@@ -94,7 +95,17 @@ def produce(
         )
     if seed is None:
         seed = 42 if replay else secrets.randbelow(1_000_000)  # live runs never repeat each other's event ids
-    report = produce_events(settings, events=events, rate=rate, duration=duration, topic=topic, seed=seed, start=replay)
+    with stop_on_signals() as stopping:  # Ctrl-C: stop sending, flush, report what was delivered
+        report = produce_events(
+            settings,
+            events=events,
+            rate=rate,
+            duration=duration,
+            topic=topic,
+            seed=seed,
+            start=replay,
+            stop_event=stopping,
+        )
     click.echo(
         f"{report.delivered:,} delivered, {report.failed:,} failed to {report.topic} at "
         f"{bootstrap} in {report.seconds:.1f} s ({report.rate:,.0f} events/s)"

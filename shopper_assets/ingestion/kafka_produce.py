@@ -211,13 +211,16 @@ def produce_events(
     }
     producer = Producer(conf)
     produce, poll = producer.produce, producer.poll
-    t0 = time.perf_counter()
-    deadline = t0 + duration if duration is not None else math.inf
     step = max(1, min(5_000, int(rate / 20))) if rate else 5_000  # sends between polls and pacing
     if start is None:
         messages = live_messages(seed, total, step)
     else:
         messages = event_messages(start, int(max(total, 1000)), seed, int(total))
+    # the clock (pacing, duration, rate) starts with the first chunk: building the simulated shop before
+    # it takes a second or more, and is no part of sending
+    messages = itertools.chain([first], messages) if (first := next(messages, None)) else iter(())
+    t0 = time.perf_counter()
+    deadline = t0 + duration if duration is not None else math.inf
     sent = 0
     stop = ""  # why sending ended early, if it did
     bar_total = None if math.isinf(total) else total
@@ -225,37 +228,34 @@ def produce_events(
     left = 0
     try:
         with bar:
-            try:
-                for values, keys in messages:
-                    for lo in range(0, len(values), step):
-                        for value, key in zip(values[lo : lo + step], keys[lo : lo + step], strict=True):
-                            while True:
-                                try:
-                                    produce(topic, value, key)
-                                    break
-                                except BufferError:  # local queue full: serve delivery reports, then retry
-                                    poll(0.05)
-                        n = min(step, len(values) - lo)
-                        sent += n
-                        bar.update(n)
-                        poll(0)
-                        if rate:  # pace: the i-th event leaves no earlier than t0 + i / rate
-                            due = t0 + sent / rate
-                            while (ahead := due - time.perf_counter()) > 0:
-                                poll(ahead)  # returns early when it served a delivery report
-                        if sent < total and time.perf_counter() >= deadline:
-                            stop = "duration"
-                            break
-                        if stop_event is not None and stop_event.is_set():
-                            stop = "interrupted"
-                            break
-                        if deliveries.failed >= ABORT_AFTER_FAILURES and deliveries.delivered == 0:
-                            stop = f"stopped sending after {deliveries.failed} failed deliveries and none delivered"
-                            break
-                    if stop:
+            for values, keys in messages:
+                for lo in range(0, len(values), step):
+                    for value, key in zip(values[lo : lo + step], keys[lo : lo + step], strict=True):
+                        while True:
+                            try:
+                                produce(topic, value, key)
+                                break
+                            except BufferError:  # local queue full: serve delivery reports, then retry
+                                poll(0.05)
+                    n = min(step, len(values) - lo)
+                    sent += n
+                    bar.update(n)
+                    poll(0)
+                    if rate:  # pace: the i-th event leaves no earlier than t0 + i / rate
+                        due = t0 + sent / rate
+                        while (ahead := due - time.perf_counter()) > 0:
+                            poll(ahead)  # returns early when it served a delivery report
+                    if sent < total and time.perf_counter() >= deadline:
+                        stop = "duration"
                         break
-            except KeyboardInterrupt:  # Ctrl-C without stop_on_signals: deliver what was handed over, report
-                stop = "interrupted"
+                    if stop_event is not None and stop_event.is_set():
+                        stop = "interrupted"
+                        break
+                    if deliveries.failed >= ABORT_AFTER_FAILURES and deliveries.delivered == 0:
+                        stop = f"stopped sending after {deliveries.failed} failed deliveries and none delivered"
+                        break
+                if stop:
+                    break
             bar.set_postfix_str("flushing")
             left = producer.flush(conf["message.timeout.ms"] / 1000 + 5)
     except KafkaException as exc:  # e.g. a fatal idempotence error: report it, never hang
