@@ -137,7 +137,13 @@ def _past_day(day: date, settings: Settings) -> date:
 @click.option("--rate", default=100.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Events/s.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after S seconds (default: Ctrl-C).")
 @click.option("--ui/--no-ui", default=True, show_default=True, help="Start the Dagster UI with the Kafka sensor on.")
-@click.option("--ui-port", default=3000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--ui-port",
+    default=3000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port of the Dagster UI (one already running there is used).",
+)
 def stream(rate: float, duration: float | None, ui: bool, ui_port: int) -> None:
     """A live stream on this machine: a local Kafka broker when none answers, events at --rate stamped
     at now, the Dagster UI with the Kafka sensor on, and where to watch. Ctrl-C stops it all."""

@@ -251,6 +251,11 @@ def run_stream(
     from shopper_assets.ingestion.kafka_broker import ensure_topic
     from shopper_assets.ingestion.kafka_produce import stop_on_signals
 
+    if settings.env != "local":
+        raise StreamError(
+            f"shopper stream runs on the embedded default (SHOPPER_ENV=local, not {settings.env!r}); "
+            "send events to your broker with shopper produce"
+        )
     log_dir = settings.data_dir / "logs"
     topic = settings.kafka_topics[0]
     report = broker = dagster_ui = None

@@ -287,3 +287,14 @@ def test_produce_stops_on_ctrl_c_with_a_summary(kafka_broker: KafkaBroker, kafka
     assert "Traceback" not in summary + err.text()
     assert " 0 failed" in summary and "stamped at now (stopped by Ctrl-C)" in summary, summary
     assert int(summary.split()[0].replace(",", "")) > 0
+
+
+def test_stream_is_for_the_embedded_default(monkeypatch: pytest.MonkeyPatch, data_dir: Path):
+    """In production (SHOPPER_ENV=prod) nothing is started: one line points to shopper produce."""
+    monkeypatch.setenv("SHOPPER_ENV", "prod")
+    result = CliRunner().invoke(main, ["stream", "--no-ui"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: shopper stream runs on the embedded default (SHOPPER_ENV=local, not 'prod'); "
+        "send events to your broker with shopper produce"
+    ]
