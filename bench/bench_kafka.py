@@ -11,6 +11,7 @@ consumer group to form, is not timed.
 from __future__ import annotations
 
 import argparse
+import datetime
 import multiprocessing
 import os
 import pathlib
@@ -36,7 +37,9 @@ from tests.kafka.broker import KafkaBroker  # noqa: E402
 
 def produce(bootstrap: str, topic: str, events: int, seed: int, progress: bool) -> None:
     settings = Settings(kafka_bootstrap_servers=bootstrap, kafka_topics=(topic,))
-    report = produce_events(settings, events=events, seed=seed, progress=progress)
+    yesterday = datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=1)
+    # a replayed day: its events spread over 24 hour folders, as a backlog would
+    report = produce_events(settings, events=events, seed=seed, progress=progress, start=yesterday)
     rate = f"{report.rate:,.0f}/s"
     print(f"produced       {report.delivered:,} events in {report.seconds:.2f}s ({rate}), failed {report.failed}")
     if not report.ok:

@@ -65,22 +65,95 @@ def generate(start: str, days: int, events_per_day: int, seed: int, out: Path | 
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), help="Target events per second.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Seconds to send at --rate.")
 @click.option("--topic", help="Topic (default: the first of $SHOPPER_KAFKA_TOPICS).")
-@click.option("--seed", default=42, show_default=True, type=click.IntRange(min=0))
-def produce(events: int | None, rate: float | None, duration: float | None, topic: str | None, seed: int) -> None:
-    """Send synthetic events to Kafka, keyed by user_id; non-zero exit when any event was not delivered."""
+@click.option("--start", help="Replay this past UTC day (YYYY-MM-DD) from 00:00 instead of stamping events at now.")
+@click.option("--seed", type=click.IntRange(min=0), help="Generator seed (default: 42 with --start, else a new one).")
+def produce(
+    events: int | None,
+    rate: float | None,
+    duration: float | None,
+    topic: str | None,
+    start: str | None,
+    seed: int | None,
+) -> None:
+    """Send synthetic events to Kafka, keyed by user_id, stamped at the time they are sent (or
+    replaying a past day with --start); non-zero exit when any event was not delivered."""
+    import secrets
+
     from shopper_assets.ingestion.kafka import produce_events
+    from shopper_assets.ingestion.kafka_broker import broker_error
+    from shopper_assets.ingestion.kafka_produce import stop_on_signals
 
     if events is None and (rate is None or duration is None):
         raise click.UsageError("give --events N, or --rate R with --duration S")
     settings = _settings()
-    report = produce_events(settings, events=events, rate=rate, duration=duration, topic=topic, seed=seed)
+    replay = _past_day(_day(start), settings) if start else None
+    bootstrap = settings.kafka_bootstrap_servers
+    if (error := broker_error(bootstrap)) is not None:
+        raise click.ClickException(
+            f"no Kafka broker answers at {bootstrap} ({error}); start one with `shopper stream`, "
+            "or set KAFKA_BOOTSTRAP_SERVERS"
+        )
+    if seed is None:
+        seed = 42 if replay else secrets.randbelow(1_000_000)  # live runs never repeat each other's event ids
+    with stop_on_signals() as stopping:  # Ctrl-C: stop sending, flush, report what was delivered
+        report = produce_events(
+            settings,
+            events=events,
+            rate=rate,
+            duration=duration,
+            topic=topic,
+            seed=seed,
+            start=replay,
+            stop_event=stopping,
+        )
     click.echo(
         f"{report.delivered:,} delivered, {report.failed:,} failed to {report.topic} at "
-        f"{settings.kafka_bootstrap_servers} in {report.seconds:.1f} s ({report.rate:,.0f} events/s)"
+        f"{bootstrap} in {report.seconds:.1f} s ({report.rate:,.0f} events/s)"
+        + (f", replaying {replay}" if replay else ", stamped at now")
+        + (" (stopped by Ctrl-C)" if report.interrupted else "")
     )
     for error in report.errors:
         click.echo(f"  error: {error}", err=True)
     sys.exit(0 if report.ok else 1)
+
+
+def _past_day(day: date, settings: Settings) -> date:
+    """A day to replay: from SHOPPER_START_DATE (the first partition) up to yesterday (a day that has ended)."""
+    if day < settings.start_date:
+        raise click.BadParameter(
+            f"{day} is before the partitions start ({settings.start_date}); "
+            "set SHOPPER_START_DATE earlier to replay it",
+            param_hint="--start",
+        )
+    if day > yesterday_utc():
+        raise click.BadParameter(
+            f"{day} has not ended yet; replay a past day, or leave out --start to stamp events at now",
+            param_hint="--start",
+        )
+    return day
+
+
+@main.command()
+@click.option("--rate", default=100.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Events/s.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after S seconds (default: Ctrl-C).")
+@click.option("--ui/--no-ui", default=True, show_default=True, help="Start the Dagster UI with the Kafka sensor on.")
+@click.option(
+    "--ui-port",
+    default=3000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port of the Dagster UI (one already running there is used).",
+)
+def stream(rate: float, duration: float | None, ui: bool, ui_port: int) -> None:
+    """A live stream on this machine: a local Kafka broker when none answers, events at --rate stamped
+    at now, the Dagster UI with the Kafka sensor on, and where to watch. Ctrl-C stops it all."""
+    from shopper_assets.stream import StreamError, run_stream
+
+    try:
+        ok = run_stream(_settings(), rate=rate, duration=duration, ui=ui, ui_port=ui_port, echo=click.echo)
+    except StreamError as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(0 if ok else 1)
 
 
 @main.command()

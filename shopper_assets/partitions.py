@@ -11,8 +11,8 @@ from shopper_assets.settings import Settings
 _settings = Settings.from_env()
 START_DATE = _settings.start_date.isoformat()
 #: How far ahead of the clock an event may be stamped and still be landed in its own hour, to wait for
-#: that hour's partition: a day (a producer's clock running fast; ``shopper produce`` replays today's
-#: whole day). An event stamped later than that (2099) is landed in the hour it arrived and quarantined.
+#: that hour's partition: a day (a producer's clock running fast). An event stamped later than that (2099)
+#: is landed in the hour it arrived and quarantined.
 MAX_HOURS_AHEAD = 24
 
 # end_offset=1: the hour (and day) in progress is a partition too, so streamed events are processed

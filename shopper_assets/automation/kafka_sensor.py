@@ -13,8 +13,9 @@ the files are durable (``land_batch``) and returns:
 Hours that do not exist yet as partitions wait in the cursor until they do: at most a day
 (``MAX_HOURS_AHEAD``), since the lander puts a message stamped further ahead (or before
 SHOPPER_START_DATE) in the hour of its Kafka timestamp, where it is quarantined (``kafka_scan``).
-A broker that cannot be reached fails the tick with a clear message; the next tick retries from the
-committed offsets, so nothing is lost or landed twice.
+A broker that cannot be reached skips the tick with one line saying so (no broker is a normal state
+on a laptop: ``shopper stream`` starts one); the next tick retries from the committed offsets, so
+nothing is lost or landed twice. Other broker errors (a refused request) fail the tick.
 """
 
 from __future__ import annotations
@@ -59,6 +60,13 @@ class KafkaResource(ConfigurableResource):
         return tuple(t.strip() for t in self.topics.split(",") if t.strip())
 
 
+def no_broker(bootstrap: str, error: str) -> str:
+    return (
+        f"No Kafka broker answers at {bootstrap} ({error}): nothing landed, the next tick retries. "
+        "Start one with `shopper stream`, or set KAFKA_BOOTSTRAP_SERVERS."
+    )
+
+
 @sensor(
     name="kafka_landing_sensor",
     minimum_interval_seconds=5,
@@ -69,14 +77,19 @@ class KafkaResource(ConfigurableResource):
 def kafka_landing_sensor(
     context: SensorEvaluationContext, kafka: KafkaResource, landing: LandingZone
 ) -> SensorResult | SkipReason:
-    from shopper_assets.ingestion.kafka import land_batch
+    from shopper_assets.ingestion.kafka import KafkaUnavailable, land_batch
+    from shopper_assets.ingestion.kafka_broker import broker_error
 
     state = json.loads(context.cursor) if context.cursor else {}
+    if (error := broker_error(kafka.bootstrap_servers)) is not None:
+        return SkipReason(no_broker(kafka.bootstrap_servers, error))
     consumer = kafka.consumer()
     try:
         report = land_batch(
             consumer, landing, max_messages=kafka.max_messages_per_tick, timeout_s=kafka.consume_seconds
         )
+    except KafkaUnavailable as exc:  # went away during the batch: nothing was committed
+        return SkipReason(no_broker(kafka.bootstrap_servers, f"{exc.step}: {exc.error}"))
     finally:
         consumer.close()
 

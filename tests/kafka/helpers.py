@@ -6,13 +6,17 @@ import gzip
 import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from shopper_assets.ingestion.kafka import LandingReport, land_batch, make_consumer
 from shopper_assets.ingestion.landing import LANDING_PREFIX, LocalLandingZone
 from shopper_assets.settings import Settings
 from tests.kafka.broker import KafkaBroker
+
+#: The day the Kafka tests replay (``produce_events(start=...)``): a whole day of events spread over its
+#: hours, none of them in an hour that has not begun. (Without ``start``, events are stamped at now.)
+PAST_DAY = (datetime.now(UTC) - timedelta(days=1)).date()
 
 
 @dataclass

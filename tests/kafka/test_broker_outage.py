@@ -15,7 +15,7 @@ from shopper_assets.ingestion.kafka import KafkaUnavailable, land_batch, produce
 from shopper_assets.ingestion.landing import LocalLandingZone
 from shopper_assets.settings import Settings
 from tests.kafka.broker import EXTERNAL_ENV, KafkaBroker, free_port
-from tests.kafka.helpers import consumer_for, drain, event_ids, landed_lines
+from tests.kafka.helpers import PAST_DAY, consumer_for, drain, event_ids, landed_lines
 
 TIMEOUT_S = 1.5
 BOUND_S = 20.0  # consume budget + a few bounded broker requests (3 s each in these tests)
@@ -36,7 +36,7 @@ def test_broker_down_raises_then_landing_resumes(own_broker, tmp_path, group_id,
     data = tmp_path / "data"
     settings = Settings(data_dir=data, kafka_bootstrap_servers=own_broker.bootstrap, kafka_topics=(topic,))
     landing = LocalLandingZone(data_dir=str(data))
-    assert produce_events(settings, events=1200, progress=False, seed=11).ok
+    assert produce_events(settings, events=1200, progress=False, start=PAST_DAY, seed=11).ok
 
     consumer = consumer_for(settings, own_broker, group_id)
     first = land_batch(consumer, landing, max_messages=500, timeout_s=8)
@@ -78,7 +78,7 @@ def test_broker_down_raises_then_landing_resumes(own_broker, tmp_path, group_id,
 
     own_broker.restart()
     own_broker.create_topic(topic, partitions=3)  # same name, new incarnation: offsets restart at 0
-    assert produce_events(settings, events=1000, progress=False, seed=12).ok
+    assert produce_events(settings, events=1000, progress=False, start=PAST_DAY, seed=12).ok
     consumer = consumer_for(settings, own_broker, group_id)
     try:
         reports = drain(consumer, landing, max_messages=400)

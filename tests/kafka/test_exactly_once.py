@@ -8,7 +8,7 @@ from confluent_kafka import KafkaError, KafkaException
 from shopper_assets.ingestion import kafka_files, kafka_land
 from shopper_assets.ingestion.kafka import KafkaUnavailable, land_batch, produce_events
 from shopper_assets.ingestion.landing import LocalLandingZone
-from tests.kafka.helpers import consumer_for, drain, event_ids, landed_lines
+from tests.kafka.helpers import PAST_DAY, consumer_for, drain, event_ids, landed_lines
 
 
 class Crash(Exception):
@@ -31,7 +31,7 @@ def test_crash_before_commit_new_consumer_replays_exactly_once(
     kafka_settings, kafka_broker, landing, group_id, monkeypatch
 ):
     n = 3000
-    assert produce_events(kafka_settings, events=n, progress=False).ok
+    assert produce_events(kafka_settings, events=n, progress=False, start=PAST_DAY).ok
     first = consumer_for(kafka_settings, kafka_broker, group_id)
     with monkeypatch.context() as m:
         m.setattr(kafka_land, "commit_offsets", crash)
@@ -58,7 +58,7 @@ def test_crash_before_commit_new_consumer_replays_exactly_once(
 
 
 def test_crash_midway_through_writing_then_more_events(kafka_settings, kafka_broker, landing, group_id, monkeypatch):
-    assert produce_events(kafka_settings, events=2000, progress=False, seed=1).ok
+    assert produce_events(kafka_settings, events=2000, progress=False, start=PAST_DAY, seed=1).ok
     written = []
     real_write = LocalLandingZone.write_file
 
@@ -76,7 +76,7 @@ def test_crash_midway_through_writing_then_more_events(kafka_settings, kafka_bro
             land_batch(first, landing, max_messages=800, timeout_s=8)
     first.close()
     assert len(written) == 5
-    assert produce_events(kafka_settings, events=1000, progress=False, seed=2).ok
+    assert produce_events(kafka_settings, events=1000, progress=False, start=PAST_DAY, seed=2).ok
 
     second = consumer_for(kafka_settings, kafka_broker, group_id)
     try:
@@ -88,7 +88,7 @@ def test_crash_midway_through_writing_then_more_events(kafka_settings, kafka_bro
 
 def test_repeated_crashes_with_changing_batch_sizes(kafka_settings, kafka_broker, landing, group_id, monkeypatch):
     n = 2500
-    assert produce_events(kafka_settings, events=n, progress=False).ok
+    assert produce_events(kafka_settings, events=n, progress=False, start=PAST_DAY).ok
     consumer = consumer_for(kafka_settings, kafka_broker, group_id)
     try:
         land_batch(consumer, landing, max_messages=300, timeout_s=8)  # a committed batch first
@@ -108,7 +108,7 @@ def test_repeated_crashes_with_changing_batch_sizes(kafka_settings, kafka_broker
 def test_failed_commit_raises_and_the_same_consumer_replays(
     kafka_settings, kafka_broker, landing, group_id, monkeypatch
 ):
-    assert produce_events(kafka_settings, events=1000, progress=False).ok
+    assert produce_events(kafka_settings, events=1000, progress=False, start=PAST_DAY).ok
     consumer = consumer_for(kafka_settings, kafka_broker, group_id)
     try:
         with monkeypatch.context() as m:

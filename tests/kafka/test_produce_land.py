@@ -12,13 +12,13 @@ from shopper_assets.ingestion.kafka import land_batch, produce_events
 from shopper_assets.ingestion.kafka_route import parse_name
 from shopper_assets.settings import Settings
 from tests.kafka.broker import free_port
-from tests.kafka.helpers import consumer_for, drain, event_ids, landed_lines
+from tests.kafka.helpers import PAST_DAY, consumer_for, drain, event_ids, landed_lines
 
 N = 3000
 
 
 def test_produce_then_land_every_event_once_in_its_hour(kafka_settings, kafka_broker, landing, group_id):
-    report = produce_events(kafka_settings, events=N, progress=False)
+    report = produce_events(kafka_settings, events=N, progress=False, start=PAST_DAY)
     assert (report.delivered, report.failed, report.requested) == (N, 0, N)
     assert report.ok and not report.errors
 
@@ -46,7 +46,7 @@ def test_produce_then_land_every_event_once_in_its_hour(kafka_settings, kafka_br
 
 
 def test_one_user_stays_in_one_partition_in_time_order(kafka_settings, kafka_broker):
-    produce_events(kafka_settings, events=1500, progress=False, seed=7)
+    produce_events(kafka_settings, events=1500, progress=False, start=PAST_DAY, seed=7)
     topic = kafka_settings.kafka_topics[0]
     conf = {"bootstrap.servers": kafka_broker.bootstrap, "group.id": "reader", "enable.partition.eof": True}
     consumer = Consumer(conf)
@@ -90,7 +90,7 @@ def test_lag_is_reported_until_drained(kafka_settings, kafka_broker, landing, gr
 
 
 def test_file_names_carry_partition_offsets_and_topic_tag(kafka_settings, kafka_broker, landing, group_id):
-    produce_events(kafka_settings, events=500, progress=False)
+    produce_events(kafka_settings, events=500, progress=False, start=PAST_DAY)
     consumer = consumer_for(kafka_settings, kafka_broker, group_id)
     try:
         reports = drain(consumer, landing, max_messages=10_000)
@@ -126,7 +126,7 @@ def test_several_topics_land_into_files_per_topic(kafka_settings, kafka_broker, 
     other = kafka_broker.create_topic(partitions=2)
     topics = [kafka_settings.kafka_topics[0], other]
     for seed, topic in enumerate(topics):
-        assert produce_events(kafka_settings, events=400, topic=topic, seed=seed, progress=False).ok
+        assert produce_events(kafka_settings, events=400, topic=topic, seed=seed, progress=False, start=PAST_DAY).ok
     consumer = consumer_for(kafka_settings, kafka_broker, group_id, topics=topics)
     try:
         reports = drain(consumer, landing, max_messages=10_000)
