@@ -13,14 +13,24 @@ the files are durable (``land_batch``) and returns:
 Hours that do not exist yet as partitions (event times ahead of the clock) wait in the cursor until
 they do. A broker that cannot be reached fails the tick with a clear message; the next tick retries
 from the committed offsets, so nothing is lost or landed twice.
+
+Each tick also judges the consumer's health: an ``AssetObservation`` of ``landing_events`` records
+whether Kafka could be reached and the consumer lag (``consumer_lag``, numeric, so the UI plots it)
+whenever that changes state (reachable or not, lag above ``lag_alert_threshold`` or not), and at
+least every ``HEALTH_EVERY`` otherwise. The alert sensor (``operations/alert_sensor.py``) reads them.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from datetime import timedelta
 
 from dagster import (
+    AssetKey,
     AssetMaterialization,
+    AssetObservation,
+    AssetRecordsFilter,
     ConfigurableResource,
     DefaultSensorStatus,
     MetadataValue,
@@ -33,7 +43,10 @@ from pydantic import Field
 
 from shopper_assets.automation.lake_runs import LAKE_STEP, hour_key, lake_runs_for, landed_hours
 from shopper_assets.ingestion.landing import LandingZone
-from shopper_assets.settings import Settings
+from shopper_assets.settings import Alerting, Settings
+
+LANDING_EVENTS = AssetKey("landing_events")
+HEALTH_EVERY = timedelta(minutes=1)  # a health observation at least this often while the sensor runs
 
 
 class KafkaResource(ConfigurableResource):
@@ -45,6 +58,9 @@ class KafkaResource(ConfigurableResource):
     max_messages_per_tick: int = 200_000
     consume_seconds: float = 10.0
     client_overrides: dict[str, str] = Field(default_factory=dict, description="Extra librdkafka settings.")
+    lag_alert_threshold: int = Field(
+        default=Alerting.kafka_lag_threshold, description="Consumer lag (messages) above which the consumer is behind."
+    )
 
     def consumer(self):
         from shopper_assets.ingestion.kafka import make_consumer
@@ -67,7 +83,7 @@ class KafkaResource(ConfigurableResource):
 def kafka_landing_sensor(
     context: SensorEvaluationContext, kafka: KafkaResource, landing: LandingZone
 ) -> SensorResult | SkipReason:
-    from shopper_assets.ingestion.kafka import land_batch
+    from shopper_assets.ingestion.kafka import KafkaLandingError, land_batch
 
     state = json.loads(context.cursor) if context.cursor else {}
     consumer = kafka.consumer()
@@ -75,8 +91,12 @@ def kafka_landing_sensor(
         report = land_batch(
             consumer, landing, max_messages=kafka.max_messages_per_tick, timeout_s=kafka.consume_seconds
         )
+    except KafkaLandingError as exc:
+        report_health(context, kafka, lag=None, error=str(exc))
+        raise
     finally:
         consumer.close()
+    report_health(context, kafka, lag=report.total_lag)
 
     ready, waiting = landed_hours(context, state.get("pending_hours", []), report.hours)
     state = {
@@ -114,3 +134,36 @@ def kafka_landing_sensor(
         asset_events=events,
         cursor=json.dumps(state),
     )
+
+
+def consumer_health(kafka: KafkaResource, lag: int | None, error: str | None = None) -> dict:
+    """Metadata of a health observation: reachable, lag (when known) and whether it is behind."""
+    health: dict = {
+        "kafka_reachable": error is None,
+        "behind": lag is not None and lag > kafka.lag_alert_threshold,
+        "lag_threshold": kafka.lag_alert_threshold,
+        "bootstrap_servers": kafka.bootstrap_servers,
+        "topics": kafka.topics,
+    }
+    if lag is not None:
+        health["consumer_lag"] = lag
+    if error is not None:
+        health["error"] = MetadataValue.text(error)
+    return health
+
+
+def report_health(context: SensorEvaluationContext, kafka: KafkaResource, lag: int | None, error: str | None = None):
+    """Record the consumer's health when its state changed, or the last record is ``HEALTH_EVERY`` old.
+
+    Recorded on the instance rather than returned with the tick, so a tick that fails (the broker is
+    down) records it too; the latest record, not the cursor, says what was recorded last.
+    """
+    health = consumer_health(kafka, lag, error)
+    latest = context.instance.fetch_observations(AssetRecordsFilter(asset_key=LANDING_EVENTS), limit=1).records
+    if latest:
+        before = latest[0].asset_observation.metadata if latest[0].asset_observation else {}
+        state = {k: getattr(before.get(k), "value", None) for k in ("kafka_reachable", "behind")}
+        fresh = time.time() - latest[0].timestamp < HEALTH_EVERY.total_seconds()
+        if fresh and state == {"kafka_reachable": health["kafka_reachable"], "behind": health["behind"]}:
+            return
+    context.instance.report_runless_asset_event(AssetObservation(asset_key=LANDING_EVENTS, metadata=health))
