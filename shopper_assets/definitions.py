@@ -21,6 +21,7 @@ from shopper_assets.lake.ad_spend_assets import ad_spend, landing_ad_spend
 from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.operations import freshness
 from shopper_assets.operations.alert_sensor import build_alert_sensor
+from shopper_assets.operations.data_quality_asset import data_quality
 from shopper_assets.operations.destinations import destinations_from
 from shopper_assets.settings import Settings
 from shopper_assets.transform import dbt_resource, shopper_dbt_assets, shopper_history_dbt_assets
@@ -71,7 +72,7 @@ automation = AutomationConditionSensorDefinition(
 )
 
 defs = Definitions(
-    assets=[landing_events, lake_assets, landing_ad_spend, ad_spend, dbt_models, history_models],
+    assets=[landing_events, lake_assets, landing_ad_spend, ad_spend, dbt_models, history_models, data_quality],
     # Steps run in the run's own process: the heavy ones share the one-slot "duckdb" pool anyway, and
     # a process per step would add seconds to every small sensor-driven run.
     executor=in_process_executor,

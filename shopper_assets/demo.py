@@ -91,7 +91,9 @@ def run_demo(settings: Settings, day: date, days: int, events_per_day: int, seed
         dbt = run_range(
             defs,
             instance,
-            AssetSelection.assets("ad_spend", *shopper_dbt_assets.keys),
+            AssetSelection.assets(
+                "ad_spend", "data_quality_daily", "data_quality_losses_daily", *shopper_dbt_assets.keys
+            ),
             f"{day:%Y-%m-%d}",
             f"{last_day:%Y-%m-%d}",
         )

@@ -53,6 +53,7 @@ class HttpReceiver:
     url: str
     webhook: Received
     slack: Received
+    status: int = 200  # what the webhook answers (set it to make the receiver fail, then recover)
 
     @property
     def webhook_url(self) -> str:
@@ -66,6 +67,7 @@ class HttpReceiver:
 @contextmanager
 def http_receiver(status: int = 200) -> Iterator[HttpReceiver]:
     webhook, slack = Received(), Received()
+    receiver: HttpReceiver | None = None
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
@@ -79,9 +81,12 @@ def http_receiver(status: int = 200) -> Iterator[HttpReceiver]:
                 slack.add({"method": self.path[len(SLACK_PATH) :], "auth": self.headers.get("Authorization"), **fields})
                 self._answer(200, {"ok": True, "channel": fields.get("channel"), "ts": f"{time.time():.6f}"})
                 return
+            if receiver.status >= 300:
+                self._answer(receiver.status, {"received": False})
+                return
             received = {"path": self.path, "content_type": self.headers.get("Content-Type"), "received_at": time.time()}
             webhook.add({**received, **json.loads(body)})
-            self._answer(status, {"received": True})
+            self._answer(receiver.status, {"received": True})
 
         def _answer(self, code: int, body: dict) -> None:
             data = json.dumps(body).encode()
@@ -97,8 +102,9 @@ def http_receiver(status: int = 200) -> Iterator[HttpReceiver]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    receiver = HttpReceiver(f"http://127.0.0.1:{server.server_address[1]}", webhook, slack, status)
     try:
-        yield HttpReceiver(f"http://127.0.0.1:{server.server_address[1]}", webhook, slack)
+        yield receiver
     finally:
         server.shutdown()
         server.server_close()

@@ -92,3 +92,27 @@ def test_metadata_plots_of_cleaned_events(page, dagster_ui):
         page.get_by_text(label, exact=True).first.wait_for(timeout=60_000)
     page.wait_for_function("() => document.querySelectorAll('canvas').length >= 5", timeout=60_000)
     screenshot(page, "dagster-plots-cleaned-events")
+
+
+def test_freshness_of_a_mart_and_a_lake_table(page, dagster_ui):
+    """The daemon of ``dagster dev`` judges the freshness policies; each asset page shows the verdict."""
+    for asset, window in (("kpi_daily", "3 hours"), ("cleaned_events", "2 hours")):
+        page.goto(dagster_ui + f"/assets/{asset}?view=overview")
+        page.get_by_text("Freshness policy", exact=True).first.wait_for(timeout=120_000)
+        page.get_by_text(f"Fails if more than {window} since last materialization").wait_for(timeout=60_000)
+        # the demo has just built everything: passing, once the freshness daemon has evaluated it
+        page.get_by_text("Passing", exact=True).first.wait_for(timeout=120_000)
+        screenshot(page, f"dagster-freshness-{asset}")
+
+
+def test_data_quality_score_plot(page, dagster_ui, demo: Deployment):
+    """data_quality_daily's numeric metadata is plotted per day: the DQ score over time."""
+    page.goto(dagster_ui + "/assets/data_quality_daily?view=overview")
+    page.get_by_text("Plots", exact=True).click(timeout=120_000)
+    for label in ("dq_score", "landed_lines", "clean_events", "checks_failed", "late_events"):
+        page.get_by_text(label, exact=True).first.wait_for(timeout=60_000)
+    page.wait_for_function("() => document.querySelectorAll('canvas').length >= 5", timeout=60_000)
+    screenshot(page, "dagster-plots-data-quality")
+    with duckdb.connect(str(demo.warehouse), read_only=True) as con:
+        days = con.execute("SELECT count(*) FROM marts.dq_score_daily WHERE dq_score IS NOT NULL").fetchone()[0]
+    assert days == len(demo.days)

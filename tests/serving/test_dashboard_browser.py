@@ -81,7 +81,7 @@ def dashboard(analytics: Deployment, tmp_path_factory):
 
 
 def test_overview(chromium, dashboard, analytics: Deployment):
-    page = Page(chromium, dashboard + "/", "overview", charts=5)
+    page = Page(chromium, dashboard + "/", "overview", charts=6)
     (d0, *_), (d1, *_) = sorted(sql(analytics, "SELECT event_date FROM marts.kpi_daily"))
     row = {
         day: dict(zip(("revenue", "orders", "aov", "dau", "sessions", "conversion_rate"), values, strict=True))
@@ -99,7 +99,25 @@ def test_overview(chromium, dashboard, analytics: Deployment):
         ("Conversion rate", "conversion_rate", pct),
     ):
         assert page.metrics[label] == [fmt(now[key]), signed(fmt, now[key] - before[key])], label
-    revenue_line, orders_bars, hourly_bars, monthly_bars, weekday_bars = page.marks
+    quality = {
+        day: dict(zip(("dq_score", "lost", "late_events", "passed", "warned", "failed"), values, strict=True))
+        for day, *values in sql(
+            analytics,
+            "SELECT event_date, dq_score, landed_lines - clean_events, late_events, checks_passed, checks_warned, "
+            "checks_failed FROM marts.dq_score_daily",
+        )
+    }
+    q_now, q_before = quality[d1], quality[d0]
+    assert page.metrics[f"DQ score {d1}"] == [
+        pct(q_now["dq_score"]),
+        signed(pct, q_now["dq_score"] - q_before["dq_score"]),
+    ]
+    assert page.metrics["Lines lost"] == [count(q_now["lost"]), None]
+    assert page.metrics["Late events"] == [count(q_now["late_events"]), None]
+    checked = q_now["passed"] + q_now["warned"] + q_now["failed"]
+    assert page.metrics["Lake checks failed"] == [f"{q_now['failed']:.0f} of {checked:.0f}", None]
+    dq_line, revenue_line, orders_bars, hourly_bars, monthly_bars, weekday_bars = page.marks
+    assert dq_line == 1 + 2  # the DQ score per day: a line and its two points (the demo loses no line: no bars)
     assert revenue_line == 1 + 2 and orders_bars == 2  # a line and its two points; a bar per day
     assert hourly_bars == 24 and monthly_bars == 2 and weekday_bars == 7
     assert page.alerts == []  # every mart of the page is built
