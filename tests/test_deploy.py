@@ -37,10 +37,10 @@ def test_dagster_yaml_limits_the_duckdb_pool():
 
 
 def test_local_and_prod_instances_schedule_runs_alike():
-    """Pool, run buffer and threaded sensors are the same locally and in docker-compose."""
+    """Pool, run buffer, threaded sensors and the freshness daemon are the same locally and in docker-compose."""
     local = yaml.safe_load((ROOT / "dagster.yaml").read_text())
     prod = yaml.safe_load((ROOT / "deploy" / "dagster.prod.yaml").read_text())
-    for section in ("concurrency", "sensors", "run_coordinator"):
+    for section in ("concurrency", "sensors", "run_coordinator", "freshness"):
         assert local[section] == prod[section], section
     assert local["sensors"]["use_threads"]
 

@@ -48,11 +48,7 @@ def with_freshness(assets_def: AssetsDefinition, freshness: Freshness) -> Assets
     return assets_def.map_asset_specs(attach)
 
 
-def watched(assets_defs: list[AssetsDefinition]) -> dict[AssetKey, str]:
+def watched(assets: list[AssetsDefinition | AssetSpec]) -> dict[AssetKey, str]:
     """Asset key -> group of every asset with a freshness policy (the alert sensor watches them)."""
-    return {
-        spec.key: spec.group_name or "default"
-        for assets_def in assets_defs
-        for spec in assets_def.specs
-        if spec.freshness_policy is not None
-    }
+    specs = [spec for a in assets for spec in (a.specs if isinstance(a, AssetsDefinition) else [a])]
+    return {spec.key: spec.group_name or "default" for spec in specs if spec.freshness_policy is not None}
