@@ -24,7 +24,12 @@ from shopper_assets.operations.alert_sensor import build_alert_sensor
 from shopper_assets.operations.data_quality_asset import data_quality
 from shopper_assets.operations.destinations import destinations_from
 from shopper_assets.settings import Settings
-from shopper_assets.transform import dbt_resource, shopper_dbt_assets, shopper_history_dbt_assets
+from shopper_assets.transform import (
+    dbt_resource,
+    shopper_dbt_assets,
+    shopper_history_dbt_assets,
+    shopper_quality_dbt_assets,
+)
 from shopper_assets.transform.assets import LAKE_HOURS_OF_DAY
 
 dagster_fixes.apply()  # before any run of this code location executes (see dagster_fixes.py)
@@ -53,13 +58,18 @@ dbt_models = shopper_dbt_assets.map_asset_specs(_automate)
 history_models = shopper_history_dbt_assets.map_asset_specs(
     lambda spec: spec.replace_attributes(automation_condition=after_daily_models())
 )
+# the data-quality marts: rebuilt with each recount of data_quality_daily (operations/data_quality_asset.py)
+quality_models = shopper_quality_dbt_assets.map_asset_specs(
+    lambda spec: spec.replace_attributes(automation_condition=with_upstream_models())
+)
 
 # Every lake table and mart says how fresh it must be (operations/freshness.py); the daemon judges it.
-lake_assets, ad_spend, dbt_models, history_models = (
-    freshness.with_freshness(a, settings.freshness) for a in (lake_step, ad_spend, dbt_models, history_models)
+lake_assets, ad_spend, dbt_models, history_models, quality_models = (
+    freshness.with_freshness(a, settings.freshness)
+    for a in (lake_step, ad_spend, dbt_models, history_models, quality_models)
 )
 alert_sensor = build_alert_sensor(
-    freshness.watched([lake_assets, ad_spend, dbt_models, history_models]), settings.alerting.ui_url
+    freshness.watched([lake_assets, ad_spend, dbt_models, history_models, quality_models]), settings.alerting.ui_url
 )
 
 # Streams are followed by marts_follow_sensor; declarative automation covers every other update,
@@ -72,7 +82,16 @@ automation = AutomationConditionSensorDefinition(
 )
 
 defs = Definitions(
-    assets=[landing_events, lake_assets, landing_ad_spend, ad_spend, dbt_models, history_models, data_quality],
+    assets=[
+        landing_events,
+        lake_assets,
+        landing_ad_spend,
+        ad_spend,
+        dbt_models,
+        history_models,
+        data_quality,
+        quality_models,
+    ],
     # Steps run in the run's own process: the heavy ones share the one-slot "duckdb" pool anyway, and
     # a process per step would add seconds to every small sensor-driven run.
     executor=in_process_executor,

@@ -4,22 +4,28 @@ and that without any destination alerts are only logged."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
+import pytest
 from dagster import AssetKey, AssetSelection, DagsterInstance, SensorResult, build_sensor_context, materialize
 
 from shopper_assets.automation.kafka_sensor import KafkaResource, report_health
 from shopper_assets.deployments import resources_for
 from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.operations.alert_sensor import WatchState, build_alert_sensor
+from shopper_assets.operations.data_quality import DayQuality
+from shopper_assets.operations.data_quality_asset import write_days
 from shopper_assets.operations.destinations import AlertDestinations
 from shopper_assets.settings import Settings
+from shopper_assets.transform import dbt_resource, shopper_quality_dbt_assets
 from tests.conftest import write_landing_file
 from tests.lake.events import event
 from tests.operations.receivers import http_receiver
 
 HOUR = datetime(2026, 11, 20, 7)
+DAY = date(2026, 11, 20)
+DAY_WINDOW = (datetime(2026, 11, 20), datetime(2026, 11, 21))
 SENSOR = build_alert_sensor({AssetKey("ad_spend"): "lake"}, "http://ui.example")
 
 
@@ -88,3 +94,38 @@ def test_without_a_destination_alerts_are_only_logged(data_dir: Path):
     result = tick(instance, None, AlertDestinations())
     state = WatchState.load(result.cursor)
     assert list(state.book.open) == ["check_failed:cleaned_events:2026-11-20-07:00"] and state.outbox == []
+
+
+@pytest.mark.slow
+def test_a_failing_dbt_test_is_a_check_failed_alert_on_its_model(data_dir: Path):
+    """A dbt test of severity error fails its build: one check_failed on the model; fixed, resolved."""
+    instance = DagsterInstance.get()
+    store = resources_for(Settings.from_env())["lake"]
+
+    def score_day(late_events: int):
+        quality = DayQuality(DAY, landed_lines=10, clean_events=10, quarantined_lines=0, late_events=late_events)
+        with store.session() as session:
+            write_days(session, *DAY_WINDOW, [quality], datetime(2026, 11, 21))
+        store.publish_to_warehouse()
+        return materialize(
+            [shopper_quality_dbt_assets],
+            selection=AssetSelection.assets(AssetKey("dq_score_daily")),
+            partition_key=DAY.isoformat(),
+            resources={**resources_for(Settings.from_env()), "dbt": dbt_resource()},
+            instance=instance,
+            raise_on_error=False,
+        )
+
+    with http_receiver() as http:
+        destinations = AlertDestinations(webhook_url=http.webhook_url)
+        failed = score_day(late_events=11)  # more late events than clean ones: the model's expression test fails
+        assert not failed.success
+        cursor = tick(instance, None, destinations).cursor
+        (alert,) = http.webhook.snapshot()
+        assert (alert["kind"], alert["asset"], alert["partition"]) == ("check_failed", "dq_score_daily", "2026-11-20")
+        assert [c.split(":")[0] for c in alert["checks"]] == ["dq_score_daily"]
+        assert "expression_is_true" in alert["checks"][0]
+
+        assert score_day(late_events=3).success
+        tick(instance, cursor, destinations)
+        assert [a["status"] for a in http.webhook.snapshot()] == ["firing", "resolved"]

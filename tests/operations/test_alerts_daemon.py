@@ -296,4 +296,8 @@ def test_nothing_else_was_sent(platform: Platform):
     }
     assert {a["incident"] for a in sent} <= expected, sent
     assert len({(a["incident"], a["status"]) for a in sent}) == len(sent)
+    # Slack and e-mail get each alert right after the webhook (in the same tick)
+    platform.http.slack.wait_for(lambda _: len(platform.http.slack.snapshot()) >= len(sent), 30, "every Slack post")
+    platform.smtp.messages.wait_for(lambda _: len(platform.smtp.messages.snapshot()) >= len(sent), 30, "every e-mail")
     assert len(platform.http.slack.snapshot()) == len(sent) == len(platform.smtp.messages.snapshot())
+    assert len(platform.http.webhook.snapshot()) == len(sent)

@@ -22,7 +22,7 @@ from shopper_assets.quality.checks import CheckThresholds
 from shopper_assets.serving.api import create_app
 from shopper_assets.serving.reader import open_reader
 from shopper_assets.settings import Settings
-from shopper_assets.transform import dbt_resource, shopper_dbt_assets
+from shopper_assets.transform import dbt_resource, shopper_quality_dbt_assets
 from tests.conftest import write_landing_file
 from tests.lake.events import event
 from tests.lake.test_generated_dirty_day import EXPECTED_REASON
@@ -50,7 +50,7 @@ def score_run(day: date = DAY, marts: bool = False):
     """data_quality for the day, with the dbt marts that read it when ``marts``."""
     keys = [SCORE, LOSSES] + ([AssetKey(m) for m in QUALITY_MARTS] if marts else [])
     result = materialize(
-        [landing_events, lake_step, data_quality, shopper_dbt_assets],
+        [landing_events, lake_step, data_quality, shopper_quality_dbt_assets],
         selection=AssetSelection.assets(*keys),
         partition_key=day.isoformat(),
         resources=resources(),

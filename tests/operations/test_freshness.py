@@ -11,7 +11,7 @@ from dagster import AssetKey, FreshnessPolicy
 from shopper_assets.lake.assets import lake_step
 from shopper_assets.operations import freshness
 from shopper_assets.settings import Freshness, Settings
-from shopper_assets.transform import shopper_dbt_assets, shopper_history_dbt_assets
+from shopper_assets.transform import shopper_dbt_assets, shopper_history_dbt_assets, shopper_quality_dbt_assets
 
 
 def policies(defs) -> dict[AssetKey, FreshnessPolicy | None]:
@@ -28,7 +28,10 @@ def test_every_mart_and_lake_table_has_a_policy_and_nothing_else_does():
 
     found = policies(defs)
     marts = {
-        s.key for a in (shopper_dbt_assets, shopper_history_dbt_assets) for s in a.specs if s.group_name == "marts"
+        s.key
+        for a in (shopper_dbt_assets, shopper_history_dbt_assets, shopper_quality_dbt_assets)
+        for s in a.specs
+        if s.group_name == "marts"
     }
     lake = {AssetKey(k) for k in ("raw_events", "cleaned_events", "quarantined_events", "ad_spend")}
     assert {"kpi_daily", "customer_ltv", "fct_events", "dq_score_daily"} <= {k.to_user_string() for k in marts}

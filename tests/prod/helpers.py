@@ -75,10 +75,10 @@ def same_lake_locally_and_in_postgres(data_dir: Path, start: datetime, end: date
     ``lake.*``, as the S3 lake store loads them: dbt then builds the same marts on both targets."""
     from shopper_assets.ingestion.landing import LocalLandingZone
     from shopper_assets.lake.ad_spend_assets import load_ad_spend
-    from shopper_assets.lake.tables import AD_SPEND, CLEANED_EVENTS, QUARANTINED_EVENTS
+    from shopper_assets.lake.tables import AD_SPEND, CLEANED_EVENTS, LAKE_TABLES, QUARANTINED_EVENTS
     from shopper_assets.partitions import days_in, hours_in
     from shopper_assets.storage.lake_store import LocalLakeStore
-    from shopper_assets.storage.postgres_warehouse import ensure_tables, replace_hours
+    from shopper_assets.storage.postgres_warehouse import WAREHOUSE_TABLES, ensure_tables, replace_hours
 
     store = LocalLakeStore(data_dir=str(data_dir), duckdb_path=str(data_dir / "shopper.duckdb"))
     landing = LocalLandingZone(data_dir=str(data_dir))
@@ -91,7 +91,7 @@ def same_lake_locally_and_in_postgres(data_dir: Path, start: datetime, end: date
         spend = s.con.sql(s.scan("ad_spend", start, end)).to_arrow_table()
     store.publish_to_warehouse()
     with psycopg.connect(pg_url) as conn:
-        ensure_tables(conn, [CLEANED_EVENTS, QUARANTINED_EVENTS], "lake")
+        ensure_tables(conn, [LAKE_TABLES[t] for t in WAREHOUSE_TABLES], "lake")  # as S3LakeStore does
         replace_hours(conn, CLEANED_EVENTS, hours_in(start, end), cleaned.to_batches(), "lake")
         replace_hours(conn, QUARANTINED_EVENTS, hours_in(start, end), quarantined.to_batches(), "lake")
         replace_hours(conn, AD_SPEND, days_in(start, end), spend.to_batches(), "lake")
