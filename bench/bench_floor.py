@@ -27,6 +27,7 @@ from common import report  # bench/common.py
 
 from shopper_assets.contract.events import EVENT_FIELDS
 from shopper_assets.generator import GeneratorConfig, write_landing
+from shopper_assets.sql_text import glob_literal, literal
 
 
 def main() -> None:
@@ -40,18 +41,18 @@ def main() -> None:
     try:
         if not args.landing:
             write_landing(GeneratorConfig(start=date.fromisoformat(args.day), events_per_day=args.events_per_day), root)
-        files = f"{root}/landing/events/date={args.day}/*/*.jsonl.gz"
+        files = glob_literal(root, f"landing/events/date={args.day}/*/*.jsonl.gz")
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"SET temp_directory = '{work / 'tmp'}'")
+        con.execute(f"SET temp_directory = {literal(work / 'tmp')}")
         types = {f.name: "TIMESTAMPTZ" if f.name == "event_time" else f.sql_type for f in EVENT_FIELDS}
         columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
-        typed = f"read_json('{files}', format = 'newline_delimited', columns = {columns})"
+        typed = f"read_json({files}, format = 'newline_delimited', columns = {columns})"
         valid = (
             f"SELECT *, hour(event_time) AS h FROM {typed} WHERE event_id IS NOT NULL AND coalesce(price >= 0, true)"
         )
         # one VARCHAR column per line: a delimiter and no quoting that JSON lines never contain
-        lines = f"read_csv('{files}', columns = {{'line': 'VARCHAR'}}, delim = '\\x1f', quote = '', header = false)"
+        lines = f"read_csv({files}, columns = {{'line': 'VARCHAR'}}, delim = '\\x1f', quote = '', header = false)"
         parquet = "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (h), OVERWRITE)"
 
         n = con.execute(f"SELECT count(*) FROM {lines}").fetchone()[0]

@@ -7,13 +7,18 @@ Prints events/s, MB written (gzip and raw JSON) and peak memory (ru_maxrss). Run
 events write_landing writes) and prints, computed with DuckDB from the events alone:
 returning users' share of DAU on day 1 of a 1-day demo (200k events), orders per buyer over 14 days
 (200k/day), weekly retention of the first cohort over 4 weeks (50k/day, from a Monday), the
-multi-campaign touch shares of orders over 7 days (200k/day, 7-day lookback), and lines per order
-and bought-together pairs of a 1-day demo (lift of the generator's companion pairs against the other pairs).
+multi-campaign touch shares of orders over 7 days (200k/day, 7-day lookback), lines per order
+and bought-together pairs of a 1-day demo (lift of the generator's companion pairs against the other pairs),
+and per campaign over the 7 days the economics campaign_performance_daily reports: spend from the ad-spend
+CSVs, clicks from the ad_click events, cpc, orders credited by last touch and their revenue, roas; and on
+which days which campaign's spend hit its daily budget. The 7-day run is written with write_landing and
+read back (events and CSVs) with DuckDB.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime
 import gzip
 import os
@@ -39,6 +44,9 @@ REALISM_COLUMNS = (
     "referrer",
     "user_type",
     "campaign_id",
+    "ad_id",
+    "price",
+    "quantity",
 )
 MONDAY = datetime.date(2026, 11, 2)
 
@@ -211,6 +219,104 @@ def _companion_pairs(seed: int) -> set[tuple[str, str]]:
     return out
 
 
+#: per campaign (tables ``e``: events, ``s``: ad-spend rows): impressions and clicks of the ad events,
+#: campaign visits (sessions whose non-ad events carry the campaign), spend, and the orders the marts'
+#: last-touch model credits to it (order_attribution): a touch is a (session, campaign) pair of the
+#: ordering user - the session arrived from the campaign or clicked one of its ads - at its earliest
+#: event, within 7 days before the order's first line; the latest touch (ties: session_id, campaign_id)
+#: gets the order and its revenue (price x quantity).
+CAMPAIGN_SQL = """
+WITH sessions AS (
+    SELECT user_id, session_id, min(event_time) AS t,
+           min(campaign_id) FILTER (WHERE event_type NOT IN ('ad_impression', 'ad_click')) AS campaign_id
+    FROM e GROUP BY user_id, session_id
+),
+touches AS (
+    SELECT user_id, session_id, campaign_id, min(t) AS t FROM (
+        SELECT user_id, session_id, campaign_id, t FROM sessions WHERE campaign_id IS NOT NULL
+        UNION ALL
+        SELECT user_id, session_id, campaign_id, event_time FROM e WHERE event_type = 'ad_click'
+    ) GROUP BY ALL
+),
+orders AS (
+    SELECT order_id, any_value(user_id) AS user_id, min(event_time) AS t, sum(price * quantity) AS revenue
+    FROM e WHERE event_type = 'purchase' GROUP BY order_id
+),
+ranked AS (
+    SELECT o.order_id, o.revenue, tc.campaign_id,
+           row_number() OVER (PARTITION BY o.order_id ORDER BY tc.t DESC, tc.session_id DESC, tc.campaign_id DESC) AS k
+    FROM orders AS o JOIN touches AS tc ON tc.user_id = o.user_id AND tc.t <= o.t AND tc.t >= o.t - INTERVAL 7 DAY
+),
+credited AS (SELECT campaign_id, count(*) AS orders, sum(revenue) AS revenue FROM ranked WHERE k = 1 GROUP BY ALL),
+ads AS (
+    SELECT campaign_id, count(*) FILTER (WHERE event_type = 'ad_impression') AS impressions,
+           count(*) FILTER (WHERE event_type = 'ad_click') AS clicks
+    FROM e WHERE event_type IN ('ad_impression', 'ad_click') GROUP BY ALL
+),
+visits AS (SELECT campaign_id, count(*) AS visits FROM sessions WHERE campaign_id IS NOT NULL GROUP BY ALL),
+spend AS (SELECT campaign_id, sum(spend) AS spend FROM s GROUP BY ALL)
+SELECT campaign_id, coalesce(a.impressions, 0) AS impressions, coalesce(a.clicks, 0) AS clicks,
+       coalesce(v.visits, 0) AS visits, coalesce(p.spend, 0) AS spend, p.spend / nullif(a.clicks, 0) AS cpc,
+       coalesce(c.orders, 0) AS orders, coalesce(c.revenue, 0) AS revenue, p.spend / nullif(c.orders, 0) AS cpa,
+       c.revenue / nullif(p.spend, 0) AS roas
+FROM ads AS a FULL JOIN visits AS v USING (campaign_id) FULL JOIN spend AS p USING (campaign_id)
+FULL JOIN credited AS c USING (campaign_id)
+ORDER BY campaign_id
+"""
+
+
+def load_landing(con, root: pathlib.Path) -> None:
+    """Read what write_landing wrote under ``root``: the events (REALISM_COLUMNS) into ``e``, the ad
+    spend into ``s``."""
+    types = {"price": "DOUBLE", "quantity": "INTEGER"}
+    columns = ", ".join(f"{c}: '{types.get(c, 'VARCHAR')}'" for c in REALISM_COLUMNS)
+    con.execute(
+        "CREATE OR REPLACE TABLE e AS SELECT * REPLACE (CAST(event_time AS TIMESTAMPTZ) AS event_time) "
+        f"FROM read_json('{root}/landing/events/*/*/*.jsonl.gz', format = 'newline_delimited', columns = {{{columns}}})"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TABLE s AS SELECT * FROM read_csv('{root}/landing/ad_spend/*/*.csv', header = true, "
+        "types = {'spend': 'DECIMAL(18,2)', 'date': 'DATE'})"
+    )
+
+
+def _landed(con, out: pathlib.Path, start: datetime.date, days: int, events_per_day: int, seed: int) -> None:
+    """write_landing a range into ``out`` and load it (load_landing)."""
+    t0 = time.perf_counter()
+    config = GeneratorConfig(start=start, days=days, events_per_day=events_per_day, seed=seed)
+    write_landing(config, out, progress=False)
+    load_landing(con, out)
+    print(f"\n{days} day(s) x {events_per_day:,} events from {start} (seed {seed}), written and read back: "
+          f"{con.table('e').shape[0]:,} events, {con.table('s').shape[0]:,} ad-spend rows "
+          f"in {time.perf_counter() - t0:.1f} s")  # fmt: skip
+
+
+def _campaigns(con, seed: int, events_per_day: int) -> None:
+    from shopper_assets.generator.catalog import build_campaigns, build_catalog
+
+    campaigns = build_campaigns(seed, build_catalog(seed), events_per_day)
+    cpc, cpm = campaigns.cpc_cents / 100, campaigns.cpm_cents / 100
+    ids = campaigns.campaign_ids
+    model = {cid: f"CPC ${cpc[i]:.2f}" if cpc[i] else f"CPM ${cpm[i]:.2f}" for i, cid in enumerate(ids)}
+    budget = dict(zip(campaigns.campaign_ids, (campaigns.budget_cents / 100).tolist(), strict=True))
+    rows = con.execute(CAMPAIGN_SQL).fetchall()
+    print("campaign  price       impressions  clicks  visits     spend    cpc  orders    revenue    cpa    roas")
+    for cid, imps, clicks, visits, spend, cpc, orders, revenue, cpa, roas in rows:
+        print(f"{cid:9} {model.get(cid, '?'):11} {imps:11,} {clicks:7,} {visits:7,} {float(spend):9,.0f} "
+              f"{float(cpc or 0):6.2f} {orders:7,} {float(revenue):10,.0f} {float(cpa or 0):6.2f} "
+              f"{float(roas or 0):6.1f}x")  # fmt: skip
+    days = con.execute("SELECT date, campaign_id, sum(spend) FROM s GROUP BY ALL ORDER BY ALL").fetchall()
+    capped = collections.defaultdict(list)
+    for day, cid, spend in days:
+        if float(spend) >= budget[cid]:
+            capped[cid].append(f"{day:%a}")
+    n_days = len({d for d, _, _ in days})
+    print("daily budget reached: " + "; ".join(
+        f"{cid} (${budget[cid]:,.0f}) {len(capped[cid])}/{n_days}{' ' + ' '.join(capped[cid]) if capped[cid] else ''}"
+        for cid in campaigns.campaign_ids
+    ))  # fmt: skip
+
+
 def realism(seed: int) -> None:
     import duckdb
 
@@ -223,8 +329,10 @@ def realism(seed: int) -> None:
     _orders_per_buyer(con)
     _events(con, MONDAY, 28, 50_000, seed)
     _retention(con)
-    _events(con, MONDAY, 7, 200_000, seed)
+    with tempfile.TemporaryDirectory(prefix="bench-realism-") as out:
+        _landed(con, pathlib.Path(out), MONDAY, 7, 200_000, seed)
     _touches(con)
+    _campaigns(con, seed, 200_000)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,7 @@ from shopper_assets.generator import GeneratorConfig, write_landing
 from shopper_assets.ingestion.landing import LocalLandingZone
 from shopper_assets.lake.pipeline import clean_window, ingest_raw
 from shopper_assets.quality.checks import CheckThresholds, run_all
+from shopper_assets.quality.landing_checks import landing_reconciles
 from shopper_assets.storage.lake_store import LocalLakeStore
 
 
@@ -52,6 +53,9 @@ def main() -> None:
             t_raw = time.perf_counter() - t
             report("raw_events", t_raw, raw.rows)
             t = time.perf_counter()
+            landed = landing_reconciles(session, raw.versions, start, end, args.late_hours)
+            report("landing reconciliation (check)", time.perf_counter() - t, raw.rows)
+            t = time.perf_counter()
             stats = clean_window(session, start, end)
             t_clean = time.perf_counter() - t
             report("cleaned + quarantine", t_clean, stats.raw_rows)
@@ -59,7 +63,7 @@ def main() -> None:
             t = time.perf_counter()
             results = list(run_all(session, start, end, CheckThresholds(), args.late_hours))
             report("asset checks", time.perf_counter() - t, stats.raw_rows)
-        failed = [r.check_name for r in results if not r.passed]
+        failed = [r.check_name for r in [landed, *results] if not r.passed]
         print(
             f"rows: raw {raw.rows:,}  cleaned {stats.cleaned_rows:,}  quarantined {stats.quarantined_rows:,}"
             f"  checks failed: {failed or 'none'}"
@@ -86,6 +90,9 @@ def micro_batch(root: Path, store: LocalLakeStore, events: int, day: datetime, l
         raw = ingest_raw(session, landing, hour, end, late_hours)
         t_raw = time.perf_counter() - t
         t = time.perf_counter()
+        landing_reconciles(session, raw.versions, hour, end, late_hours)
+        t_landed = time.perf_counter() - t
+        t = time.perf_counter()
         stats = clean_window(session, hour, end)
         t_clean = time.perf_counter() - t
         t = time.perf_counter()
@@ -94,6 +101,7 @@ def micro_batch(root: Path, store: LocalLakeStore, events: int, day: datetime, l
     assert raw.files_read == 1 and not stats.rebuilt, (raw, stats)
     label = f"micro-batch of {raw.rows_added:,} into an hour of {hour_rows:,}"
     report(f"{label}: raw", t_raw, raw.rows_added)
+    report(f"{label}: landing reconciliation", t_landed, raw.rows_added)
     report(f"{label}: cleaned", t_clean, raw.rows_added)
     report(f"{label}: checks (the new batch; earlier ones are tallied)", t_checks, raw.rows_added)
 

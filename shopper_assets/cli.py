@@ -84,7 +84,7 @@ def produce(events: int | None, rate: float | None, duration: float | None, topi
 
 
 @main.command()
-@click.option("--date", "day", help="UTC day to generate and process (default: yesterday).")
+@click.option("--date", "day", help="First UTC day to generate and process (default: the days end yesterday).")
 @click.option("--days", default=1, show_default=True, type=click.IntRange(min=1, max=31))
 @click.option("--events-per-day", default=200_000, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=42, show_default=True, type=click.IntRange(min=0))
@@ -92,7 +92,9 @@ def demo(day: str | None, days: int, events_per_day: int, seed: int) -> None:
     """The main job: generate a day, materialize every asset for it on DuckDB, run all checks, print KPIs."""
     from shopper_assets.demo import run_demo
 
-    ok = run_demo(_settings(), _day(day) or yesterday_utc(), days, events_per_day, seed, echo=click.echo)
+    # by default the days end yesterday: the demo never generates hours that have not begun
+    first = _day(day) or yesterday_utc() - timedelta(days=days - 1)
+    ok = run_demo(_settings(), first, days, events_per_day, seed, echo=click.echo)
     sys.exit(0 if ok else 1)
 
 

@@ -8,7 +8,6 @@ from dagster import (
     AutomationConditionSensorDefinition,
     DefaultSensorStatus,
     Definitions,
-    in_process_executor,
 )
 
 from shopper_assets import dagster_fixes
@@ -23,6 +22,7 @@ from shopper_assets.operations import freshness
 from shopper_assets.operations.alert_sensor import build_alert_sensor
 from shopper_assets.operations.data_quality_asset import data_quality
 from shopper_assets.operations.destinations import destinations_from
+from shopper_assets.run_health import in_process_with_heartbeat
 from shopper_assets.settings import Settings
 from shopper_assets.transform import (
     dbt_resource,
@@ -93,8 +93,9 @@ defs = Definitions(
         quality_models,
     ],
     # Steps run in the run's own process: the heavy ones share the one-slot "duckdb" pool anyway, and
-    # a process per step would add seconds to every small sensor-driven run.
-    executor=in_process_executor,
+    # a process per step would add seconds to every small sensor-driven run. The run worker's heartbeat
+    # lets run monitoring free the pool slot of a worker that died (see run_health.py).
+    executor=in_process_with_heartbeat,
     sensors=[kafka_landing_sensor, s3_drop_sensor, marts_follow_sensor, automation, alert_sensor],
     resources={
         **resources_for(settings),

@@ -10,11 +10,23 @@ from shopper_assets.settings import Settings
 
 _settings = Settings.from_env()
 START_DATE = _settings.start_date.isoformat()
+#: How far ahead of the clock an event may be stamped and still be landed in its own hour, to wait for
+#: that hour's partition: a day (a producer's clock running fast; ``shopper produce`` replays today's
+#: whole day). An event stamped later than that (2099) is landed in the hour it arrived and quarantined.
+MAX_HOURS_AHEAD = 24
 
 # end_offset=1: the hour (and day) in progress is a partition too, so streamed events are processed
 # while their hour is still open, and re-processed as it fills.
 hourly_partitions = HourlyPartitionsDefinition(start_date=f"{START_DATE}-00:00", timezone="UTC", end_offset=1)
 daily_partitions = DailyPartitionsDefinition(start_date=START_DATE, timezone="UTC", end_offset=1)
+
+
+def first_hour() -> datetime:
+    """Naive UTC start of the first partition (SHOPPER_START_DATE): a line of an earlier hour can never be
+    materialized, so the lake quarantines it (read when asked, as the lake's functions are also used
+    outside a code location)."""
+    start = Settings.from_env().start_date
+    return datetime(start.year, start.month, start.day)
 
 
 def window_bounds(window: TimeWindow) -> tuple[datetime, datetime]:

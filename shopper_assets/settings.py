@@ -14,6 +14,7 @@ from pathlib import Path
 
 DEFAULT_START_DATE = "2026-01-01"  # early enough for the demo's yesterday and for imports of 2026 data
 DEFAULT_LATE_ARRIVAL_HOURS = 6
+UNSUPPORTED_PATH_CHARACTERS = "?\\"  # DuckDB cannot open a database file whose path holds them
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,10 @@ class Settings:
         if shopper_env not in ("local", "prod"):
             raise ValueError(f"SHOPPER_ENV must be 'local' or 'prod', not {shopper_env!r}")
         duckdb_path = Path(env.get("SHOPPER_DUCKDB_PATH") or data_dir / "shopper.duckdb").expanduser().absolute()
+        for name, path in (("SHOPPER_DATA_DIR", data_dir), ("SHOPPER_DUCKDB_PATH", duckdb_path)):
+            if bad := set(UNSUPPORTED_PATH_CHARACTERS) & set(str(path)):
+                # DuckDB reads what follows "?" in a database path as options, and "\\" as a separator
+                raise ValueError(f"{name} must not contain {' or '.join(map(repr, sorted(bad)))}: {str(path)!r}")
         try:
             start = date.fromisoformat(env.get("SHOPPER_START_DATE") or DEFAULT_START_DATE)
         except ValueError as exc:

@@ -14,13 +14,19 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_docker_compose_config_is_valid():
+def test_docker_compose_config_is_valid(tmp_path):
     binary = shutil.which("docker-compose")
     if binary is None:
         if os.environ.get("CI"):
             pytest.fail("docker-compose is not installed; .ci/run installs it with apt-get")
         pytest.skip("docker-compose not installed (CI installs it)")
-    result = subprocess.run([binary, "config", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    env_file = tmp_path / ".env"  # the stack needs its passwords (tests/faults/test_deployment_defaults.py)
+    env_file.write_text(
+        "POSTGRES_PASSWORD=a-real-secret-1\nSHOPPER_READER_PASSWORD=a-real-secret-2\nMINIO_ROOT_PASSWORD=a-real-secret-1\n"
+    )
+    result = subprocess.run(
+        [binary, "--env-file", str(env_file), "config", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -37,10 +43,11 @@ def test_dagster_yaml_limits_the_duckdb_pool():
 
 
 def test_local_and_prod_instances_schedule_runs_alike():
-    """Pool, run buffer, threaded sensors and the freshness daemon are the same locally and in docker-compose."""
+    """Pool, run buffer, threaded sensors, the freeing of dead runs' slots and the freshness daemon are the same
+    locally and in docker-compose."""
     local = yaml.safe_load((ROOT / "dagster.yaml").read_text())
     prod = yaml.safe_load((ROOT / "deploy" / "dagster.prod.yaml").read_text())
-    for section in ("concurrency", "sensors", "run_coordinator", "freshness"):
+    for section in ("concurrency", "sensors", "run_coordinator", "run_launcher", "run_monitoring", "freshness"):
         assert local[section] == prod[section], section
     assert local["sensors"]["use_threads"]
 
@@ -69,7 +76,7 @@ def test_the_read_side_services_read_postgres_as_the_reader_on_localhost():
         service = services[name]
         assert service["command"][:2] == ["shopper", command]
         (published,) = service["ports"]
-        assert published == f"${{SHOPPER_{name.upper()}_BIND:-127.0.0.1}}:{port}:{port}"
+        assert published == f"${{SHOPPER_BIND_ADDRESS:-127.0.0.1}}:{port}:{port}"
         env = service["environment"]
         assert env["SHOPPER_ENV"] == "prod"
         assert env["SHOPPER_PG_URL"].startswith("postgresql://${SHOPPER_READER_USER:-shopper_reader}:")

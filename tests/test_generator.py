@@ -21,7 +21,7 @@ import re
 import pyarrow as pa
 import pytest
 
-from bench.bench_generate import RETENTION_SQL, TOUCHES_SQL  # the measures the bench reports
+from bench.bench_generate import CAMPAIGN_SQL, RETENTION_SQL, TOUCHES_SQL, load_landing  # the bench's measures
 from shopper_assets.contract.ad_spend import CSV_COLUMNS, CSV_HEADER, AdSpendQuarantineReason
 from shopper_assets.contract.events import (
     ACCEPTED_VALUES,
@@ -40,6 +40,7 @@ from shopper_assets.generator import (
     simulate_events,
     write_landing,
 )
+from shopper_assets.generator.traffic import events_for_day
 
 START = datetime.date(2026, 11, 20)  # a Friday: the 3-day range covers a weekend
 ONE_DAY = GeneratorConfig(start=START, days=1, events_per_day=20_000, seed=7)
@@ -54,6 +55,7 @@ DIRTY = GeneratorConfig(
     ),
 )
 MONTH = GeneratorConfig(start=datetime.date(2026, 11, 2), days=28, events_per_day=6_000, seed=3)  # from a Monday
+CAMPAIGN_DAYS = GeneratorConfig(start=datetime.date(2026, 11, 2), days=4, events_per_day=50_000, seed=12)
 
 LAYOUT = re.compile(r"landing/events/date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/gen-s(\d+)-(\d{10})-(\d{3})\.jsonl\.gz$")
 TIME_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -66,8 +68,9 @@ PAGE_OF = {  # pages each event type may happen on
     "checkout": {"checkout"},
     "purchase": {"confirmation"},
     "ad_impression": {"search", "category", "product"},
-    "ad_click": {"search", "category", "product"},
+    "ad_click": {"home", "search", "category", "product"},  # sponsored listings; an arrival's click: its landing page
 }
+LISTING_PAGES = PAGE_OF["ad_impression"]
 
 
 # helpers -------------------------------------------------------------------------------------
@@ -143,6 +146,16 @@ def sessions_of(events: list[dict]) -> dict[str, list[dict]]:
     for evs in by_session.values():
         evs.sort(key=lambda e: (e["_t"], e["event_id"]))
     return by_session
+
+
+def arrival_click(session: list[dict]) -> dict | None:
+    """The click that brought a session from a campaign: its first event, when that is an ad_click."""
+    return session[0] if session[0]["event_type"] == "ad_click" else None
+
+
+def listing_clicks(session: list[dict]) -> list[dict]:
+    """Clicks on sponsored listings shown in the session (every ad_click but an arrival click)."""
+    return [e for e in session[1:] if e["event_type"] == "ad_click"]
 
 
 # fixtures ------------------------------------------------------------------------------------
@@ -385,32 +398,67 @@ def test_users_return_and_buy_again(three_days):
 def test_ads_campaigns(one_day):
     _, events, _ = one_day
     listings_of_other_campaigns = 0
+    listing_events = clicks = clicked_then_viewed = 0
     for evs in sessions_of(events).values():
         assert all(e.get("campaign_id") and e.get("ad_id") for e in evs if e["event_type"] in AD_EVENTS)
         arrival = {(e.get("campaign_id"), e.get("ad_id")) for e in evs if e["event_type"] not in AD_EVENTS}
         if evs[0]["referrer"] == "ads":  # the campaign the visit came from is on all its other events
             assert len(arrival) == 1 and None not in next(iter(arrival))
             listings_of_other_campaigns += sum(
-                e["event_type"] in AD_EVENTS and e["campaign_id"] not in {c for c, _ in arrival} for e in evs
+                e["event_type"] in AD_EVENTS and e["campaign_id"] not in {c for c, _ in arrival} for e in evs[1:]
             )
         else:
             assert arrival == {(None, None)}
         impressions = [e for e in evs if e["event_type"] == "ad_impression"]
-        for click in (e for e in evs if e["event_type"] == "ad_click"):
+        for click in listing_clicks(evs):  # a listing is clicked where it was shown
             assert any(i["_t"] <= click["_t"] and i["ad_id"] == click["ad_id"] for i in impressions)
+            assert click["page"] in LISTING_PAGES
+            later = [e for e in evs if e["_t"] >= click["_t"]]
+            clicked_then_viewed += any(  # a click opens the promoted product
+                e["event_type"] == "product_view" and e["product_id"] == click["product_id"] for e in later
+            )
+        listing_events += len(impressions) + len(listing_clicks(evs))
+        clicks += len(listing_clicks(evs))
     assert listings_of_other_campaigns > 0  # sponsored listings of any campaign, also in campaign visits
-    ad_events = [e for e in events if e["event_type"] in AD_EVENTS]
-    clicks = sum(e["event_type"] == "ad_click" for e in ad_events)
-    assert 0 < clicks < 0.2 * len(ad_events)
-    assert 3 <= len({e["campaign_id"] for e in ad_events}) <= 20
-    sessions = sessions_of(events)
-    clicked_then_viewed = 0
-    for click in (e for e in ad_events if e["event_type"] == "ad_click"):
-        later = [e for e in sessions[click["session_id"]] if e["_t"] >= click["_t"]]
-        clicked_then_viewed += any(
-            e["event_type"] == "product_view" and e["product_id"] == click["product_id"] for e in later
-        )
-    assert clicked_then_viewed == clicks  # a click opens the promoted product
+    assert 0 < clicks < 0.2 * listing_events
+    assert clicked_then_viewed == clicks
+    assert 3 <= len({e["campaign_id"] for e in events if e["event_type"] in AD_EVENTS}) <= 20
+
+
+def test_arrivals_from_a_campaign_start_with_its_click(one_day):
+    """A session that arrived from a campaign starts with the billed click on the campaign's ad that
+    brought it: same session, user and attributes, on the landing page a few hundred ms before its
+    view, for a product of the category the ad promotes; no other session starts with a click. Only
+    CPC campaigns bring visitors (a CPM campaign buys on-site listings); the slot counts stay exact."""
+    summary, events, _ = one_day
+    assert summary.events == events_for_day(ONE_DAY.start, ONE_DAY.events_per_day)  # clicks took events' places
+    promoted = collections.defaultdict(set)  # categories of a campaign's listings
+    for e in events:
+        if e["event_type"] == "ad_impression":
+            promoted[e["campaign_id"]].add(e["category"])
+    assert all(len(categories) == 1 for categories in promoted.values())
+    model = cost_model(ONE_DAY.seed, ONE_DAY.events_per_day)
+    arrivals = 0
+    for evs in sessions_of(events).values():
+        click = arrival_click(evs)
+        if evs[0]["referrer"] != "ads":
+            assert click is None
+            continue
+        assert click is not None and len(evs) >= 2, evs
+        landing = evs[1]
+        assert landing["event_type"] == "page_view" and landing["page"] == click["page"]
+        assert datetime.timedelta(milliseconds=100) <= landing["_t"] - click["_t"] <= datetime.timedelta(seconds=1)
+        assert (click["campaign_id"], click["ad_id"]) == (landing["campaign_id"], landing["ad_id"])
+        assert click["category"] in promoted[click["campaign_id"]] and "price" not in click
+        assert model[click["campaign_id"]][0] > 0  # a CPC campaign
+        assert all(click[k] == landing[k] for k in ("user_id", "device_type", "browser", "country", "user_type"))
+        arrivals += 1
+    assert arrivals > 0.1 * len(sessions_of(events))
+    assert {click["page"] for evs in sessions_of(events).values() if (click := arrival_click(evs))} == {
+        "home",
+        "search",
+        "category",
+    }
 
 
 def test_catalog_devices_and_discounts(one_day):
@@ -616,6 +664,19 @@ def test_orders_touch_several_campaigns(month):
     assert first_differs / touched >= 0.10
 
 
+def test_every_campaign_visit_touch_is_a_click(month):
+    """The touch of a visit that came from a campaign is a billed click: the session's first event is an
+    ad_click of the campaign its other events carry, so no touch the marts credit is free."""
+    visits, unclicked = month.execute(
+        "SELECT count(*), count(*) FILTER (WHERE first_type <> 'ad_click' OR first_campaign <> campaign) FROM ("
+        "  SELECT arg_min(event_type, event_time) AS first_type, arg_min(campaign_id, event_time) AS first_campaign,"
+        "         min(campaign_id) FILTER (WHERE event_type NOT IN ('ad_impression', 'ad_click')) AS campaign"
+        "  FROM e GROUP BY session_id) WHERE campaign IS NOT NULL"
+    ).fetchone()
+    assert visits > 1_000
+    assert unclicked == 0
+
+
 def test_companion_pairs_bought_together_far_above_chance(month):
     """Companions (the catalog's ground truth) share orders far more often than independence predicts;
     other pairs do not. Lift of a class of pairs = orders holding both / expected under independence."""
@@ -738,6 +799,10 @@ def test_ad_spend_csv_matches_ad_events_and_cost_model(three_days):
     got = {(f[0], f[1], f[2]): (int(f[3]), int(f[4])) for _, _, f in rows}
     assert len(got) == len(rows) == summary.ad_spend_rows  # one row per (date, campaign, ad)
     assert got == expected
+    # the clicks that brought sessions from a campaign are billed too: most of the CSV's clicks
+    billed = sum(clicks for _, clicks in got.values())
+    arrivals = sum(arrival_click(evs) is not None for evs in sessions_of(events).values())
+    assert 0.5 * billed < arrivals < billed
     assert {f[6] for _, _, f in rows} == {"USD"}
     assert all(re.fullmatch(r"\d+\.\d{2}", f[5]) for _, _, f in rows)
 
@@ -759,6 +824,37 @@ def test_ad_spend_csv_matches_ad_events_and_cost_model(three_days):
             assert sum(s for _, s in ads) == budget
             assert all(abs(s - c * budget / cost) < 1 for c, s in ads)
     assert 0 < capped < len(by_campaign_day)  # budgets bite on some campaign days, not on all
+
+
+@pytest.fixture(scope="module")
+def campaign_days(tmp_path_factory):
+    """CAMPAIGN_DAYS written to the landing zone and read back with DuckDB: events ``e``, ad spend ``s``."""
+    import duckdb
+
+    root = tmp_path_factory.mktemp("campaign_days")
+    write_landing(CAMPAIGN_DAYS, root, progress=False)
+    con = duckdb.connect()
+    load_landing(con, root)
+    return con
+
+
+def test_campaigns_earn_a_realistic_return_on_their_spend(campaign_days):
+    """With every billed click an ad_click event (arrivals included), campaign economics look like
+    retail media: last-touch ROAS of a few x to about 15x and CPCs of cents to a few dollars, not the
+    hundreds of x of free arrivals. Campaigns with few credited orders are too noisy to judge alone."""
+    rows = campaign_days.execute(CAMPAIGN_SQL).fetchall()
+    assert len(rows) == 8
+    spend = sum(float(r[4]) for r in rows)
+    clicks = sum(r[2] for r in rows)
+    revenue = sum(float(r[7]) for r in rows)
+    assert 0.5 <= spend / clicks <= 3
+    assert 4 <= revenue / spend <= 15
+    judged = [r for r in rows if r[6] >= 20]  # campaign, ..., orders credited by last touch, revenue, cpa, roas
+    assert len(judged) >= 5
+    for campaign, _, clicks, _, _, cpc, orders, _, cpa, roas in judged:
+        assert 1 <= roas <= 25, (campaign, orders, roas)
+        assert 0.2 <= cpc <= 4, (campaign, clicks, cpc)
+        assert 5 <= cpa <= 150, (campaign, orders, cpa)
 
 
 def test_dirty_ad_spend_counts_are_exact(dirty):

@@ -10,9 +10,11 @@ the files are durable (``land_batch``) and returns:
   quarantined_events. Late events touch old hours and get their own runs; the daily dbt models
   follow them (``automation/marts_runs.py``, and declarative automation in ``conditions.py``).
 
-Hours that do not exist yet as partitions (event times ahead of the clock) wait in the cursor until
-they do. A broker that cannot be reached fails the tick with a clear message; the next tick retries
-from the committed offsets, so nothing is lost or landed twice.
+Hours that do not exist yet as partitions wait in the cursor until they do: at most a day
+(``MAX_HOURS_AHEAD``), since the lander puts a message stamped further ahead (or before
+SHOPPER_START_DATE) in the hour of its Kafka timestamp, where it is quarantined (``kafka_scan``).
+A broker that cannot be reached fails the tick with a clear message; the next tick retries from the
+committed offsets, so nothing is lost or landed twice.
 
 Each tick also judges the consumer's health: an ``AssetObservation`` of ``landing_events`` records
 whether Kafka could be reached and the consumer lag (``consumer_lag``, numeric, so the UI plots it)

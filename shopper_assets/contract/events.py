@@ -119,7 +119,9 @@ class QuarantineReason(StrEnum):
     LATE_BEYOND_LOOKBACK = "late_beyond_lookback"  # delivered later than the late-arrival window
     UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
     OVERSIZED = "oversized"
-    UNREADABLE_FILE = "unreadable_file"  # a landed file that cannot be decompressed
+    BEFORE_START_DATE = "before_start_date"  # event_time before the first partition (SHOPPER_START_DATE)
+    UNREADABLE_FILE = "unreadable_file"  # a landed file that cannot be decompressed (in whole or in part)
+    UNSUPPORTED_FILE = "unsupported_file"  # a file in a landing folder not named *.jsonl.gz or *.jsonl
 
 
 #: Lineage columns carried by cleaned_events, so every row can be traced to its landing line.

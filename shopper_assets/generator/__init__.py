@@ -10,6 +10,12 @@ weekday curves), funnel (events of a session), sessions (a slot of sessions), si
 UTC hours). Output: text and encode (vectorised JSON and Arrow), dirty (duplicates, late and
 malformed lines), ad_spend (the CSVs and their bad rows), landing (files). Field names and accepted
 values come from contract.events and contract.ad_spend.
+
+Every click a campaign pays for is an ``ad_click`` event: clicks on sponsored listings inside a
+session, and the click that brought a session from a campaign, which starts it (funnel.py). So the
+ad-spend CSV's clicks equal the ad_click events, spend = clicks x CPC matches the marts' clicks and
+cpc, and the orders arrivals bring carry their cost: last-touch ROAS per campaign lands at a few x
+to about 15x, as in retail media, instead of the hundreds of x of free arrivals.
 """
 
 from shopper_assets.generator.config import (

@@ -1,7 +1,8 @@
 """The daily ad-spend CSV of CONTRACT.md, consistent with the generated ad events.
 
 ``write_landing`` tallies, per UTC day of event_time, the clean ``ad_impression`` and ``ad_click``
-events of every ad (a bincount over each hour it renders anyway), and once a day is complete writes
+events of every ad (a bincount over each hour it renders anyway; the clicks include those that brought
+sessions from a campaign, so every billed click is an event), and once a day is complete writes
 ``landing/ad_spend/date=YYYY-MM-DD/gen-s<seed>-<YYYYMMDD>-000.csv``: the contract's header, one row per
 (date, campaign, ad) with impressions or clicks that day, spend from the campaign's cost model
 (catalog.py) capped by its daily budget, currency USD.

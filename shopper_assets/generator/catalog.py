@@ -66,21 +66,31 @@ COMPANION_WEIGHTS = (0.6, 0.3, 0.1)
 SAME_CATEGORY_COMPANION = 0.5  # share of companions in the product's own category
 COMPANION_CANDIDATES = 3  # a companion is the cheapest of this many popular products of its category
 
-#: Campaign cost model, per campaign: CPM_SHARE of campaigns pay per thousand impressions, the
-#: others per click; the price grows with the promoted category's price level (an expensive click
-#: sells an expensive product). Spend = clicks x CPC + impressions x CPM / 1000, capped by the daily
-#: budget (the platform bills at most the budget).
+#: Campaign cost model, per campaign: CPM_SHARE of the campaigns buy on-site sponsored listings per
+#: thousand impressions, the others pay per click, for their listings' clicks and for the clicks on
+#: their ads elsewhere that bring sessions to the shop (arrivals: every billed click is an ad_click
+#: event, funnel.py). Spend = clicks x CPC + impressions x CPM / 1000, capped by the daily budget (the
+#: platform bills at most the budget). Advertisers bid what a click is worth to them: a click sells
+#: in the promoted category (arrivals often browse it), so the price grows with the category's price
+#: level, though slower than the revenue a click brings, which also holds orders of other categories
+#: in the next days; hence last-touch ROAS of about 5-15x (the priciest category at the top) and CPCs
+#: of $1.3-3 (bench/bench_generate.py --realism prints them).
 CPM_SHARE = 0.25
-CPC_BASE_CENTS = 25
-CPC_CENTS_PER_SQRT_DOLLAR = 8  # + 8 cents x sqrt(median price in dollars)
-CPM_CENTS_PER_CPC_CENT = 30  # per 1000 impressions about half what a CPC campaign pays for their clicks
+CPC_BASE_CENTS = 150
+CPC_CENTS_PER_SQRT_DOLLAR = 4.7  # + 4.7 cents x sqrt(median price in dollars)
+CPC_SPREAD = 0.1  # lognormal sigma of a campaign's price around that
+#: 1000 listings cost 1.25x what their clicks (AD_CTR) would cost at the CPC: a listing clicked late in
+#: a visit wins last touch more often than the arrival before it, so its click is worth more
+CPM_CENTS_PER_CPC_CENT = 75
 #: Sponsored listings: the share of impressions clicked (funnel.py draws them), and about how many
-#: impressions a day has per event of events_per_day (a 200k-events day has about 13.5k).
+#: impressions a day has per event of events_per_day (a 200k-events day has about 13.5k); and about
+#: how many sessions a day arrive from (CPC) campaigns per event (sessions.py: referrer shares and retargeting).
 AD_CTR = 0.06
 IMPRESSIONS_PER_EVENT = 0.07
-#: Daily budgets: a campaign's expected spend at events_per_day times a headroom spread over
-#: BUDGET_HEADROOM, so some campaigns hit their cap on a typical day (more often on busy weekend
-#: days) and others never do.
+ARRIVALS_PER_EVENT = 0.029
+#: Daily budgets: a campaign's expected spend at events_per_day (listings and arrivals) times a headroom
+#: spread over BUDGET_HEADROOM, so some campaigns hit their cap on a typical day (more often on busy
+#: weekend days) and others never do.
 BUDGET_HEADROOM = (0.75, 1.75)
 
 
@@ -137,7 +147,17 @@ class Campaigns:
     budget_cents: np.ndarray  # int64 per campaign: daily budget, whole dollars
 
     def sample_ads(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        cdf = np.cumsum(self.ad_weight)
+        """Ads of sponsored listings shown on the site: every campaign buys them."""
+        return self._sample(self.ad_weight, n, rng)
+
+    def sample_arrival_ads(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Ads whose click brings a session to the site: those of CPC campaigns (a CPM campaign pays for
+        on-site impressions only; the off-site impressions behind an arrival are no events to bill)."""
+        return self._sample(self.ad_weight * (self.cpc_cents[self.ad_campaign] > 0), n, rng)
+
+    @staticmethod
+    def _sample(weight: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        cdf = np.cumsum(weight)
         return np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right"), len(cdf) - 1).astype(np.int16)
 
 
@@ -220,8 +240,8 @@ def _companions(catalog: Catalog, rng: np.random.Generator) -> np.ndarray:
 
 
 def build_campaigns(seed: int, catalog: Catalog, events_per_day: int = 100_000) -> Campaigns:
-    """N_CAMPAIGNS campaigns on popular categories, 2-4 ads each, with skewed budgets and the cost
-    model of the module docstring; budgets scale with ``events_per_day``."""
+    """N_CAMPAIGNS campaigns on popular categories, 2-4 ads each, with skewed sizes and the cost model
+    above; budgets scale with ``events_per_day``."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xAD5]))
     n_cat = len(catalog.category_names)
     camp_cat = rng.choice(n_cat, size=N_CAMPAIGNS, p=catalog.category_share).astype(np.int16)
@@ -238,13 +258,15 @@ def build_campaigns(seed: int, catalog: Catalog, events_per_day: int = 100_000) 
     costs = np.random.default_rng(np.random.SeedSequence([seed, 0xC057]))
     median_price = np.array([CATEGORIES[c][2] for c in camp_cat])
     price = (CPC_BASE_CENTS + CPC_CENTS_PER_SQRT_DOLLAR * np.sqrt(median_price)) * np.exp(
-        0.2 * costs.standard_normal(N_CAMPAIGNS)
+        CPC_SPREAD * costs.standard_normal(N_CAMPAIGNS)
     )
-    cpm = costs.random(N_CAMPAIGNS) < CPM_SHARE
+    cpm = np.zeros(N_CAMPAIGNS, dtype=bool)  # a fixed number, so there are always CPC campaigns to arrive from
+    cpm[costs.permutation(N_CAMPAIGNS)[: round(N_CAMPAIGNS * CPM_SHARE)]] = True
     cpc_cents = np.where(cpm, 0, np.round(price)).astype(np.int64)
     cpm_cents = np.where(cpm, np.round(price * CPM_CENTS_PER_CPC_CENT), 0).astype(np.int64)
     impressions = IMPRESSIONS_PER_EVENT * events_per_day * size / size.sum()
-    expected_cents = impressions * (cpm_cents / 1000 + AD_CTR * cpc_cents)
+    arrivals = ARRIVALS_PER_EVENT * events_per_day * np.where(cpm, 0, size) / size[~cpm].sum()
+    expected_cents = impressions * (cpm_cents / 1000 + AD_CTR * cpc_cents) + arrivals * cpc_cents
     headroom = costs.permutation(np.linspace(*BUDGET_HEADROOM, N_CAMPAIGNS))
     budget_cents = np.maximum(np.round(expected_cents * headroom / 100), 1).astype(np.int64) * 100
     return Campaigns(

@@ -1,10 +1,15 @@
 """The funnel of a session as numpy arrays: which events happen, in which order, how far apart.
 
-Events of candidate sessions are generated as blocks (page views, sponsored listings and their
-clicks, product views, cart lines with companion products, removals, cart page, checkout, purchase
-lines) placed on a position axis that encodes the funnel order (browsing < cart page < checkout <
-purchase lines), then sorted per session and spaced by seconds-to-minutes gaps that always stay
-under 30 minutes.
+Events of candidate sessions are generated as blocks (the click that brought a session from a
+campaign, page views, sponsored listings and their clicks, product views, cart lines with companion
+products, removals, cart page, checkout, purchase lines) placed on a position axis that encodes the
+funnel order (arrival click < landing page < browsing < cart page < checkout < purchase lines), then
+sorted per session and spaced by seconds-to-minutes gaps that always stay under 30 minutes (the
+landing page loads a few hundred ms after the arrival click).
+
+A session that arrives from a campaign starts with the ``ad_click`` on the campaign's ad that brought
+it: the platform bills that click (ad_spend.py counts it like any click), so the orders arrivals bring
+carry their cost, and it browses mostly the category the ad promotes.
 """
 
 from __future__ import annotations
@@ -31,9 +36,12 @@ P_COMPANION = 0.3  # an added product brings one of its companions into the cart
 MAX_LINES = 5
 AD_IMPRESSIONS_MEAN = 0.35
 MAIN_CATEGORY_SHARE = 0.7  # product views in the session's main category
+ARRIVAL_FOCUS = 0.5  # arrivals whose main category is the one their ad promotes (others wander off)
 QUANTITY_CDF = np.cumsum([0.74, 0.17, 0.06, 0.02, 0.01])
 MEAN_EVENTS_PER_SESSION = 5.0  # first guess of how many sessions a slot needs (about 5.2)
 AD_PAGES = np.array([PG["search"], PG["category"], PG["product"]])
+ARRIVAL_POS, LANDING_POS = 0.0, 0.005  # funnel positions: the arrival click, then the landing page view
+ARRIVAL_GAP_MS = (150, 900)  # the landing page loads this long after the arrival click
 GAP_MEDIAN_MS = {  # typical wait before an event of this type
     "page_view": 25_000,
     "product_view": 35_000,
@@ -104,19 +112,29 @@ class _Blocks:
         return {k: v[order] for k, v in cols.items()}
 
 
-def funnel(catalog: Catalog, campaigns: Campaigns, seg: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Events of candidate sessions of users in segments ``seg`` (codes of users.SEGMENTS), sorted by
-    (session, funnel position); pages of browsing page views come later."""
+def funnel(
+    catalog: Catalog, campaigns: Campaigns, seg: np.ndarray, arrival_ad: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Events of candidate sessions of users in segments ``seg`` (codes of users.SEGMENTS) that arrive
+    from the campaign ads ``arrival_ad`` (-1: not from a campaign), sorted by (session, funnel
+    position); pages of browsing page views and arrival clicks come later."""
     cat = catalog
     n = seg.shape[0]
     sess = np.arange(n, dtype=np.int32)
     blocks = _Blocks()
 
-    # browsing page views; the first one (position 0) is the landing page
+    # an arrival from a campaign starts with the (billed) click on its ad, for a product the ad promotes
+    arrives = arrival_ad >= 0
+    promoted = campaigns.campaign_category[campaigns.ad_campaign[np.maximum(arrival_ad, 0)]]
+    a_ad = arrival_ad[arrives]
+    a_prod = cat.sample_in_category(promoted[arrives], rng)
+    blocks.add(sess[arrives], np.full(a_ad.shape[0], ARRIVAL_POS), ET["ad_click"], prod=a_prod, ad=a_ad)
+
+    # browsing page views; the first one is the landing page
     n_pv = np.minimum(rng.geometric(0.45, n), 12)
     pv_sess = np.repeat(sess, n_pv)
     pv_pos = rng.uniform(0.01, 3.0, pv_sess.shape[0])
-    pv_pos[_starts(n_pv)] = 0.0
+    pv_pos[_starts(n_pv)] = LANDING_POS
     blocks.add(pv_sess, pv_pos, ET["page_view"])
 
     # sponsored listings of any campaign while browsing (also in sessions that arrived from another
@@ -133,11 +151,12 @@ def funnel(catalog: Catalog, campaigns: Campaigns, seg: np.ndarray, rng: np.rand
         i_sess[click], i_pos[click] + 1e-4, ET["ad_click"], page=i_page[click], prod=i_prod[click], ad=i_ad[click]
     )
 
-    # product views: mostly in the session's main category, and the products of clicked listings
+    # product views: mostly in the session's main category (an arrival's: what its ad promotes), and
+    # the products of clicked listings
     browses = rng.random(n) < P_PRODUCT[seg]
     n_organic = np.where(browses, np.minimum(rng.geometric(0.30, n), 25), 0)
     o_sess = np.repeat(sess, n_organic)
-    main_cat = cat.sample_category(n, rng)
+    main_cat = np.where(arrives & (rng.random(n) < ARRIVAL_FOCUS), promoted, cat.sample_category(n, rng))
     o_cat = np.where(
         rng.random(o_sess.shape[0]) < MAIN_CATEGORY_SHARE, main_cat[o_sess], cat.sample_category(o_sess.shape[0], rng)
     )
@@ -196,7 +215,9 @@ def funnel(catalog: Catalog, campaigns: Campaigns, seg: np.ndarray, rng: np.rand
     return blocks.sorted_columns()
 
 
-def gaps(etype: np.ndarray, first: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def gaps(etype: np.ndarray, first: np.ndarray, arrival: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Milliseconds before each event of sessions in funnel order (0 at a session's ``first`` event); the
+    landing page after an ``arrival`` click follows it within ARRIVAL_GAP_MS."""
     median = np.array([GAP_MEDIAN_MS[name] for name in EVENT_TYPES], dtype=np.float64)[etype]
     gap = np.clip(median * np.exp(GAP_SIGMA * rng.standard_normal(etype.shape[0])), 300, MAX_GAP_MS).astype(np.int64)
     # the lines of one order are emitted together, a few milliseconds apart
@@ -204,5 +225,7 @@ def gaps(etype: np.ndarray, first: np.ndarray, rng: np.random.Generator) -> np.n
     next_line = np.zeros_like(is_purchase)
     next_line[1:] = is_purchase[1:] & is_purchase[:-1] & ~first[1:]
     gap[next_line] = rng.integers(0, 5, int(next_line.sum()))
+    landed = np.flatnonzero(arrival) + 1
+    gap[landed] = rng.integers(*ARRIVAL_GAP_MS, landed.shape[0])
     gap[first] = 0
     return gap

@@ -4,10 +4,12 @@ stays small and reused.
 
 Sessions start uniformly within their slot (slots follow the diurnal curve). A share are first
 visits of new users, the others return visits handed to known users (users.py) so that a user's
-sessions are more than 30 minutes apart; then device, referrer, campaign and order data follow; the
-event structure comes from funnel.py. Users who touched a campaign (clicked a sponsored listing or
-arrived from a campaign) come back through a campaign more often within RETARGET_DAYS (retargeting),
-so many buyers touch several campaigns before an order.
+sessions are more than 30 minutes apart. How a session arrives (referrer, and the campaign ad of an
+arrival from ads) is decided before its events, because an arrival from a campaign starts with the
+click that brought it (funnel.py) and that click counts among the slot's events; then the event
+structure comes from funnel.py, device and order data follow. Users who touched a campaign (clicked
+a sponsored listing or arrived from a campaign, which is a click too) come back through a campaign
+more often within RETARGET_DAYS (retargeting), so many buyers touch several campaigns before an order.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ class Block:
     s_country: np.ndarray
     s_referrer: np.ndarray
     s_user_type: np.ndarray
-    s_ad: np.ndarray  # int16 campaign ad of sessions arriving from ads, -1 otherwise
+    s_ad: np.ndarray  # int16 campaign ad of sessions arriving from ads (their first event clicks it), -1 otherwise
     o_discount: np.ndarray  # int8 index into DISCOUNT_CODES, -1 when none
     cache: dict = field(default_factory=dict, repr=False)
 
@@ -129,7 +131,8 @@ def build_block(
         users0[~new_visit] = pool.sample_returning(n_cand - int(new_visit.sum()), slot_start_ms, rng)
         newcomer = np.where(rng.random(n_cand) < NEW_LOYAL_SHARE, LOYAL, PROSPECT)
         seg = np.where(new_visit, newcomer, pool.segment[users0]).astype(np.int8)
-        ev = funnel(world.catalog, world.campaigns, seg, rng)
+        referrer, s_ad = _arrivals(world, new_visit, users0, slot_start_ms, rng)
+        ev = funnel(world.catalog, world.campaigns, seg, s_ad, rng)
         if ev["sess"].shape[0] >= n_events:
             break
         n_cand = int(n_cand * 1.3) + 16
@@ -138,7 +141,12 @@ def build_block(
     n_sess = int(ev["sess"][-1]) + 1
     first = np.ones(n_events, dtype=bool)
     first[1:] = ev["sess"][1:] != ev["sess"][:-1]
-    gap = gaps(ev["etype"], first, rng)
+    referrer, s_ad = referrer[:n_sess], s_ad[:n_sess]
+    if first[-1] and s_ad[-1] >= 0:  # the cut left an arrival its click alone: a one-page direct visit instead
+        referrer[-1], s_ad[-1] = REF["direct"], -1
+        ev["etype"][-1], ev["prod"][-1], ev["ad"][-1] = ET["page_view"], -1, -1
+    arrival = first & (ev["etype"] == ET["ad_click"])  # only an arrival starts with a click
+    gap = gaps(ev["etype"], first, arrival, rng)
     offset = np.cumsum(gap)
     offset -= np.repeat(offset[first], np.bincount(ev["sess"], minlength=n_sess))
     duration = np.zeros(n_sess, dtype=np.int64)
@@ -159,6 +167,7 @@ def build_block(
     renumber[by_start] = np.arange(n_sess, dtype=np.int32)
     start, duration = start[by_start], duration[by_start]
     users0, seg, new_visit = users0[:n_sess][by_start], seg[:n_sess][by_start], new_visit[:n_sess][by_start]
+    referrer, s_ad = referrer[by_start], s_ad[by_start]
     sess = renumber[ev["sess"]]
     end = start + duration
 
@@ -172,19 +181,17 @@ def build_block(
     same_device = rng.random(n_sess) < SAME_DEVICE_SHARE
     device = np.where(same_device, pool.device[users], pick(device_shares(), n_sess, rng)).astype(np.int8)
     browser = np.where(device == pool.device[users], pool.browser[users], sample_browser(device, rng)).astype(np.int8)
-    ref_cdf = np.cumsum([[REFERRER_SHARES[t][r] for r in REFERRERS] for t in (NEW, RETURNING)], axis=1)
-    referrer = pick_rows(ref_cdf[(user_type == RETURNING).astype(np.int64)], rng).astype(np.int8)
-    retargeted = (start - pool.last_touch[users] <= RETARGET_DAYS * DAY_MS) & (rng.random(n_sess) < RETARGET_SHARE)
-    referrer[retargeted] = REF["ads"]
-    s_ad = np.where(referrer == REF["ads"], world.campaigns.sample_ads(n_sess, rng), -1).astype(np.int16)
 
-    # pages of browsing page views: landing page by referrer, then home/search/category
+    # pages of browsing page views: landing page by referrer (an arrival click is on it), then home/search/category
     etype, page = ev["etype"], ev["page"].copy()
-    todo = page < 0
-    landing = todo & first
+    clicked_in = np.flatnonzero(arrival)
+    landing = first.copy()
+    landing[clicked_in] = False
+    landing[clicked_in + 1] = True
     land_cdf = np.cumsum([LANDING_SHARES[r] for r in REFERRERS], axis=1)
     page[landing] = BROWSE_PAGES[pick_rows(land_cdf[referrer[sess[landing]]], rng)]
-    rest = todo & ~first
+    page[clicked_in] = page[clicked_in + 1]
+    rest = page < 0
     page[rest] = BROWSE_PAGES[pick(np.array(BROWSE_SHARES), int(rest.sum()), rng)]
 
     prod, ad = ev["prod"], ev["ad"]
@@ -210,12 +217,8 @@ def build_block(
     # campaign touches (arrivals from a campaign, clicks on sponsored listings) and purchases
     t_ms = start[sess] + offset
     pool.purchased(users[sess[etype == ET["purchase"]]])
-    clicked = etype == ET["ad_click"]
-    campaign_visit = referrer == REF["ads"]
-    pool.touch(
-        np.concatenate([users[campaign_visit], users[sess[clicked]]]),
-        np.concatenate([start[campaign_visit], t_ms[clicked]]),
-    )
+    clicked = etype == ET["ad_click"]  # an arrival from a campaign starts with a click
+    pool.touch(users[sess[clicked]], t_ms[clicked])
 
     # final order: by event time
     by_time = np.argsort(t_ms, kind="stable")
@@ -244,3 +247,19 @@ def build_block(
         s_ad=s_ad,
         o_discount=o_discount,
     )
+
+
+def _arrivals(
+    world: World, new_visit: np.ndarray, users0: np.ndarray, now_ms: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Referrer codes of candidate sessions and the campaign ad of those arriving from ads (-1 otherwise),
+    decided before their events: shares by user type (a first visit is a new user's, a return visit a
+    returning user's), and RETARGET_SHARE of the return visits of users ``users0`` who touched a
+    campaign within RETARGET_DAYS before ``now_ms`` come through a campaign (retargeting)."""
+    n = new_visit.shape[0]
+    ref_cdf = np.cumsum([[REFERRER_SHARES[t][r] for r in REFERRERS] for t in (NEW, RETURNING)], axis=1)
+    referrer = pick_rows(ref_cdf[(~new_visit).astype(np.int64)], rng).astype(np.int8)
+    touched = world.users.last_touch[users0] >= now_ms - RETARGET_DAYS * DAY_MS
+    referrer[~new_visit & touched & (rng.random(n) < RETARGET_SHARE)] = REF["ads"]
+    s_ad = np.where(referrer == REF["ads"], world.campaigns.sample_arrival_ads(n, rng), -1).astype(np.int16)
+    return referrer, s_ad

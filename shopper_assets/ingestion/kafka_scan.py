@@ -1,12 +1,17 @@
 """Turns consumed messages into landing lines and decides the hour each line lands in, vectorised.
 
 Each message becomes one line (its bytes and a ``\\n``) in the hour folder of its event_time, read
-exactly as the lake reads it (raw.event_time_sql, evaluated by DuckDB in UTC, as raw.routing_sql
+exactly as the lake reads it (raw.with_event_time, evaluated by DuckDB in UTC, as raw.routing_sql
 does), so the lander and raw_events agree on the hour. No message is parsed in Python on the hot
 path, and none is dropped: what the cleaning step will quarantine is still landed.
 
 * No readable event_time (not UTF-8, not JSON, no field, unparseable time): the hour of the
   message's Kafka timestamp; without one, the hour of the batch.
+* An event_time outside the hours a lake run can take (before SHOPPER_START_DATE, or more than
+  ``MAX_HOURS_AHEAD`` hours ahead of the clock, e.g. in 2099) is treated the same way, so no message
+  waits for a partition that will not exist for years: in the folder of the Kafka timestamp (or of
+  the batch) the cleaning step quarantines it as ``before_start_date`` or ``future_timestamp``. An
+  event less far ahead keeps its hour, and waits in the sensor's cursor for that hour's partition.
 * A raw newline byte would split a message into several lines. A message that parses as JSON is
   re-serialised compactly (its newlines were whitespace, or escaped inside strings); any other
   message has each ``\\n`` byte replaced by the two characters ``\\n``, which keeps it one line and
@@ -22,6 +27,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
 import duckdb
 import numpy as np
@@ -30,18 +36,20 @@ import pyarrow.compute as pc
 from confluent_kafka import Message
 
 from shopper_assets.contract.events import MAX_EVENT_BYTES
-from shopper_assets.lake.raw import event_time_sql
+from shopper_assets.lake.raw import with_event_time
+from shopper_assets.partitions import MAX_HOURS_AHEAD, first_hour
 
 HOUR_MS = 3_600_000
+EPOCH = datetime(1970, 1, 1)
 MAX_HOUR = 70_389_527  # 9999-12-31T23: the last hour a folder name (and datetime) can hold
 #: Facts of each line (a message + "\n"): event hour, UTF-8, looks like a JSON object.
 SCAN_SQL = f"""
-    SELECT CAST(floor(epoch({event_time_sql("s")}) / 3600) AS BIGINT) AS hour,
+    SELECT CAST(floor(epoch(event_ts) / 3600) AS BIGINT) AS hour,
            s IS NULL AS not_utf8,
            coalesce(CASE WHEN starts_with(s, '{{') AND ends_with(s, '}}' || chr(10)) THEN true
                          ELSE starts_with(ltrim(s), '{{') AND ends_with(rtrim(left(s, -1)), '}}')
                     END, false) AS object_like
-    FROM (SELECT try(decode(v)) AS s FROM lines) AS m
+    FROM ({with_event_time("SELECT try(decode(v)) AS s FROM lines", line="s")}) AS m
 """
 
 
@@ -93,10 +101,21 @@ def lines_of(values: list[bytes | None]) -> pa.LargeBinaryArray:
     )
 
 
+def landable_hours(batch_hour: int) -> tuple[int, int]:
+    """(first, last) epoch hour a message may land in by its own time: the first partition's hour up to
+    ``MAX_HOURS_AHEAD`` after the batch's (see module doc)."""
+    return int((first_hour() - EPOCH).total_seconds()) // 3600, batch_hour + MAX_HOURS_AHEAD
+
+
 def prepare(
-    values: list[bytes | None], messages: list[Message], batch_hour: int, con: duckdb.DuckDBPyConnection
+    values: list[bytes | None],
+    messages: list[Message],
+    batch_hour: int,
+    con: duckdb.DuckDBPyConnection,
+    landable: tuple[int, int] | None = None,
 ) -> Chunk:
-    """Lines, landing hours and malformed flags of some messages (see module doc)."""
+    """Lines, landing hours and malformed flags of some messages (see module doc); ``landable``: the
+    (first, last) hour a message may land in by its event_time (``landable_hours``), None for any."""
     lines = lines_of(values)
     n = len(lines)
     con.register("lines", pa.table({"v": lines}))
@@ -105,11 +124,12 @@ def prepare(
     hour = pc.fill_null(facts["hour"], -1).to_numpy(zero_copy_only=False).astype(np.int64)
     not_utf8 = facts["not_utf8"].to_numpy(zero_copy_only=False)
     object_like = facts["object_like"].to_numpy(zero_copy_only=False)
-    readable = (hour >= 0) & (hour <= MAX_HOUR) & ~not_utf8
+    first, last = landable or (0, MAX_HOUR)
+    readable = (hour >= first) & (hour <= min(last, MAX_HOUR)) & ~not_utf8
     unreadable = np.flatnonzero(~readable)
     if unreadable.size:  # rare on a healthy topic: Kafka timestamps read only for these
-        ts = np.array([messages[int(i)].timestamp()[1] for i in unreadable], dtype=np.int64)
-        hour[unreadable] = np.where(ts > 0, ts // HOUR_MS, batch_hour)
+        ts = np.array([messages[int(i)].timestamp()[1] for i in unreadable], dtype=np.int64) // HOUR_MS
+        hour[unreadable] = np.where((ts >= max(first, 0)) & (ts <= min(last, MAX_HOUR)), ts, batch_hour)
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[: n + 1]
     lengths = np.diff(offsets) - 1
     message_bytes = int(lengths.sum())
@@ -165,7 +185,7 @@ class ChunkScanner:
     def _prepare(self, values: list[bytes | None], messages: list[Message]) -> Chunk:
         if self._con is None:
             self._con = connect()
-        return prepare(values, messages, self.batch_hour, self._con)
+        return prepare(values, messages, self.batch_hour, self._con, landable_hours(self.batch_hour))
 
     def chunks(self) -> list[Chunk]:
         return [f.result() for f in self._chunks]

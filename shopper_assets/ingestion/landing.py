@@ -17,7 +17,7 @@ from dagster import ConfigurableResource
 from shopper_assets.contract.ad_spend import LANDING_PREFIX as AD_SPEND_PREFIX
 
 LANDING_PREFIX = "landing/events"
-LANDED_SUFFIXES = (".jsonl.gz", ".jsonl")
+LANDED_SUFFIXES = (".jsonl.gz", ".jsonl")  # what the event contract lands; other files are listed too (see below)
 AD_SPEND_SUFFIXES = (".csv", ".csv.gz")
 
 
@@ -45,7 +45,12 @@ class LandingZone(ConfigurableResource):
         return sorted(self.file_versions(hour))
 
     def file_versions(self, hour: datetime) -> dict[str, str]:
-        """The hour's files with a version that changes whenever a file is rewritten."""
+        """The hour's files with a version that changes whenever a file is rewritten.
+
+        Every file of the folder, whatever its name (except names starting with ``.``: writes in flight),
+        so a file that is not ``*.jsonl.gz`` or ``*.jsonl`` is not skipped without a word: the raw step
+        quarantines it as ``unsupported_file``.
+        """
         raise NotImplementedError
 
     def read_bytes(self, name: str) -> bytes:
@@ -87,7 +92,7 @@ class LocalLandingZone(LandingZone):
 
     def file_versions(self, hour: datetime) -> dict[str, str]:
         """Version: size and modification time in ns (writers replace files by rename, never in place)."""
-        return _versions(self.root, hour_folder(hour), LANDED_SUFFIXES)
+        return _versions(self.root, hour_folder(hour), None)
 
     def read_bytes(self, name: str) -> bytes:
         return (self.root / name).read_bytes()
@@ -107,13 +112,18 @@ class LocalLandingZone(LandingZone):
         return _write_durably(self.ad_spend_root, day_folder(day), filename, data)
 
 
-def _versions(root: Path, folder: str, suffixes: tuple[str, ...]) -> dict[str, str]:
-    """``folder/<name>`` → ``size:mtime_ns`` of the folder's files with the given suffixes."""
+def listed(name: str, suffixes: tuple[str, ...] | None) -> bool:
+    """A file a landing listing includes: not a write in flight (``.name``), with one of ``suffixes`` (None: any)."""
+    return not name.startswith(".") and (suffixes is None or name.endswith(suffixes))
+
+
+def _versions(root: Path, folder: str, suffixes: tuple[str, ...] | None) -> dict[str, str]:
+    """``folder/<name>`` → ``size:mtime_ns`` of the folder's files with the given suffixes (None: all)."""
     if not (root / folder).is_dir():
         return {}
     versions = {}
     for entry in os.scandir(root / folder):
-        if entry.name.endswith(suffixes) and entry.is_file():
+        if listed(entry.name, suffixes) and entry.is_file():
             st = entry.stat()
             versions[f"{folder}/{entry.name}"] = f"{st.st_size}:{st.st_mtime_ns}"
     return versions

@@ -9,6 +9,9 @@ text, invalid ones escaped in ``line`` with their exact bytes in ``raw_bytes``.
 
 from __future__ import annotations
 
+import zlib
+from dataclasses import dataclass
+
 import duckdb
 import numpy as np
 import pyarrow as pa
@@ -35,6 +38,85 @@ def decompress(payload: bytes, name: str) -> bytes:
         return igzip.decompress(payload)
     except Exception as exc:  # isal raises zlib-style errors
         raise ValueError(f"landing file {name} is not valid gzip: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Damage:
+    """What of a damaged gzip file could not be read (see ``decompress_recovering``)."""
+
+    error: str
+    compressed_bytes: int  # the file's size
+    unread_bytes: int  # compressed bytes after the damage that could not be decoded (0: the file is cut short)
+    decoded_bytes: int  # text recovered before the damage
+
+    def describe(self, name: str, lines: int, last_line_cut: bool) -> str:
+        """The quarantine detail of the file: what was recovered and, honestly, what was lost."""
+        if self.decoded_bytes == 0:
+            return f"landing file {name} is not valid gzip ({self.error}): nothing could be read"
+        complete = lines - last_line_cut
+        recovered = f"{complete:,} complete lines recovered from its first {self.decoded_bytes:,} bytes of text" + (
+            " and a last line cut by the damage (quarantined on its own)" if last_line_cut else ""
+        )
+        if "data check" in self.error:
+            lost = "its text does not match its checksum: some recovered lines may be altered (each is still checked)"
+        elif self.unread_bytes == 0:
+            lost = (
+                "the file ends early (cut short): lines after the cut are not in it, and how many is unknown "
+                "(the gzip trailer that records the size is in the missing part)"
+            )
+        else:
+            read = self.compressed_bytes - self.unread_bytes
+            estimate = round(self.unread_bytes * lines / read) if read else 0
+            lost = (
+                f"{self.unread_bytes:,} of its {self.compressed_bytes:,} compressed bytes after the damage could not "
+                f"be read: about {estimate:,} lines at the rate of the part read"
+            )
+        return f"landing file {name} is damaged ({self.error}): {recovered}; {lost}"
+
+
+_RECOVERY_CHUNK = 1 << 16
+_RECOVERY_STEP = 256  # after a failed chunk, it is fed again in pieces this small to keep what precedes the damage
+
+
+def decompress_recovering(payload: bytes, name: str) -> tuple[bytes, Damage | None]:
+    """``decompress``, except that a damaged gzip file gives everything before the damage, and what was lost.
+
+    A file cut short (a crashed writer, a partial upload) still holds every complete line before the cut;
+    a corrupt block loses the rest of its member. Only failed files take this slower path (zlib, chunk
+    by chunk, every gzip member in turn).
+    """
+    try:
+        return decompress(payload, name), None
+    except ValueError:
+        pass
+    out: list[bytes] = []
+    at = 0
+    while at < len(payload):
+        inflater = zlib.decompressobj(wbits=31)
+        while at < len(payload) and not inflater.eof:
+            chunk = payload[at : at + _RECOVERY_CHUNK]
+            before = inflater.copy()
+            try:
+                out.append(inflater.decompress(chunk))
+            except zlib.error as exc:
+                damaged_at = at + _feed_until_error(before, chunk, out)
+                return b"".join(out), Damage(str(exc), len(payload), len(payload) - damaged_at, sum(map(len, out)))
+            at += len(chunk)
+        if not inflater.eof:  # every byte read, and the stream wants more: cut short
+            out.append(inflater.flush())
+            return b"".join(out), Damage("the file ends inside its gzip stream", len(payload), 0, sum(map(len, out)))
+        at -= len(inflater.unused_data)  # the next member starts where this one ended
+    return b"".join(out), None
+
+
+def _feed_until_error(inflater, chunk: bytes, out: list[bytes]) -> int:
+    """Feed ``chunk`` in small pieces, keeping their text, up to the piece that fails; returns its offset."""
+    for i in range(0, len(chunk), _RECOVERY_STEP):
+        try:
+            out.append(inflater.decompress(chunk[i : i + _RECOVERY_STEP]))
+        except zlib.error:
+            return i
+    return len(chunk)
 
 
 def line_bounds(text: bytes) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,9 @@ byte) and ``.csv``/``.csv.gz`` (REES46, converted by ``rees46.convert_csv``), ex
 ``date`` into ``landing/ad_spend/date=D/`` (see ``ad_spend_drops.py``). Each event line goes to
 the landing folder of its event_time hour — read with the same pattern and cast as the raw
 routing, so a routed line is never "late" or "from the future" for the cleaning step; a line
-without a readable time goes to the file's earliest hour (or the object's LastModified hour).
+without a readable time goes to the file's earliest hour (or the object's LastModified hour), and
+so does a line whose time no partition holds for years (before SHOPPER_START_DATE, or more than
+``MAX_HOURS_AHEAD`` hours after the object was dropped): the cleaning step quarantines it there.
 
 Idempotent: a landed file is named from the source key and a hash of its content
 (``s3drop-<name>-<key hash>-<content hash>.jsonl.gz``), one per hour, so handling an object again
@@ -41,7 +43,9 @@ from shopper_assets.ingestion.ad_spend_drops import ad_spend_landing_name, split
 from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.ingestion.lines import decompress, join_groups, lines_table
 from shopper_assets.ingestion.rees46 import convert_csv
-from shopper_assets.lake.raw import event_time_sql
+from shopper_assets.lake.raw import with_event_time
+from shopper_assets.partitions import MAX_HOURS_AHEAD, first_hour
+from shopper_assets.storage.lake_store import sql_ts
 
 INCOMING_PREFIX = "incoming/"
 KINDS = {".jsonl.gz": "jsonl", ".jsonl": "jsonl", ".csv.gz": "csv", ".csv": "csv"}
@@ -226,15 +230,19 @@ def _exact_bytes(con: duckdb.DuckDBPyConnection, table: pa.Table) -> pa.Array:
 
 
 def _route(con: duckdb.DuckDBPyConnection, lines: pa.Array, fallback: datetime) -> list[tuple[datetime, pa.Buffer]]:
-    """Lines grouped by the hour of their event_time, each group as newline-terminated bytes."""
+    """Lines grouped by the hour of their event_time, each group as newline-terminated bytes (see module doc)."""
     if len(lines) == 0:
         return []
     con.register("_drop_out", pa.table({"b": lines, "n": np.arange(len(lines), dtype=np.int64)}))
     try:
-        hint = f"CAST(date_trunc('hour', {event_time_sql('s')}) AS TIMESTAMP)"
+        timed = with_event_time("SELECT *, try(decode(b)) AS s FROM _drop_out", line="s")
+        landable = f"BETWEEN {sql_ts(first_hour())} AND {sql_ts(fallback + timedelta(hours=MAX_HOURS_AHEAD))}"
         out = con.sql(
-            f"""WITH hinted AS (SELECT n, b, {hint} AS hour FROM (SELECT *, try(decode(b)) AS s FROM _drop_out))
-                SELECT coalesce(hour, min(hour) OVER (), TIMESTAMP '{fallback:%Y-%m-%d %H:%M:%S}') AS hour,
+            f"""WITH hinted AS (
+                    SELECT n, b, CASE WHEN h {landable} THEN h END AS hour
+                    FROM (SELECT n, b, CAST(date_trunc('hour', event_ts) AS TIMESTAMP) AS h FROM ({timed}))
+                )
+                SELECT coalesce(hour, min(hour) OVER (), {sql_ts(fallback)}) AS hour,
                        b || '\\x0A'::BLOB AS b
                 FROM hinted ORDER BY 1, n"""
         ).to_arrow_table()

@@ -26,6 +26,7 @@ from shopper_assets.ingestion.landing import (
     day_folder,
     hour_folder,
 )
+from shopper_assets.ingestion.landing import listed as listed_name
 
 
 @lru_cache(maxsize=8)
@@ -77,7 +78,7 @@ class S3LandingZone(LandingZone):
 
     def file_versions(self, hour: datetime) -> dict[str, str]:
         """Version: the object's ETag and size."""
-        return self._versions(self.prefix, hour_folder(hour), LANDED_SUFFIXES)
+        return self._versions(self.prefix, hour_folder(hour), None)
 
     def read_bytes(self, name: str) -> bytes:
         return self._read(self.key(name))
@@ -97,13 +98,13 @@ class S3LandingZone(LandingZone):
         check_file_name(filename, AD_SPEND_SUFFIXES)
         return self._put(self.ad_spend_prefix, f"{day_folder(day)}/{filename}", data)
 
-    def _versions(self, prefix: str, folder: str, suffixes: tuple[str, ...]) -> dict[str, str]:
-        """``folder/<name>`` → ``ETag:size`` of the objects directly in the folder with the given suffixes."""
+    def _versions(self, prefix: str, folder: str, suffixes: tuple[str, ...] | None) -> dict[str, str]:
+        """``folder/<name>`` → ``ETag:size`` of the objects directly in the folder (with ``suffixes``; None: any)."""
         listed = f"{prefix.rstrip('/')}/{folder}/"
         return {
             f"{folder}/{key[len(listed) :]}": f"{etag}:{size}"
             for key, (etag, size) in list_keys(self.client, self.bucket, listed).items()
-            if "/" not in key[len(listed) :] and key.endswith(suffixes)
+            if "/" not in key[len(listed) :] and listed_name(key[len(listed) :], suffixes)
         }
 
     def _read(self, key: str) -> bytes:

@@ -31,6 +31,7 @@ from shopper_assets.lake.hourly_stats import hour_figures, raw_rows_per_hour
 from shopper_assets.lake.pipeline import clean_window, ingest_raw
 from shopper_assets.partitions import hour_key, hourly_partitions, window_bounds
 from shopper_assets.quality.checks import CHECK_SPECS, CheckThresholds, run_all
+from shopper_assets.quality.landing_checks import LANDING_CHECK_SPEC, landing_reconciles
 from shopper_assets.settings import Settings
 from shopper_assets.storage.lake_store import LakeStore
 
@@ -48,6 +49,7 @@ landing_events = AssetSpec(
 
 class CleaningConfig(Config):
     max_quarantine_ratio: float = CheckThresholds.max_quarantine_ratio
+    min_quarantined_rows: int = CheckThresholds.min_quarantined_rows
     volume_history_days: int = CheckThresholds.volume_history_days
     volume_tolerance: float = CheckThresholds.volume_tolerance
 
@@ -90,7 +92,7 @@ class CleaningConfig(Config):
             description="Lines removed for a reason other than duplication, with the raw line and a reason code.",
         ),
     ],
-    check_specs=CHECK_SPECS,
+    check_specs=[LANDING_CHECK_SPEC, *CHECK_SPECS],
     partitions_def=hourly_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     can_subset=True,
@@ -107,15 +109,16 @@ def lake_step(context: AssetExecutionContext, config: CleaningConfig, landing: L
         )
     start, end = window_bounds(context.partition_time_window)
     if RAW in selected:
-        yield _land_raw(context, landing, lake, start, end)
+        yield from _land_raw(context, landing, lake, start, end)
     if cleaning:
         yield from _clean(context, config, lake, start, end)
 
 
-def _land_raw(context: AssetExecutionContext, landing: LandingZone, lake: LakeStore, start, end) -> MaterializeResult:
+def _land_raw(context: AssetExecutionContext, landing: LandingZone, lake: LakeStore, start, end):
     context.log.info(f"Landing lines for [{start}, {end}) with a {LATE_ARRIVAL_HOURS} h late-arrival window")
     with lake.session() as session:
         stats = ingest_raw(session, landing, start, end, LATE_ARRIVAL_HOURS)
+        landed = landing_reconciles(session, stats.versions, start, end, LATE_ARRIVAL_HOURS)
         per_hour = raw_rows_per_hour(session, start, end)
     for hour, rows in per_hour.items():  # each hour's materialization carries that hour's rows
         context.add_asset_metadata({"dagster/row_count": rows}, asset_key=RAW, partition_key=hour_key(hour))
@@ -124,7 +127,9 @@ def _land_raw(context: AssetExecutionContext, landing: LandingZone, lake: LakeSt
         f"read {stats.files_read} new or changed files, {stats.rows_added:,} lines added; "
         f"{stats.hours_appended} hours appended to, {stats.hours_rebuilt} rebuilt"
     )
-    return MaterializeResult(
+    if not landed.passed:
+        context.log.warning(f"landing_reconciles: {landed.description}")
+    yield MaterializeResult(
         asset_key=RAW,
         metadata={  # the run's figures (its window's); the hour's row count is added above
             "window_rows": stats.rows,
@@ -135,13 +140,20 @@ def _land_raw(context: AssetExecutionContext, landing: LandingZone, lake: LakeSt
             "hours_rebuilt": stats.hours_rebuilt,
             "landing_folders_read": stats.landing_hours,
             "lines_from_later_folders": stats.routed_from_later_folders,
+            # the landing reconciliation of the window's folders (its check has the detail)
+            "landed_lines": landed.metadata["lines"].value,
+            "landed_lines_waiting": landed.metadata["waiting_lines"].value,
+            "unreadable_files": landed.metadata["unreadable_file_count"].value,
         },
     )
+    if AssetCheckKey(RAW, LANDING_CHECK_SPEC.name) in context.selected_asset_check_keys:
+        yield landed
 
 
 def _clean(context: AssetExecutionContext, config: CleaningConfig, lake: LakeStore, start, end):
     thresholds = CheckThresholds(
         max_quarantine_ratio=config.max_quarantine_ratio,
+        min_quarantined_rows=config.min_quarantined_rows,
         volume_history_days=config.volume_history_days,
         volume_tolerance=config.volume_tolerance,
     )
@@ -179,7 +191,7 @@ def _clean(context: AssetExecutionContext, config: CleaningConfig, lake: LakeSto
         if selected_checks:
             for result in run_all(session, start, end, thresholds, LATE_ARRIVAL_HOURS):
                 if AssetCheckKey(result.asset_key or CLEANED, result.check_name) in selected_checks:
-                    yield result
+                    yield result if result.asset_key else result._replace(asset_key=CLEANED)
     lake.publish_to_warehouse()
 
 

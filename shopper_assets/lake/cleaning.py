@@ -21,7 +21,11 @@ from shopper_assets.contract.events import (
     SCHEMA_VERSION,
     QuarantineReason,
 )
+from shopper_assets.ingestion.landing import LANDED_SUFFIXES
+from shopper_assets.lake.raw import timestamp_sql
 from shopper_assets.lake.tables import CLEANED_EVENTS, QUARANTINED_EVENTS
+from shopper_assets.partitions import first_hour
+from shopper_assets.storage.lake_store import sql_ts
 
 # Type tags read off a fragment, per contract JSON type (the names DuckDB's json_type uses).
 _JSON_TYPES = {
@@ -31,6 +35,11 @@ _JSON_TYPES = {
 }
 _KNOWN_KEYS = [f.name for f in EVENT_FIELDS]
 _NUMERIC = [f for f in EVENT_FIELDS if f.json_type != "string"]
+_STRINGS = [f for f in EVENT_FIELDS if f.json_type == "string"]
+#: Identifiers: where present, they must identify something (not empty, not only white space).
+_IDS = [f for f in _STRINGS if f.name.endswith("_id")]
+_BLANK = r"[\s\p{Z}]*"  # nothing but white space (ASCII or Unicode separators)
+_ESCAPED_NUL = "\\u0000"  # how JSON writes U+0000, which no text column stores (Postgres text cannot)
 
 
 def _sql_tuple(values) -> str:
@@ -69,15 +78,24 @@ def _first(cases: list[tuple[str, str]]) -> str:
 
 
 def parse_sql(source: str) -> str:
-    """Each contract field's JSON fragment ``j_`` (for its type) and its text ``v_`` (for its value)."""
+    """Each contract field's JSON fragment ``j_`` (for its type) and its text ``v_`` (for its value), the
+    object's top-level ``keys``, how many of them are not contract fields (``n_extra``), and whether a
+    contract field is given twice (``repeated_field``: the line is ambiguous, quarantined). A key count
+    above the contract fields present plus the others means a repeat: cheaper than a distinct count,
+    which doubled the cleaning's time. (An unknown field given twice is kept as delivered.)"""
     paths = ", ".join(f"'$.\"{name}\"'" for name in _KNOWN_KEYS)
     columns = ", ".join(
         f"CAST(f[{i}] AS VARCHAR) AS j_{name}, s[{i}] AS v_{name}" for i, name in enumerate(_KNOWN_KEYS, start=1)
     )
+    present = " + ".join(f"CAST(f[{i}] IS NOT NULL AS INTEGER)" for i in range(1, len(_KNOWN_KEYS) + 1))
+    extra = f"len(list_filter(keys, lambda k: NOT list_contains({_sql_list(_KNOWN_KEYS)}, k)))"
     return f"""
-        SELECT * EXCLUDE (f, s), {columns}
+        SELECT * EXCLUDE (f, s), {columns}, len(keys) > {present} + n_extra AS repeated_field
         FROM (
+          SELECT *, {extra} AS n_extra
+          FROM (
             SELECT o.*,
+                   CASE WHEN is_object THEN json_keys(line) END AS keys,
                    CASE WHEN is_object THEN json_extract(line, [{paths}]) END AS f,
                    CASE WHEN is_object THEN json_extract_string(line, [{paths}]) END AS s
             FROM (
@@ -86,6 +104,7 @@ def parse_sql(source: str) -> str:
                        AND coalesce(json_valid(line) AND ltrim(line) LIKE '{{%', false) AS is_object
                 FROM ({source}) AS r
             ) AS o
+          ) AS k
         ) AS p
     """
 
@@ -122,6 +141,7 @@ def _fast_valid_sql() -> str:
             )
         else:
             checks.append(absent_ok)
+    checks.append("NOT repeated_field")
     checks.append(f"v_event_type IN {_sql_tuple(EVENT_TYPES)}")
     checks += [
         f"(v_{name} IS NULL OR v_{name} IN {_sql_tuple(values)})"
@@ -131,13 +151,32 @@ def _fast_valid_sql() -> str:
     checks += [
         f"(v_schema_version IS NULL OR v_schema_version = '{SCHEMA_VERSION}')",
         f"(v_currency IS NULL OR v_currency = '{DEFAULT_CURRENCY}' OR regexp_full_match(v_currency, '[A-Z]{{3}}'))",
-        "v_event_id <> ''",
+        *[_not_blank(f.name) for f in _IDS],
+        f"CASE WHEN contains(line, '{_ESCAPED_NUL}') THEN NOT ({_any_nul()}) ELSE true END",
         "event_time IS NOT NULL AND date_trunc('hour', event_time) = event_hour",
         f"(price IS NULL OR (price >= 0 AND {_decimals_ok('price')}))",
         "coalesce(quantity >= 1, true)",
         f"(discount_amount IS NULL OR (discount_amount >= 0 AND {_decimals_ok('discount_amount')}))",
     ]
     return "(is_object AND " + "\n        AND ".join(checks) + ")"
+
+
+def _not_blank(name: str) -> str:
+    """Absent, or not only white space: a printable ASCII first character settles it without the regex."""
+    v = f"v_{name}"
+    return (
+        f"CASE WHEN {v} IS NULL OR unicode({v}) BETWEEN 33 AND 126 THEN true "
+        f"ELSE NOT regexp_full_match({v}, '{_BLANK}') END"
+    )
+
+
+def _any_nul() -> str:
+    """Some string field's value holds U+0000 (only possible when the line has the escape ``\\u0000``)."""
+    return " OR ".join(f"coalesce(contains(v_{f.name}, chr(0)), false)" for f in _STRINGS)
+
+
+def _landed_name(column: str) -> str:
+    return " OR ".join(f"ends_with({column}, '{suffix}')" for suffix in LANDED_SUFFIXES)
 
 
 def _exact(name: str) -> str:
@@ -169,10 +208,16 @@ def _rules() -> list[tuple[str, QuarantineReason, str]]:
             f"{_present('discount_amount')} AND (discount_amount < 0 OR NOT {_exact('discount_amount')})",
             "discount_amount",
         ),
-        (f"{_present('event_id')} AND v_event_id = ''", "event_id"),
+        *[(f"{_present(f.name)} AND regexp_full_match(v_{f.name}, '{_BLANK}')", f"{f.name} is blank") for f in _IDS],
+        *[
+            (f"{_present(f.name)} AND contains(v_{f.name}, chr(0))", f"{f.name} holds a NUL character (U+0000)")
+            for f in _STRINGS
+        ],
     ]
     q = QuarantineReason
+    start = first_hour()
     return [
+        (f"line_number = 0 AND NOT ({_landed_name('source_file')})", q.UNSUPPORTED_FILE, "line"),
         ("line_number = 0", q.UNREADABLE_FILE, "line"),
         (
             f"strlen(line) > {MAX_EVENT_BYTES}",
@@ -185,6 +230,12 @@ def _rules() -> list[tuple[str, QuarantineReason, str]]:
             q.INVALID_JSON,
             "CASE WHEN line = '' THEN 'empty line' WHEN try_cast(line AS JSON) IS NULL THEN 'not JSON' "
             "ELSE 'JSON value is not an object' END",
+        ),
+        (
+            "repeated_field",
+            q.INVALID_JSON,
+            f"'key ' || (list_filter(keys, lambda k, i: list_contains({_sql_list(_KNOWN_KEYS)}, k) "
+            "AND list_position(keys, k) < i))[1] || ' appears more than once'",
         ),
         (f"{_first(missing_always)} IS NOT NULL", q.MISSING_REQUIRED_FIELD, _first(missing_always)),
         (f"{_first(wrong_type)} IS NOT NULL", q.INVALID_TYPE, _first(wrong_type)),
@@ -199,6 +250,11 @@ def _rules() -> list[tuple[str, QuarantineReason, str]]:
         (f"{_first(bad_value)} IS NOT NULL", q.INVALID_VALUE, _first(bad_value)),
         ("price < 0", q.NEGATIVE_PRICE, "CAST(price AS VARCHAR)"),
         ("quantity < 1", q.INVALID_QUANTITY, "CAST(quantity AS VARCHAR)"),
+        (
+            f"event_time < {sql_ts(start)}",
+            q.BEFORE_START_DATE,
+            f"'event_time ' || CAST(event_time AS VARCHAR) || ' is before SHOPPER_START_DATE, {start:%Y-%m-%d}'",
+        ),
         (
             "date_trunc('hour', event_time) > event_hour",
             q.FUTURE_TIMESTAMP,
@@ -229,7 +285,7 @@ def classify_sql(parsed: str) -> str:
     for f in EVENT_FIELDS:
         v = f"v_{f.name}"
         if f.name == "event_time":
-            expr = f"CAST(try_cast({v} AS TIMESTAMPTZ) AS TIMESTAMP)"
+            expr = f"CAST({timestamp_sql(v)} AS TIMESTAMP)"
         elif f.name == "currency":
             expr = f"coalesce({v}, '{DEFAULT_CURRENCY}')"
         elif f.name == "schema_version":
@@ -243,8 +299,7 @@ def classify_sql(parsed: str) -> str:
     without_known = "line"
     for name in _KNOWN_KEYS:  # json_remove takes one path
         without_known = f"json_remove({without_known}, '$.\"{name}\"')"
-    has_extra = f"len(list_filter(json_keys(line), lambda k: NOT list_contains({_sql_list(_KNOWN_KEYS)}, k))) > 0"
-    typed.append(f"CASE WHEN is_object AND {has_extra} THEN CAST({without_known} AS VARCHAR) END AS extra_fields")
+    typed.append(f"CASE WHEN is_object AND n_extra > 0 THEN CAST({without_known} AS VARCHAR) END AS extra_fields")
     typed_sql = ",\n               ".join(typed)
     return f"""
         SELECT *, {reason} AS reason, {detail} AS detail
@@ -272,13 +327,20 @@ def classified_sql(raw: str) -> str:
 
 
 def cleaned_rows_sql(classified: str) -> str:
-    """Valid events of a classified relation, one row per event_id (the first delivery wins)."""
+    """Valid events of a classified relation, one row per event_id and hour (the first delivery wins).
+
+    Per hour, so that a window's rows never depend on how its hours are grouped into runs: an event_id
+    delivered with event_times in two hours (a conflicting re-delivery, not a duplicate) is kept in
+    both, whichever run sees them, and the ``unique_event_id`` check fails naming both hours.
+    """
     cols = ", ".join(c if not c.startswith("_") else f"{c[1:]} AS {c}" for c in CLEANED_EVENTS.column_names)
     return f"""
         SELECT {cols}
         FROM ({classified}) AS c
         WHERE reason IS NULL
-        QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY landing_hour, source_file, line_number) = 1
+        QUALIFY row_number() OVER (
+            PARTITION BY event_hour, event_id ORDER BY landing_hour, source_file, line_number
+        ) = 1
     """
 
 
@@ -296,8 +358,15 @@ def rejected_rows_sql(classified: str) -> str:
 
     Columns: the quarantine table's plus ``event_time``.
     """
-    cols = ", ".join(
-        "CAST(now() AS TIMESTAMP) AS quarantined_at" if c == "quarantined_at" else c
-        for c in QUARANTINED_EVENTS.column_names
-    )
+    special = {
+        "quarantined_at": "CAST(now() AS TIMESTAMP) AS quarantined_at",
+        # Text columns never hold U+0000 (Postgres text cannot): replaced by U+FFFD, the exact bytes of
+        # such a line kept in raw_bytes, so the local lake and Postgres hold the same values.
+        "line": "replace(line, chr(0), chr(65533)) AS line",
+        "event_id": "replace(event_id, chr(0), chr(65533)) AS event_id",
+        "detail": "replace(detail, chr(0), chr(65533)) AS detail",
+        "raw_bytes": "CASE WHEN raw_bytes IS NULL AND contains(line, chr(0)) THEN encode(line) ELSE raw_bytes END"
+        " AS raw_bytes",
+    }
+    cols = ", ".join(special.get(c, c) for c in QUARANTINED_EVENTS.column_names)
     return f"SELECT {cols}, event_time FROM ({classified}) AS q WHERE reason IS NOT NULL"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -9,7 +10,7 @@ import pyarrow as pa
 
 from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.lake.cleaning import classified_sql, cleaned_rows_sql, leftovers_sql, rejected_rows_sql
-from shopper_assets.lake.raw import landed_reader, landing_hours_for, read_landed, routing_sql
+from shopper_assets.lake.raw import LandedBatch, landed_reader, landing_hours_for, read_landed, routing_sql
 from shopper_assets.lake.tables import QUARANTINED_EVENTS
 from shopper_assets.partitions import hours_in
 from shopper_assets.storage.lake_store import InputsByHour, LakeSession, consumed, sql_ts, window_filter
@@ -27,6 +28,7 @@ class RawStats:
     rows_added: int = 0
     hours_appended: int = 0  # hours that only gained the lines of new files
     hours_rebuilt: int = 0  # hours rewritten whole (first build, or an input changed or vanished)
+    versions: dict[datetime, dict[str, str]] = field(default_factory=dict)  # the folders' files as listed
 
 
 @dataclass
@@ -74,13 +76,15 @@ def ingest_raw(session: LakeSession, landing: LandingZone, start: datetime, end:
     added = 0
     if plan:
         folder_of = {name: folder for folder, files in versions.items() for name in files}
-        session.con.register("_landed", landed_reader(read_landed(landing, [(folder_of[n], n) for n in wanted])))
+        lines_in: dict[str, int] = {}  # per file read, its lines (the batches record them: landing_checks.py)
+        batches = _counted(read_landed(landing, [(folder_of[n], n) for n in wanted]), lines_in)
+        session.con.register("_landed", landed_reader(batches))
         try:
             routed = routing_sql("_landed", late_hours)
             if len(rebuild) == len(hours):  # a first build or a backfill: stream straight into the files
                 # every file of the hours' folders is wanted, so the window alone selects the lines
                 query = f"SELECT * FROM ({routed}) AS routed WHERE {window_filter(start, end)}"
-                added = session.replace_window("raw_events", start, end, query, plan)
+                added = session.replace_window("raw_events", start, end, query, plan, lines_in)
             else:  # which (hour, file) pairs each hour takes: all files for a rebuilt hour, new ones otherwise
                 wanted_pairs = {
                     "hour": pa.array([h for h, files in plan.items() for _ in files], pa.timestamp("us")),
@@ -91,7 +95,7 @@ def ingest_raw(session: LakeSession, landing: LandingZone, start: datetime, end:
                     SELECT routed.* FROM ({routed}) AS routed
                     SEMI JOIN _wanted ON routed.event_hour = _wanted.hour AND routed.source_file = _wanted.file
                 """
-                added = _write_mixed(session, "raw_events", query, plan, rebuild)
+                added = _write_mixed(session, "raw_events", query, plan, rebuild, lines_in)
         finally:
             session.con.unregister("_landed")
             session.con.unregister("_wanted")  # a no-op when it was not registered
@@ -108,7 +112,15 @@ def ingest_raw(session: LakeSession, landing: LandingZone, start: datetime, end:
         rows_added=added,
         hours_appended=len(plan) - len(rebuild),
         hours_rebuilt=len(rebuild),
+        versions=versions,
     )
+
+
+def _counted(batches: Iterator[LandedBatch], lines_in: dict[str, int]) -> Iterator[LandedBatch]:
+    """The batches, noting each file's lines in ``lines_in`` as it streams by (before its rows are written)."""
+    for batch in batches:
+        lines_in[batch.name] = batch.lines.num_rows
+        yield batch
 
 
 def clean_window(session: LakeSession, start: datetime, end: datetime) -> CleaningStats:
@@ -202,18 +214,20 @@ def _clean_new_parts(session: LakeSession, start: datetime, end: datetime, new_p
     con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS {classified_sql(session.scan_parts('raw_events', new_parts))}")
     try:
         cleaned = session.scan("cleaned_events", start, end)
-        kept = f"SELECT event_id, _landing_hour, _source_file, _line_number FROM ({cleaned})"
+        kept = f"SELECT event_hour, event_id, _landing_hour, _source_file, _line_number FROM ({cleaned})"
+        same = "n.event_hour = k.event_hour AND n.event_id = k.event_id"  # events are deduplicated per hour
         # A new line that comes before the kept row of its event_id would win a rebuild: rebuild.
         (earlier,) = con.execute(f"""
-            SELECT count(*) FROM _new AS n JOIN ({kept}) AS k ON n.event_id = k.event_id
+            SELECT count(*) FROM _new AS n JOIN ({kept}) AS k ON {same}
             WHERE n.reason IS NULL AND (n.landing_hour, n.source_file, n.line_number)
                                        < (k._landing_hour, k._source_file, k._line_number)
         """).fetchall()[0]
         if earlier:
             return None
-        fresh = f"SELECT n.* FROM _new AS n ANTI JOIN ({kept}) AS k ON n.event_id = k.event_id"
+        fresh = f"SELECT n.* FROM _new AS n ANTI JOIN ({kept}) AS k ON {same}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE _rejected AS {rejected_rows_sql('SELECT * FROM _new')}")
-        late_duplicates = _drop_late_duplicates(session, also_kept="SELECT event_id FROM _new WHERE reason IS NULL")
+        new_kept = "SELECT event_hour, event_id FROM _new WHERE reason IS NULL"
+        late_duplicates = _drop_late_duplicates(session, also_kept=new_kept)
         cols = ", ".join(QUARANTINED_EVENTS.column_names)
         session.append_window("quarantined_events", start, end, f"SELECT {cols} FROM _rejected", new_parts)
         session.append_window("cleaned_events", start, end, cleaned_rows_sql(fresh), new_parts)
@@ -224,9 +238,10 @@ def _clean_new_parts(session: LakeSession, start: datetime, end: datetime, new_p
 
 
 def _drop_late_duplicates(session: LakeSession, also_kept: str | None = None) -> int:
-    """Drop from ``_rejected`` the lines that arrived too late but whose event cleaned_events has.
+    """Drop from ``_rejected`` the lines that arrived too late but whose event cleaned_events has (at
+    the hour of their event_time).
 
-    ``also_kept``: event_ids of rows about to be added to cleaned_events in the same run.
+    ``also_kept``: (event_hour, event_id) of rows about to be added to cleaned_events in the same run.
     """
     con = session.con
     late_hours = [
@@ -238,28 +253,42 @@ def _drop_late_duplicates(session: LakeSession, also_kept: str | None = None) ->
     if not late_hours:
         return 0
     history = " UNION ALL ".join(
-        [f"SELECT event_id FROM ({session.scan('cleaned_events', h, h.replace(minute=59))})" for h in late_hours]
+        [
+            f"SELECT event_hour, event_id FROM ({session.scan('cleaned_events', h, h + timedelta(hours=1))})"
+            for h in late_hours
+        ]
         + ([also_kept] if also_kept else [])
     )
-    return con.execute(
-        f"DELETE FROM _rejected WHERE reason = 'late_beyond_lookback' AND event_id IN ({history})"
-    ).fetchall()[0][0]
+    return con.execute(f"""
+        DELETE FROM _rejected AS r WHERE reason = 'late_beyond_lookback' AND EXISTS (
+            SELECT 1 FROM ({history}) AS k
+            WHERE k.event_id = r.event_id AND k.event_hour = date_trunc('hour', r.event_time)
+        )
+    """).fetchall()[0][0]
 
 
-def _write_mixed(session: LakeSession, table: str, query: str, plan: InputsByHour, rebuild: list[datetime]) -> int:
+def _write_mixed(
+    session: LakeSession,
+    table: str,
+    query: str,
+    plan: InputsByHour,
+    rebuild: list[datetime],
+    lines_in: dict[str, int] | None = None,
+) -> int:
     """Rebuild some hours whole and append to the others, from one (small) set of rows."""
     session.con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS {query}")
     try:
         written = 0
         for hour in rebuild:
             one_hour = f"SELECT * FROM _rows WHERE event_hour = {sql_ts(hour)}"
-            written += session.replace_window(table, hour, hour + timedelta(hours=1), one_hour, {hour: plan[hour]})
+            one = {hour: plan[hour]}
+            written += session.replace_window(table, hour, hour + timedelta(hours=1), one_hour, one, lines_in)
         appends = {h: inputs for h, inputs in plan.items() if h not in rebuild}
         if appends:
             listed = ", ".join(sql_ts(h) for h in appends)
             first, last = min(appends), max(appends) + timedelta(hours=1)
             rows = f"SELECT * FROM _rows WHERE event_hour IN ({listed})"
-            written += session.append_window(table, first, last, rows, appends)
+            written += session.append_window(table, first, last, rows, appends, lines_in)
         return written
     finally:
         session.con.execute("DROP TABLE IF EXISTS _rows")

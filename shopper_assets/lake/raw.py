@@ -16,26 +16,84 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
-from shopper_assets.ingestion.landing import LandingZone
-from shopper_assets.ingestion.lines import LINE_SCHEMA, decompress, lines_table
-from shopper_assets.partitions import hours_in
+from shopper_assets.ingestion.landing import LANDED_SUFFIXES, LandingZone
+from shopper_assets.ingestion.lines import LINE_SCHEMA, decompress_recovering, lines_table
+from shopper_assets.partitions import first_hour, hours_in
+from shopper_assets.storage.lake_store import sql_ts
 
 EVENT_TIME_KEY = '"event_time":"'
-EVENT_TIME_PATTERN = r'"event_time"\s*:\s*"([^"]{10,40})"'
+#: ISO-8601 with an offset, as the contract requires: a date and a time, then Z or +hh:mm (+hhmm, +hh).
+#: A date alone, a time without an offset or any other spelling is not a timestamp of the contract.
+TIMESTAMP_PATTERN = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"  # date, time
+    r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)"  # offset
+)
+
+
+def timestamp_sql(text: str) -> str:
+    """SQL for a contract timestamp text as TIMESTAMPTZ; NULL for any other spelling or an impossible time.
+
+    The one definition of a valid ``event_time``: routing (here, the Kafka lander, S3 drops) and the
+    cleaning step all read it with this, so they agree on every line.
+    """
+    return f"CASE WHEN regexp_full_match({text}, '{TIMESTAMP_PATTERN}') THEN try_cast({text} AS TIMESTAMPTZ) END"
+
+
+def _searched(line: str, pos: str) -> str:
+    """The substring search at ``pos`` found the top-level key: the line starts an object and no ``{`` or
+    ``[`` (a nested value that could hold the key) comes before it."""
+    before = f"substr({line}, 2, {pos} - 2)"
+    return f"{pos} > 0 AND starts_with({line}, '{{') AND strpos({before}, '{{') = 0 AND strpos({before}, '[') = 0"
+
+
+def _found(line: str, pos: str) -> str:
+    """The text after the key up to the next quote (the value, when it holds no escape)."""
+    return f"split_part(substr({line}, {pos} + {len(EVENT_TIME_KEY)}, 64), '\"', 1)"
+
+
+def _plain(value: str) -> str:
+    """The value was read whole (shorter than the 64 characters looked at) and holds no escape."""
+    return f"strlen({value}) < 63 AND strpos({value}, '\\') = 0"
+
+
+def _parsed(line: str) -> str:
+    return f"try(json_extract_string({line}, '$.event_time'))"
+
+
+def with_event_time(relation: str, line: str = "line", column: str = "event_ts") -> str:
+    """``relation`` with one more column: the TIMESTAMPTZ of each line's top-level ``event_time`` (NULL when
+    it has none of the contract's form), as a JSON parser reads it.
+
+    Most lines are the compact JSON the producers write, with ``event_time`` among the first keys; for
+    them a substring search gives the value without parsing the line. The search is used only where it
+    provably finds the top-level key (``_searched``: no nested value before it) and the value whole
+    (``_plain``); any other line is parsed (of a repeated key the parser reads the first, as the cleaning
+    step does, which quarantines such lines). Each piece is a column, computed once per line.
+    """
+    return f"""
+        SELECT * EXCLUDE (_et_pos, _et_found, _et_text), {timestamp_sql("_et_text")} AS {column}
+        FROM (
+            SELECT *, CASE WHEN _et_found IS NOT NULL AND {_plain("_et_found")} THEN _et_found
+                           ELSE {_parsed(line)} END AS _et_text
+            FROM (
+                SELECT *, CASE WHEN {_searched(line, "_et_pos")} THEN {_found(line, "_et_pos")} END AS _et_found
+                FROM (SELECT *, strpos({line}, '{EVENT_TIME_KEY}') AS _et_pos FROM ({relation}) AS lines) AS p
+            ) AS f
+        ) AS t
+    """
+
+
+def event_time_text_sql(line: str) -> str:
+    """The text ``with_event_time`` reads, as one expression (for a single value; the relation form is the
+    fast one, since DuckDB computes a repeated sub-expression once per use)."""
+    pos = f"strpos({line}, '{EVENT_TIME_KEY}')"
+    found = _found(line, pos)
+    return f"CASE WHEN {_searched(line, pos)} AND {_plain(found)} THEN {found} ELSE {_parsed(line)} END"
 
 
 def event_time_sql(line: str) -> str:
-    """SQL for the event_time of a text line (TIMESTAMPTZ, NULL if unreadable), found without parsing JSON.
-
-    A substring search finds the compact spelling; the regular expression runs only for other
-    spellings. The cleaning step parses the line properly and checks the hour this routed it to.
-    """
-    at = f"strpos({line}, '{EVENT_TIME_KEY}')"
-    text = (
-        f"CASE WHEN {at} > 0 THEN split_part(substr({line}, {at} + {len(EVENT_TIME_KEY)}, 41), '\"', 1) "
-        f"ELSE regexp_extract({line}, '{EVENT_TIME_PATTERN}', 1) END"
-    )
-    return f"try_cast(CASE WHEN strlen({text}) BETWEEN 10 AND 40 THEN {text} END AS TIMESTAMPTZ)"
+    """SQL for the event_time of one text value (TIMESTAMPTZ, NULL if it has none of the contract's form)."""
+    return timestamp_sql(event_time_text_sql(line))
 
 
 @dataclass(frozen=True)
@@ -54,27 +112,37 @@ def read_landed(landing: LandingZone, files: Iterable[tuple[datetime, str]], wor
     """The given landed files, as (landing hour, name), each as a table of lines, in the order given.
 
     Files are fetched and decompressed ``workers`` at a time (isal releases the GIL) with at most
-    ``workers + 1`` files in memory. A file that cannot be decompressed becomes one line numbered 0
-    carrying the error, which the cleaning step quarantines as ``unreadable_file``.
+    ``workers + 1`` files in memory. A file that cannot be read in full adds one line numbered 0
+    carrying what went wrong, which the cleaning step quarantines: ``unreadable_file`` for a damaged
+    gzip file (its lines before the damage are kept: see ``decompress_recovering``), ``unsupported_file``
+    for a name that is not ``*.jsonl.gz`` or ``*.jsonl`` (not read).
     """
     jobs = list(files)
 
     def load(job: tuple[datetime, str]) -> LandedBatch:
         hour, name = job
-        try:
-            text = decompress(landing.read_bytes(name), name)
-        except ValueError as exc:
-            return LandedBatch(hour, name, _unreadable(name, str(exc)))
-        return LandedBatch(hour, name, lines_table(name, text))
+        if not name.endswith(LANDED_SUFFIXES):
+            wanted = " or ".join(f"*{s}" for s in LANDED_SUFFIXES)
+            return LandedBatch(hour, name, _whole_file(name, f"{name} is not a landing file ({wanted}): not read"))
+        text, damage = decompress_recovering(landing.read_bytes(name), name)
+        lines = lines_table(name, text)
+        if damage is not None:
+            cut = bool(text) and not text.endswith(b"\n")
+            lines = pa.concat_tables([_whole_file(name, damage.describe(name, lines.num_rows, cut)), lines])
+        return LandedBatch(hour, name, lines)
 
     yield from _bounded_map(load, jobs, workers)
 
 
-def _unreadable(name: str, error: str) -> pa.Table:
-    return pa.table(
-        {"source_file": pa.array([name]).dictionary_encode(), "line_number": [0], "line": [error], "raw_bytes": [None]},
-        schema=LINE_SCHEMA,
-    )
+def _whole_file(name: str, problem: str) -> pa.Table:
+    """The line numbered 0 that stands for the whole file and says what is wrong with it."""
+    columns = {
+        "source_file": pa.array([name]).dictionary_encode(),
+        "line_number": [0],
+        "line": [problem],
+        "raw_bytes": [None],
+    }
+    return pa.table(columns, schema=LINE_SCHEMA)
 
 
 def _bounded_map(fn: Callable, items: list, workers: int) -> Iterator:
@@ -102,12 +170,19 @@ def landed_reader(batches: Iterator[LandedBatch]) -> pa.RecordBatchReader:
 
 
 def routing_sql(lines: str, late_hours: int) -> str:
-    """raw_events rows for a relation of landed lines, each routed to its event hour (see module doc)."""
-    hint = f"CAST(date_trunc('hour', {event_time_sql('line')}) AS TIMESTAMP)"
+    """raw_events rows for a relation of landed lines, each routed to its event hour (see module doc).
+
+    Never to an hour before the first partition (SHOPPER_START_DATE): such a line stays in its folder's
+    hour, where the cleaning step quarantines it as ``before_start_date``.
+    """
     return f"""
         SELECT CASE WHEN hint <= landing_hour AND hint >= landing_hour - INTERVAL {int(late_hours)} HOUR
+                         AND hint >= {sql_ts(first_hour())}
                     THEN hint ELSE landing_hour END AS event_hour,
                landing_hour, source_file, line_number, line, raw_bytes,
                CAST(now() AS TIMESTAMP) AS ingested_at
-        FROM (SELECT *, {hint} AS hint FROM {lines}) AS b
+        FROM (
+            SELECT *, CAST(date_trunc('hour', event_ts) AS TIMESTAMP) AS hint
+            FROM ({with_event_time(f"SELECT * FROM {lines}")}) AS e
+        ) AS b
     """

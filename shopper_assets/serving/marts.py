@@ -2,8 +2,8 @@
 
 Names and contract columns come from CONTRACT.md ("KPI marts" in `kpi_daily`'s definition, and
 "Analytics marts"); a mart may have more columns than listed, and readers pass them through. A mart
-that does not exist yet (the analytics marts before their models are merged and built) is simply
-absent from a published version, and every reader says so with :func:`not_built_message`.
+that is not built yet (e.g. the whole-history marts before their asset is first materialized) is
+simply absent from a published version, and every reader says so with :func:`not_built_message`.
 """
 
 from __future__ import annotations

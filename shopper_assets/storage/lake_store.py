@@ -28,6 +28,8 @@ import duckdb
 from dagster import ConfigurableResource
 
 from shopper_assets.lake.tables import LAKE_TABLES, PARTITION_COLUMN, LakeTable
+from shopper_assets.sql_text import glob_literal, literal
+from shopper_assets.storage.scratch import Scratch
 
 PARTS_MANIFEST = "_parts.json"  # per partition folder: its write batches (see Batch)
 
@@ -46,14 +48,24 @@ class Batch:
     # What the asset checks counted on this batch's rows (see quality/checks.py), once they have:
     # the checks of a partition add up its batches' tallies, so a micro-batch is checked on its own.
     tallies: dict | None = field(default=None, compare=False)
+    # raw_events: per landing file read, [lines in the file, lines of it in this partition], so every
+    # landed line can be accounted for from the manifests alone (quality/landing_checks.py)
+    lines: dict[str, list[int]] | None = field(default=None, compare=False)
 
     def to_json(self) -> dict:
         data = {"parts": list(self.parts), "inputs": self.inputs}
+        if self.lines is not None:
+            data["lines"] = self.lines
         return data if self.tallies is None else {**data, "tallies": self.tallies}
 
     @classmethod
     def from_json(cls, data: dict) -> Batch:
-        return cls(parts=tuple(data["parts"]), inputs=dict(data["inputs"]), tallies=data.get("tallies"))
+        return cls(
+            parts=tuple(data["parts"]),
+            inputs=dict(data["inputs"]),
+            tallies=data.get("tallies"),
+            lines=data.get("lines"),
+        )
 
 
 InputsByHour = dict[datetime, dict[str, str]]
@@ -106,7 +118,7 @@ def parquet_relation(spec: LakeTable, files: list[Path]) -> str:
     """SQL relation with the rows of the given Parquet files, typed as the table declares."""
     if not files:
         return empty_relation(spec)
-    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    listed = ", ".join(literal(f) for f in files)
     return typed_select(spec, f"SELECT * FROM read_parquet([{listed}])")
 
 
@@ -120,12 +132,15 @@ class LakeSession:
 
     Remote stores subclass it and override the two hooks: ``fetch`` brings a window's partition
     files into the local root before a scan, ``publish`` ships freshly swapped partitions out
-    (e.g. to S3, and the cleaned layer into the warehouse).
+    (e.g. to S3, and the cleaned layer into the warehouse). Staged writes and swapped-out
+    partitions live in the session's ``scratch`` folder, which a killed run cannot leave behind
+    (see storage/scratch.py).
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, root: Path):
+    def __init__(self, con: duckdb.DuckDBPyConnection, root: Path, scratch: Scratch):
         self.con = con
         self.root = root
+        self.scratch = scratch
 
     def fetch(self, table: str, hours: list[datetime]) -> None:
         """Make the partitions of ``hours`` present under ``root`` (nothing to do locally)."""
@@ -157,6 +172,11 @@ class LakeSession:
         if {p for b in listed for p in b.parts} != set(self.part_names(table, hour)):
             return None
         return listed
+
+    def manifest(self, table: str, hour: datetime) -> list[Batch] | None:
+        """What ``batches`` says, for a partition this session need not read (a remote store reads
+        only the manifest, not the part files)."""
+        return self.batches(table, hour)
 
     def part_names(self, table: str, hour: datetime) -> list[str]:
         """The part files of one partition, by name."""
@@ -191,31 +211,56 @@ class LakeSession:
         self.publish(table, list(inputs))
 
     def replace_window(
-        self, table: str, start: datetime, end: datetime, query: str, inputs: InputsByHour | None = None
+        self,
+        table: str,
+        start: datetime,
+        end: datetime,
+        query: str,
+        inputs: InputsByHour | None = None,
+        input_lines: dict[str, int] | None = None,
     ) -> int:
         """Replace the partitions of ``table`` in [start, end) with the rows of ``query``.
 
-        ``inputs`` records, per hour, what the rows were made from (see ``Batch``). Rows are written
+        ``inputs`` records, per hour, what the rows were made from (see ``Batch``); with
+        ``input_lines`` (lines per input file), each batch also records how many of its rows came from
+        each input (``Batch.lines``, counted on the rows' ``source_file``). Rows are written
         to a staging folder first (parallel Parquet writer), then each hour's folder is swapped in;
         an hour with no rows is emptied, so re-materializing never leaves leftovers. A row outside
         the window aborts the write before anything is swapped.
         """
-        return self._write(table, start, end, query, inputs or {}, append=False)
+        return self._write(table, start, end, query, inputs or {}, append=False, input_lines=input_lines)
 
-    def append_window(self, table: str, start: datetime, end: datetime, query: str, inputs: InputsByHour) -> int:
+    def append_window(
+        self,
+        table: str,
+        start: datetime,
+        end: datetime,
+        query: str,
+        inputs: InputsByHour,
+        input_lines: dict[str, int] | None = None,
+    ) -> int:
         """Add the rows of ``query`` to the partitions of ``table`` in [start, end) as new part files.
 
         The parts already there are kept as they are (hard links into the staged folder, which is
         swapped in whole, so readers and a crash see the old partition or the new one). Only hours
-        named in ``inputs`` are touched; each gains one batch recording ``inputs[hour]``.
+        named in ``inputs`` are touched; each gains one batch recording ``inputs[hour]`` (and
+        ``input_lines``, as in ``replace_window``).
         """
-        return self._write(table, start, end, query, inputs, append=True)
+        return self._write(table, start, end, query, inputs, append=True, input_lines=input_lines)
 
-    def _write(self, table: str, start: datetime, end: datetime, query: str, inputs: InputsByHour, append: bool) -> int:
+    def _write(
+        self,
+        table: str,
+        start: datetime,
+        end: datetime,
+        query: str,
+        inputs: InputsByHour,
+        append: bool,
+        input_lines: dict[str, int] | None = None,
+    ) -> int:
         spec = LAKE_TABLES[table]
         column = spec.partition_column
-        staging = self.root / "_staging" / f"{table}-{uuid.uuid4().hex}"
-        staging.parent.mkdir(parents=True, exist_ok=True)
+        staging = self.scratch.folder(table)
         every = spec.partitions_in(start, end)
         hours = [h for h in every if h in inputs] if append else every
         inside = window_filter(start, end, column)
@@ -230,7 +275,7 @@ class LakeSession:
                 f"""COPY (
                         SELECT *, strftime({column}, '%Y-%m-%d') AS date{hour}
                         FROM ({typed_select(spec, query)}) AS rows WHERE {guard}
-                    ) TO '{staging}' (FORMAT parquet, PARTITION_BY ({folders}), COMPRESSION zstd,
+                    ) TO {literal(staging)} (FORMAT parquet, PARTITION_BY ({folders}), COMPRESSION zstd,
                                      FILENAME_PATTERN 'part-{{i}}')"""
             ).fetchall()[0][0]
             for hour in hours:
@@ -248,7 +293,9 @@ class LakeSession:
                         raise RuntimeError(f"{table} {hour:%Y-%m-%d %H}:00 has no trustworthy manifest; rebuild it")
                     for old in (p for b in batches for p in b.parts):
                         link_or_copy(self.root / partition_path(table, hour) / old, staged / old)
-                batches.append(Batch(parts=tuple(parts), inputs=dict(inputs.get(hour, {}))))
+                made_from = dict(inputs.get(hour, {}))
+                lines = None if input_lines is None else self._lines_by_input(staged, parts, made_from, input_lines)
+                batches.append(Batch(parts=tuple(parts), inputs=made_from, lines=lines))
                 _write_manifest(staged, batches)
                 self._swap(staged, self.root / partition_path(table, hour))
         finally:
@@ -256,11 +303,22 @@ class LakeSession:
         self.publish(table, hours)
         return int(written)
 
+    def _lines_by_input(
+        self, staged: Path, parts: list[str], made_from: dict[str, str], input_lines: dict[str, int]
+    ) -> dict[str, list[int]]:
+        """[lines of the input, rows of it in these parts] per input of a staged batch."""
+        counted = {}
+        if parts:
+            listed = ", ".join(literal(staged / p) for p in parts)
+            counted = dict(
+                self.con.execute(f"SELECT source_file, count(*) FROM read_parquet([{listed}]) GROUP BY 1").fetchall()
+            )
+        return {name: [input_lines.get(name, 0), counted.get(name, 0)] for name in made_from}
+
     def _swap(self, staged: Path, target: Path) -> None:
         """Swap one partition folder in; the old one leaves the table's tree before it is deleted."""
-        trash = self.root / "_staging" / f"trash-{uuid.uuid4().hex}"
+        trash = self.scratch.folder("trash")
         if target.exists():
-            trash.parent.mkdir(parents=True, exist_ok=True)
             target.rename(trash)
         if staged.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -269,6 +327,21 @@ class LakeSession:
 
     def count(self, table: str, start: datetime, end: datetime) -> int:
         return self.con.execute(f"SELECT count(*) FROM ({self.scan(table, start, end)})").fetchall()[0][0]
+
+
+@contextmanager
+def compute_engine(scratch: Scratch, memory_limit: str, threads: int) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-process DuckDB connection in UTC that spills into the session's scratch folder."""
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"SET memory_limit = {literal(memory_limit)}")
+        con.execute(f"SET temp_directory = {literal(scratch.path / 'spill')}")
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        yield con
+    finally:
+        con.close()
 
 
 class LakeStore(ConfigurableResource):
@@ -298,17 +371,8 @@ class LocalLakeStore(LakeStore):
 
     @contextmanager
     def session(self) -> Iterator[LakeSession]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect()
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            con.execute(f"SET memory_limit = '{self.memory_limit}'")
-            con.execute(f"SET temp_directory = '{self.root / '_tmp'}'")
-            if self.threads:
-                con.execute(f"SET threads = {int(self.threads)}")
-            yield LakeSession(con, self.root)
-        finally:
-            con.close()
+        with Scratch(self.root) as scratch, compute_engine(scratch, self.memory_limit, self.threads) as con:
+            yield LakeSession(con, self.root, scratch)
 
     def publish_to_warehouse(self) -> None:
         """``lake.<table>`` views in the DuckDB warehouse over all partition files, for every lake table.
@@ -318,8 +382,8 @@ class LocalLakeStore(LakeStore):
         only reads the catalog, read-only, and never takes the file's write lock. Readers of the
         marts use the published copy (serving/), but an ad-hoc reader holding the warehouse open
         read-only then still leaves lake runs alone. An empty schema file per table keeps a view
-        bound before its first partition exists: the
-        ad-spend views exist (empty, typed) even when no ad spend was ever landed, so dbt builds.
+        bound before its first partition exists: the ad-spend views
+        exist (empty, typed) even when no ad spend was ever landed, so dbt builds.
         """
         Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
         views = {}
@@ -328,8 +392,9 @@ class LocalLakeStore(LakeStore):
             if not schema_file.exists():
                 schema_file.parent.mkdir(parents=True, exist_ok=True)
                 with duckdb.connect() as con:
-                    con.execute(f"COPY ({empty_relation(spec)}) TO '{schema_file}' (FORMAT parquet)")
-            views[name] = typed_select(spec, f"SELECT * FROM read_parquet('{self.root / name}/**/*.parquet')")
+                    con.execute(f"COPY ({empty_relation(spec)}) TO {literal(schema_file)} (FORMAT parquet)")
+            files = f"SELECT * FROM read_parquet({glob_literal(self.root / name, '**/*.parquet')})"
+            views[name] = typed_select(spec, files)
         digest = "shopper:" + hashlib.sha256(json.dumps(views, sort_keys=True).encode()).hexdigest()[:16]
         if self._views_are(digest, list(views)):
             return
@@ -337,7 +402,7 @@ class LocalLakeStore(LakeStore):
             con.execute("CREATE SCHEMA IF NOT EXISTS lake")
             for name, select in views.items():
                 con.execute(f"CREATE OR REPLACE VIEW lake.{name} AS {select}")
-                con.execute(f"COMMENT ON VIEW lake.{name} IS '{digest}'")
+                con.execute(f"COMMENT ON VIEW lake.{name} IS {literal(digest)}")
 
     def _views_are(self, digest: str, names: list[str]) -> bool:
         """Whether the warehouse holds the lake views with this digest (read-only look)."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from botocore.exceptions import ClientError
 from dagster import EnvVar
 from pydantic import Field, PrivateAttr
 
@@ -35,12 +35,15 @@ from shopper_assets.lake.tables import LAKE_TABLES
 from shopper_assets.storage import postgres_warehouse as pg
 from shopper_assets.storage.lake_store import (
     PARTS_MANIFEST,
+    Batch,
     LakeSession,
     LakeStore,
+    compute_engine,
     link_or_copy,
     partition_path,
     write_text_atomically,
 )
+from shopper_assets.storage.scratch import Scratch
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +54,8 @@ MANIFEST = "_s3_manifest.json"  # per cached hour folder: object name → [ETag,
 class S3LakeSession(LakeSession):
     """A LakeSession whose root is a local cache of ``s3://<bucket>/<prefix>/``."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, root: Path, store: S3LakeStore):
-        super().__init__(con, root)
+    def __init__(self, con: duckdb.DuckDBPyConnection, root: Path, scratch: Scratch, store: S3LakeStore):
+        super().__init__(con, root, scratch)
         self.store = store
         self.client = store.client
         self._fresh: set[tuple[str, datetime]] = set()  # partitions known to match S3 in this session
@@ -89,8 +92,8 @@ class S3LakeSession(LakeSession):
         local = {p.name for p in _partition_files(folder)}
         if cached == remote and local == set(remote) and _sizes_match(folder, remote):
             return 0
-        staged = self.root / "_staging" / f"fetch-{uuid.uuid4().hex}"
-        staged.mkdir(parents=True)
+        staged = self.scratch.folder("fetch")
+        staged.mkdir()
         manifest, downloaded = {}, 0
         try:
             for name, (etag, size) in sorted(remote.items()):
@@ -109,6 +112,21 @@ class S3LakeSession(LakeSession):
         finally:
             shutil.rmtree(staged, ignore_errors=True)
         return downloaded
+
+    def manifest(self, table: str, hour: datetime) -> list[Batch] | None:
+        """The partition's write batches, read from its manifest object alone (no part file is fetched)."""
+        if (table, hour) in self._fresh:
+            return self.batches(table, hour)
+        try:
+            body = self.client.get_object(Bucket=self.store.bucket, Key=self._prefix(table, hour) + PARTS_MANIFEST)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return [] if not list_keys(self.client, self.store.bucket, self._prefix(table, hour)) else None
+            raise
+        try:
+            return [Batch.from_json(b) for b in json.loads(body["Body"].read())["batches"]]
+        except (ValueError, KeyError, TypeError):
+            return None
 
     def publish(self, table: str, hours: list[datetime]) -> None:
         """Upload the freshly swapped hours, drop their stale objects, load the warehouse tables."""
@@ -211,19 +229,9 @@ class S3LakeStore(LakeStore):
 
     @contextmanager
     def session(self) -> Iterator[S3LakeSession]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        spill = self.root / "_tmp" / uuid.uuid4().hex  # per session: runs sharing the cache never share spill files
-        con = duckdb.connect()
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            con.execute(f"SET memory_limit = '{self.memory_limit}'")
-            con.execute(f"SET temp_directory = '{spill}'")
-            if self.threads:
-                con.execute(f"SET threads = {int(self.threads)}")
-            yield S3LakeSession(con, self.root, self)
-        finally:
-            con.close()
-            shutil.rmtree(spill, ignore_errors=True)
+        # runs may share the cache: each session stages and spills in its own scratch folder
+        with Scratch(self.root) as scratch, compute_engine(scratch, self.memory_limit, self.threads) as con:
+            yield S3LakeSession(con, self.root, scratch, self)
 
     def publish_to_warehouse(self) -> None:
         """Make sure the warehouse tables (``pg.WAREHOUSE_TABLES``) exist for dbt-postgres, typed, even

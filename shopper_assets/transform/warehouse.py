@@ -17,6 +17,7 @@ import pyarrow as pa
 from shopper_assets.contract.ad_spend import AD_SPEND_COLUMNS
 from shopper_assets.contract.events import CLEANED_COLUMNS, EVENT_FIELDS
 from shopper_assets.lake.tables import DATA_QUALITY, DATA_QUALITY_LOSSES
+from shopper_assets.sql_text import literal
 
 LAKE_SCHEMA = "lake"
 CLEANED_TABLE = f"{LAKE_SCHEMA}.cleaned_events"
@@ -54,7 +55,7 @@ def _select_cleaned(view: str, source_file: str, first_line: int) -> str:
         f"{hour} AS event_hour",
         "CAST(NULL AS VARCHAR) AS extra_fields",
         f"{hour} AS _landing_hour",
-        f"'{source_file}' AS _source_file",
+        f"{literal(source_file)} AS _source_file",
         f"CAST({first_line} + row_number() OVER () AS BIGINT) AS _line_number",
     ]
     names = [n for n, _ in CLEANED_COLUMNS]

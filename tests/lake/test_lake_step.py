@@ -12,6 +12,7 @@ from shopper_assets.demo import partition_range_tags
 from shopper_assets.deployments import resources_for
 from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.quality.checks import CHECK_SPECS
+from shopper_assets.quality.landing_checks import LANDING_CHECK_SPEC
 from shopper_assets.settings import Settings
 from tests.conftest import write_landing_file
 from tests.lake.events import event
@@ -43,7 +44,7 @@ def test_one_step_lands_cleans_and_checks_the_hour(data_dir: Path):
     assert len(result.get_step_success_events()) == 1  # raw, clean and checks: one step, one pool slot
     assert materialized(result) == {RAW, CLEANED, QUARANTINED}
     checks = result.get_asset_check_evaluations()
-    assert {c.check_name for c in checks} == {s.name for s in CHECK_SPECS}
+    assert {c.check_name for c in checks} == {s.name for s in [LANDING_CHECK_SPEC, *CHECK_SPECS]}
     assert all(c.passed for c in checks)
     rows = {
         e.asset_key: e.materialization.metadata["dagster/row_count"].value

@@ -35,7 +35,7 @@ def tick(instance: DagsterInstance, cursor: str | None, destinations: AlertDesti
 
 
 def broken_hour(data_dir: Path):
-    write_landing_file(data_dir, HOUR, "a.jsonl.gz", [event(at=HOUR) for _ in range(10)] + ["nope"] * 10)
+    write_landing_file(data_dir, HOUR, "a.jsonl.gz", [event(at=HOUR) for _ in range(10)] + ["nope"] * 60)
     return materialize(
         [landing_events, lake_step],
         selection=AssetSelection.assets(lake_step),

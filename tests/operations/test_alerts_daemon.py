@@ -179,7 +179,7 @@ def _lake_run(root: Path, hour: datetime, lake: LocalLakeStore | None = None):
 def test_a_file_of_invalid_lines_alerts_once_and_its_fix_resolves(platform: Platform):
     root = platform.root
     write_landing_file(root, CHECK_HOUR, "good.jsonl.gz", [event(at=CHECK_HOUR) for _ in range(50)])
-    bad = write_landing_file(root, CHECK_HOUR, "bad.jsonl.gz", [f"not json {i}" for i in range(20)])
+    bad = write_landing_file(root, CHECK_HOUR, "bad.jsonl.gz", [f"not json {i}" for i in range(60)])
 
     failed = _lake_run(root, CHECK_HOUR)
     broken_at = time.time()

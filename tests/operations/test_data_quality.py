@@ -123,14 +123,14 @@ def test_a_dirty_day_scores_exactly_what_the_generator_broke(data_dir: Path):
 def test_a_day_with_a_failing_blocking_check_says_which(data_dir: Path):
     hour = datetime(2026, 11, 20, 9)
     write_landing_file(data_dir, hour, "good.jsonl.gz", [event(at=hour) for _ in range(40)])
-    write_landing_file(data_dir, hour, "bad.jsonl.gz", [f"not json {i}" for i in range(10)])
-    assert not lake_run().success  # quarantine_ratio (10 of 50 lines) blocks
+    write_landing_file(data_dir, hour, "bad.jsonl.gz", [f"not json {i}" for i in range(60)])
+    assert not lake_run().success  # quarantine_ratio (60 of 100 lines, at least 50 quarantined) blocks
 
     meta = metadata(score_run(), SCORE)
-    assert (meta["landed_lines"], meta["clean_events"], meta["quarantined_lines"]) == (50, 40, 10)
-    assert meta["dq_score"] == pytest.approx(0.8)
+    assert (meta["landed_lines"], meta["clean_events"], meta["quarantined_lines"]) == (100, 40, 60)
+    assert meta["dq_score"] == pytest.approx(0.4)
     assert meta["checks_failed"] == 1 and meta["failed_checks"] == "quarantine_ratio"
-    assert meta["lost_by_reason"] == {"invalid_json": 10, "duplicate": 0}
+    assert meta["lost_by_reason"] == {"invalid_json": 60, "duplicate": 0}
 
 
 def test_a_day_without_lines_has_no_score(data_dir: Path):

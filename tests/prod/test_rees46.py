@@ -68,7 +68,8 @@ def test_conversion_keeps_ids_exact_and_is_deterministic():
     assert events[8]["category_id"] is None and events[7]["page"] == "cart"
 
 
-def test_rees46_drop_to_warehouse(s3, bucket, landing, make_store, pg_url):
+def test_rees46_drop_to_warehouse(s3, bucket, landing, make_store, pg_url, monkeypatch):
+    monkeypatch.setenv("SHOPPER_START_DATE", "2019-10-01")  # historical data needs it (README)
     s3.put_object(Bucket=bucket, Key="incoming/rees46/2019-Oct-sample.csv.gz", Body=gzip.compress(CSV))
     report = process_incoming(s3, bucket, landing, None, 10)
     assert report.errors == [] and report.lines == 15 and report.bad_rows == 4

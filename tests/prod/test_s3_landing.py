@@ -24,15 +24,21 @@ def test_round_trip_and_layout(landing: S3LandingZone, s3, bucket: str):
     assert landing.list_files(datetime(2026, 11, 20, 14)) == []
 
 
-def test_same_name_replaces_and_listing_is_sorted_and_filtered(landing: S3LandingZone, s3, bucket: str):
+def test_same_name_replaces_and_listing_is_sorted_and_keeps_other_names(landing: S3LandingZone, s3, bucket: str):
+    """Every file directly in the hour folder is listed, whatever its name: the raw step quarantines one
+    that is not *.jsonl.gz or *.jsonl (unsupported_file) rather than skip it without a word."""
     landing.write_file(HOUR, "b.jsonl", b"old\n")
     landing.write_file(HOUR, "b.jsonl", b"new\n")
     landing.write_file(HOUR, "a.jsonl.gz", gzip.compress(b"x\n"))
     folder = "landing/events/date=2026-11-20/hour=13/"
-    s3.put_object(Bucket=bucket, Key=folder + "notes.txt", Body=b"ignored")
+    s3.put_object(Bucket=bucket, Key=folder + "notes.txt", Body=b"listed, quarantined by the raw step")
     s3.put_object(Bucket=bucket, Key=folder + "nested/c.jsonl", Body=b"ignored")
     s3.put_object(Bucket=bucket, Key="landing/events/date=2026-11-20/hour=130/d.jsonl", Body=b"ignored")
-    assert landing.list_files(HOUR) == ["date=2026-11-20/hour=13/a.jsonl.gz", "date=2026-11-20/hour=13/b.jsonl"]
+    assert landing.list_files(HOUR) == [
+        "date=2026-11-20/hour=13/a.jsonl.gz",
+        "date=2026-11-20/hour=13/b.jsonl",
+        "date=2026-11-20/hour=13/notes.txt",
+    ]
     assert landing.read_bytes("date=2026-11-20/hour=13/b.jsonl") == b"new\n"
 
 

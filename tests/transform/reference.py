@@ -24,18 +24,20 @@ def session_days(df: pd.DataFrame) -> pd.DataFrame:
         step=df.event_type.map(FUNNEL).fillna(0).astype(int),
         is_purchase=df.event_type == "purchase",
         is_page_view=df.event_type == "page_view",
+        is_ad=df.event_type.isin(["ad_impression", "ad_click"]),
     )
     g = d.groupby(["event_date", "session_id"])
     out = g.agg(
         events=("event_id", "size"),
         page_views=("is_page_view", "sum"),
+        ad_events=("is_ad", "sum"),
         purchases=("is_purchase", "sum"),
         first=("event_time", "min"),
         last=("event_time", "max"),
         max_step=("step", "max"),
     ).reset_index()
     out["duration"] = (out["last"] - out["first"]).dt.total_seconds()
-    out["bounced"] = (out.events == 1) & (out.page_views == 1)
+    out["bounced"] = (out.events - out.ad_events == 1) & (out.page_views == 1)  # ad events aside
     return out
 
 

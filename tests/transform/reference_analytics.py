@@ -43,6 +43,65 @@ LOOKBACK_DAYS = 7
 LATE_HOURS = 6
 LTV_HIGH, LTV_MEDIUM = 0.9, 0.6
 TOP_N, MIN_ORDERS = 10, 3
+#: How each mart is compared with its reference (see tests/transform/helpers.assert_matches): the
+#: key columns, the exact ones, money (mart column -> reference cents) and ratios.
+COMPARE: dict[str, dict] = {
+    "customer_ltv": {
+        "keys": ["user_id"],
+        "exact": ["orders", "is_repeat", "first_order_date", "last_order_date", "ltv_tier"],
+        "money": {"revenue": "revenue_cents"},
+        "ratios": ["revenue_percentile"],
+    },
+    "cohort_retention": {
+        "keys": ["cohort_week", "weeks_since"],
+        "exact": ["cohort_users", "active_users"],
+        "money": {},
+        "ratios": ["retention_rate"],
+    },
+    "revenue_monthly": {
+        "keys": ["month"],
+        "exact": ["orders", "days_with_events"],
+        "money": {"revenue": "revenue_cents"},
+        "ratios": ["mom_growth"],
+    },
+    "revenue_by_weekday": {
+        "keys": ["weekday"],
+        "exact": ["orders", "days_with_events"],
+        "money": {"revenue": "revenue_cents"},
+        "ratios": ["avg_daily_revenue"],
+    },
+    "top_brands_daily": {
+        "keys": ["event_date", "brand"],
+        "exact": ["orders", "units", "rank"],
+        "money": {"revenue": "revenue_cents"},
+        "ratios": [],
+    },
+    "cart_abandonment_daily": {
+        "keys": ["event_date"],
+        "exact": ["sessions", "carts", "abandoned_carts", "abandoned_at_checkout"],
+        "money": {},
+        "ratios": ["abandonment_rate"],
+    },
+    "order_attribution": {
+        "keys": ["order_id", "model", "campaign_id"],
+        "exact": ["order_date"],
+        "money": {},
+        "ratios": ["credit", "attributed_revenue"],
+    },
+    "campaign_performance_daily": {
+        "keys": ["event_date", "campaign_id"],
+        "exact": ["impressions", "clicks", "arrival_clicks", "attributed_orders"],
+        "money": {"spend": "spend_cents", "attributed_revenue": "attributed_cents"},
+        "ratios": ["ctr", "roas", "cpa"],
+    },
+    "product_recommendations": {
+        "keys": ["product_id", "recommended_product_id"],
+        "exact": ["rank", "orders_together"],
+        "money": {},
+        "ratios": ["support", "confidence", "lift"],
+    },
+}
+
 _FOLDER = re.compile(r"date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/")
 
 
@@ -321,11 +380,28 @@ def order_attribution(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def campaign_performance_daily(df: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
-    ads = df[df.campaign_id.notna()].assign(
-        impressions=lambda x: x.event_type == "ad_impression", clicks=lambda x: x.event_type == "ad_click"
+def arrival_clicks(df: pd.DataFrame) -> pd.Series:
+    """Whether each event is an arrival click: an ad_click that is the first event of its session's
+    day slice and carries the campaign the slice's non-ad events carry."""
+    non_ad = df[~df.event_type.isin(AD_EVENTS) & df.campaign_id.notna()]
+    arrival = non_ad.groupby(["session_id", "event_date"]).campaign_id.min().rename("arrival_campaign")
+    first = df.groupby(["session_id", "event_date"]).event_time.min().rename("first_time")
+    slices = df[["session_id", "event_date"]].join(arrival, on=["session_id", "event_date"])
+    slices = slices.join(first, on=["session_id", "event_date"])
+    return (
+        (df.event_type == "ad_click")
+        & (df.campaign_id == slices.arrival_campaign)
+        & (df.event_time == slices.first_time)
     )
-    activity = ads.groupby(["event_date", "campaign_id"])[["impressions", "clicks"]].sum()
+
+
+def campaign_performance_daily(df: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
+    ads = df.assign(
+        impressions=lambda x: x.event_type == "ad_impression",
+        clicks=lambda x: x.event_type == "ad_click",
+        arrival_clicks=arrival_clicks(df),
+    )[lambda x: x.campaign_id.notna()]
+    activity = ads.groupby(["event_date", "campaign_id"])[["impressions", "clicks", "arrival_clicks"]].sum()
     cost = (
         spend.rename(columns={"spend_date": "event_date"})
         .groupby(["event_date", "campaign_id"])
@@ -339,8 +415,9 @@ def campaign_performance_daily(df: pd.DataFrame, spend: pd.DataFrame) -> pd.Data
         .agg(attributed_orders=("order_id", "size"), attributed_cents=("revenue_cents", "sum"))
     )
     out = activity.join(cost, how="outer").join(attributed, how="outer").reset_index()
-    out = out.fillna({"impressions": 0, "clicks": 0, "spend_cents": 0, "attributed_orders": 0, "attributed_cents": 0})
-    out["ctr"] = out.clicks / out.impressions.where(out.impressions > 0)
+    zero = ("impressions", "clicks", "arrival_clicks", "spend_cents", "attributed_orders", "attributed_cents")
+    out = out.fillna(dict.fromkeys(zero, 0))
+    out["ctr"] = (out.clicks - out.arrival_clicks) / out.impressions.where(out.impressions > 0)
     out["roas"] = out.attributed_cents / out.spend_cents.where(out.spend_cents > 0)
     out["cpa"] = out.spend_cents / 100 / out.attributed_orders.where(out.attributed_orders > 0)
     return out

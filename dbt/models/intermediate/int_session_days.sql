@@ -17,6 +17,7 @@ select
     max(event_time) as last_event_time,
     count(*) as events,
     count(*) filter (where event_type = 'page_view') as page_views,
+    count(*) filter (where event_type in ('ad_impression', 'ad_click')) as ad_events,
     count(*) filter (where event_type = 'add_to_cart') as add_to_carts,
     count(*) filter (where event_type = 'checkout') as checkouts,
     count(*) filter (where event_type = 'purchase') as purchase_lines,

@@ -11,10 +11,11 @@ import streamlit as st
 
 from shopper_assets.serving import queries
 from shopper_assets.serving.dashboard.common import View, count, empty, money, page, pct, ratio
-from shopper_assets.serving.marts import ATTRIBUTION_MODELS
+from shopper_assets.serving.marts import ATTRIBUTION_MODELS, LTV_TIERS
 
 FUNNEL_STEPS = ("page_view", "product_view", "add_to_cart", "checkout", "purchase")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+NO_CAMPAIGN = "(none)"  # order_attribution's campaign of orders no campaign touched (CONTRACT.md)
 
 
 def _chart(chart: alt.Chart) -> None:
@@ -219,8 +220,9 @@ def funnel() -> None:
         steps["of_previous"] = steps["sessions"] / steps["sessions"].shift(1)
         for column, row in zip(st.columns(len(FUNNEL_STEPS)), steps.itertuples(), strict=True):
             step_rate = pct(row.of_previous) if row.Index else None  # share of the step before
-            column.metric(f"Sessions: {row.step}", count(row.sessions), step_rate, delta_color="off")
-        _chart(alt.Chart(steps).mark_bar().encode(x=alt.X("step:N", sort=list(FUNNEL_STEPS)), y="sessions:Q"))
+            column.metric(f"Sessions: {row.step}", count(row.sessions), step_rate, delta_color="off", delta_arrow="off")
+        step_axis = alt.X("step:N", sort=list(FUNNEL_STEPS), axis=alt.Axis(labelAngle=0))
+        _chart(alt.Chart(steps).mark_bar().encode(x=step_axis, y="sessions:Q"))
         st.subheader("Cart abandonment")
         if view.has("cart_abandonment_daily"):
             _cart_abandonment(view)
@@ -261,7 +263,7 @@ def _lifetime_value(view: View) -> None:
     c.metric("Revenue per customer", money(ratio(tiers["revenue"].sum(), buyers)))
     left, right = st.columns(2)
     with left:
-        tier_axis = alt.X("ltv_tier:N", sort=["high", "medium", "low"])
+        tier_axis = alt.X("ltv_tier:N", title="LTV tier", sort=list(LTV_TIERS), axis=alt.Axis(labelAngle=0))
         _chart(alt.Chart(tiers).mark_bar().encode(x=tier_axis, y="customers:Q"))
     with right:
         table = {
@@ -274,6 +276,7 @@ def _lifetime_value(view: View) -> None:
 
 
 COHORT_WEEKS = 12
+COHORT_ROW_PX = 36
 
 
 def _cohort_retention(view: View) -> None:
@@ -286,17 +289,18 @@ def _cohort_retention(view: View) -> None:
         f"Share of each week's new users active again N weeks later (the cohorts of the {COHORT_WEEKS} weeks "
         f"up to {view.end})."
     )
-    heat = (
-        alt.Chart(cohorts)
-        .mark_rect()
-        .encode(
-            x="weeks_since:O",
-            y=alt.Y("yearmonthdate(cohort_week):O", title="cohort week"),
-            color=alt.Color("retention_rate:Q", scale=alt.Scale(scheme="blues")),
-            tooltip=["cohort_week:T", "weeks_since:O", "active_users:Q", "cohort_users:Q", "retention_rate:Q"],
-        )
+    cells = alt.Chart(cohorts).encode(
+        x=alt.X("weeks_since:O", title="weeks since the cohort's first week", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("yearmonthdate(cohort_week):O", title="cohort week"),
+        tooltip=["cohort_week:T", "weeks_since:O", "active_users:Q", "cohort_users:Q", "retention_rate:Q"],
     )
-    _chart(heat)
+    rate = alt.Color("retention_rate:Q", title="retention", scale=alt.Scale(scheme="blues", domain=[0, 1]))
+    labels = cells.mark_text(baseline="middle").encode(
+        text=alt.Text("retention_rate:Q", format=".1%"),
+        color=alt.condition("datum.retention_rate > 0.5", alt.value("white"), alt.value("black")),
+    )
+    # a fixed height per cohort row: in the default height a few cohorts are squeezed into slivers
+    _chart((cells.mark_rect().encode(color=rate) + labels).properties(height=alt.Step(COHORT_ROW_PX)))
 
 
 def marketing() -> None:
@@ -322,8 +326,14 @@ def _campaigns(view: View) -> None:
     a.metric("Ad spend", money(spend))
     b.metric("Attributed revenue (last touch)", money(revenue))
     c.metric("ROAS", _times(ratio(revenue, spend)))
-    bars = perf.melt(id_vars="campaign_id", value_vars=["spend", "attributed_revenue"], var_name="measure")
-    _chart(alt.Chart(bars).mark_bar().encode(x="value:Q", y="campaign_id:N", color="measure:N", yOffset="measure:N"))
+    # one chart each: revenue is often a hundred times the spend, which would vanish on a shared axis
+    by_revenue = alt.Y("campaign_id:N", title="campaign", sort=list(perf["campaign_id"]))
+    for column, (measure, title) in zip(
+        st.columns(2), (("spend", "Ad spend"), ("attributed_revenue", "Attributed revenue (last touch)")), strict=True
+    ):
+        with column:
+            st.markdown(f"**{title}** per campaign")
+            _chart(alt.Chart(perf).mark_bar().encode(x=alt.X(f"{measure}:Q", title=f"{title} ($)"), y=by_revenue))
 
     def pairs(a: str, b: str):
         return zip(perf[a], perf[b], strict=True)
@@ -335,7 +345,7 @@ def _campaigns(view: View) -> None:
         "CTR": [pct(ratio(c, i)) for c, i in pairs("clicks", "impressions")],
         "spend": perf["spend"].map(money),
         "CPC": [money(ratio(s, c)) for s, c in pairs("spend", "clicks")],
-        "orders": perf["attributed_orders"].map(lambda v: f"{v:,.2f}"),
+        "orders": perf["attributed_orders"].map(count),
         "revenue": perf["attributed_revenue"].map(money),
         "ROAS": [_times(ratio(r, s)) for r, s in pairs("attributed_revenue", "spend")],
     }
@@ -347,22 +357,34 @@ def _times(value) -> str:
 
 
 def _attribution(view: View) -> None:
-    st.caption("Revenue credited to each campaign by each model (all orders in order_attribution).")
     summary = pd.DataFrame(queries.attribution_summary(view.snapshot))
     if summary.empty:
         st.info("order_attribution has no orders yet.")
         return
     models = [m for m in ATTRIBUTION_MODELS if m in set(summary["model"])]
-    _chart(
-        alt.Chart(summary)
-        .mark_bar()
-        .encode(
-            x="attributed_revenue:Q",
-            y="campaign_id:N",
-            color=alt.Color("model:N", sort=models),
-            yOffset=alt.YOffset("model:N", sort=models),
+    untouched = summary[summary["campaign_id"] == NO_CAMPAIGN].head(1)  # the same orders under every model
+    st.caption(
+        "Revenue credited to each campaign by each model (all orders in order_attribution)."
+        + (
+            f" Orders without a campaign touch in the lookback ({count(untouched['orders'].iloc[0])} orders, "
+            f"{money(untouched['attributed_revenue'].iloc[0])}) are credited to {NO_CAMPAIGN}: in the table, "
+            "not in the chart."
+            if not untouched.empty
+            else ""
         )
     )
+    campaigns = summary[summary["campaign_id"] != NO_CAMPAIGN]
+    if not campaigns.empty:
+        _chart(
+            alt.Chart(campaigns)
+            .mark_bar()
+            .encode(
+                x=alt.X("attributed_revenue:Q", title="attributed revenue ($)"),
+                y=alt.Y("campaign_id:N", title="campaign"),
+                color=alt.Color("model:N", sort=models),
+                yOffset=alt.YOffset("model:N", sort=models),
+            )
+        )
     pivot = summary.pivot_table(index="campaign_id", columns="model", values="attributed_revenue", aggfunc="sum")
     pivot = pivot.reindex(columns=models).fillna(0).map(money).reset_index()
     st.table(pivot.rename(columns={"campaign_id": "campaign"}), hide_index=True)

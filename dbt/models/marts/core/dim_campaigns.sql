@@ -7,7 +7,8 @@ select
     count(*) as active_days,
     sum(impressions) as impressions,
     sum(clicks) as clicks,
-    {{ safe_ratio('sum(clicks)', 'sum(impressions)') }} as click_through_rate,
+    sum(arrival_clicks) as arrival_clicks,
+    {{ safe_ratio('sum(clicks) - sum(arrival_clicks)', 'sum(impressions)') }} as click_through_rate,
     sum(events) as events
 from {{ ref('int_campaign_days') }}
 group by campaign_id

@@ -16,7 +16,7 @@ sessions as (
         count(*) as sessions,
         sum(events) as events,
         count(*) filter (where purchase_lines > 0) as converted_sessions,
-        count(*) filter (where events = 1 and page_views = 1) as bounced_sessions,
+        count(*) filter (where events - ad_events = 1 and page_views = 1) as bounced_sessions,
         avg({{ seconds_between('first_event_time', 'last_event_time') }}) as avg_session_duration_seconds
     from {{ ref('int_session_days') }}
     where {{ window_filter('event_date') }}

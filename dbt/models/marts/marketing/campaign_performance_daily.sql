@@ -12,7 +12,7 @@
     or attributed orders. Same widened window as order_attribution, whose credits it reads. -#}
 {%- set lookback = var('attribution_lookback_days') | int %}
 with activity as (
-    select event_date, campaign_id, impressions, clicks
+    select event_date, campaign_id, impressions, clicks, arrival_clicks
     from {{ ref('int_campaign_days') }}
     where {{ window_filter('event_date', before=1, after=lookback) }}
 ),
@@ -56,6 +56,7 @@ joined as (
         d.campaign_id,
         coalesce(a.impressions, 0) as impressions,
         coalesce(a.clicks, 0) as clicks,
+        coalesce(a.arrival_clicks, 0) as arrival_clicks,
         coalesce(s.spend, 0) as spend,
         s.reported_impressions,
         s.reported_clicks,
@@ -74,7 +75,8 @@ select
     {{ surrogate_key(['campaign_id']) }} as campaign_key,
     impressions,
     clicks,
-    {{ safe_ratio('clicks', 'impressions') }} as ctr,
+    arrival_clicks,
+    {{ safe_ratio('clicks - arrival_clicks', 'impressions') }} as ctr,
     spend,
     {{ safe_ratio('spend', 'clicks') }} as cpc,
     attributed_orders,
