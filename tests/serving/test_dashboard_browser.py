@@ -214,7 +214,7 @@ def test_pages_say_what_is_not_built_yet(chromium, partial: Deployment, tmp_path
     with dashboard_server(partial.root, tmp_path) as server:
         customers = Page(chromium, server.url + "/customers", "not-built-customers", charts=0)
         marketing = Page(chromium, server.url + "/marketing", "not-built-marketing", charts=0)
-        overview = Page(chromium, server.url + "/", "not-built-overview", charts=3)
+        overview = Page(chromium, server.url + "/", "not-built-overview", charts=4)
     for page, marts in (
         (customers, ("customer_ltv", "cohort_retention")),
         (marketing, ("campaign_performance_daily", "order_attribution")),
@@ -224,8 +224,9 @@ def test_pages_say_what_is_not_built_yet(chromium, partial: Deployment, tmp_path
         assert len(page.alerts) == len(marts)
         for alert, mart in zip(page.alerts, marts, strict=True):
             assert f"{mart} is not built yet (run" in alert
-    assert overview.metrics["Revenue"][0].startswith("$")  # the KPI marts are there
-    assert len(overview.marks) == 3 and all(overview.marks)
+    assert overview.metrics["Revenue"][0].startswith("$")  # the KPI and data-quality marts are there
+    assert any(label.startswith("DQ score ") for label in overview.metrics)
+    assert len(overview.marks) == 4 and all(overview.marks)  # DQ score, revenue, orders, orders per hour
 
 
 def test_nothing_published_says_what_to_run(chromium, tmp_path: Path):
