@@ -147,6 +147,7 @@ def landing_reconciles(
             "waiting": MetadataValue.json(a.waiting[:SHOWN]),
             "lost": MetadataValue.json(a.lost[:SHOWN]),
             "unreadable_files": MetadataValue.json(a.unreadable[:SHOWN]),
+            "window_hours": len(hours_in(start, end)),  # as the other lake checks: the run's window
         },
     )
 

@@ -32,7 +32,7 @@ from tests.serving import browser
 from tests.serving.servers import SHOPPER, local_env
 
 DAYS = [date(2026, 10, 24) + timedelta(days=n) for n in range(10)]
-EVENTS_PER_DAY = 8_000
+EVENTS_PER_DAY = 20_000  # ~1,100 orders: enough for products with several recommendations (min 3 orders a pair)
 
 #: the served marts the whole-history asset builds, and those of the marketing models
 WHOLE_HISTORY = tuple(sorted({key.to_user_string() for key in shopper_history_dbt_assets.keys} & set(SERVED)))

@@ -15,6 +15,7 @@ import duckdb
 import httpx
 import pytest
 
+from shopper_assets.serving.api import MAX_LIMIT
 from shopper_assets.serving.local import LocalServing
 from shopper_assets.serving.marts import ATTRIBUTION_MODELS, SERVED
 from tests.serving.conftest import DAYS, WHOLE_HISTORY, Deployment
@@ -107,7 +108,11 @@ ENDPOINTS = [  # path, params, the mart's rows in the API's order
         {"start": LAST, "end": LAST},
         q("campaign_performance_daily", f"event_date = '{LAST}'", "campaign_id"),
     ),
-    ("/attribution", {"model": "linear"}, q("order_attribution", "model = 'linear'", "order_id, model, campaign_id")),
+    (
+        "/attribution",
+        {"model": "linear", "limit": MAX_LIMIT},  # every row of the model (more than the default page)
+        q("order_attribution", "model = 'linear'", "order_id, model, campaign_id"),
+    ),
     (
         "/attribution",
         {"model": "position_based", "campaign_id": "cmp-01"},
