@@ -18,9 +18,18 @@ from shopper_assets.automation.s3_sensor import S3DropsResource, s3_drop_sensor
 from shopper_assets.deployments import resources_for
 from shopper_assets.lake.ad_spend_assets import ad_spend, landing_ad_spend
 from shopper_assets.lake.assets import lake_step, landing_events
+from shopper_assets.operations import freshness
+from shopper_assets.operations.alert_sensor import build_alert_sensor
+from shopper_assets.operations.data_quality_asset import data_quality
+from shopper_assets.operations.destinations import destinations_from
 from shopper_assets.run_health import in_process_with_heartbeat
 from shopper_assets.settings import Settings
-from shopper_assets.transform import dbt_resource, shopper_dbt_assets, shopper_history_dbt_assets
+from shopper_assets.transform import (
+    dbt_resource,
+    shopper_dbt_assets,
+    shopper_history_dbt_assets,
+    shopper_quality_dbt_assets,
+)
 from shopper_assets.transform.assets import LAKE_HOURS_OF_DAY
 
 dagster_fixes.apply()  # before any run of this code location executes (see dagster_fixes.py)
@@ -49,6 +58,19 @@ dbt_models = shopper_dbt_assets.map_asset_specs(_automate)
 history_models = shopper_history_dbt_assets.map_asset_specs(
     lambda spec: spec.replace_attributes(automation_condition=after_daily_models())
 )
+# the data-quality marts: rebuilt with each recount of data_quality_daily (operations/data_quality_asset.py)
+quality_models = shopper_quality_dbt_assets.map_asset_specs(
+    lambda spec: spec.replace_attributes(automation_condition=with_upstream_models())
+)
+
+# Every lake table and mart says how fresh it must be (operations/freshness.py); the daemon judges it.
+lake_assets, ad_spend, dbt_models, history_models, quality_models = (
+    freshness.with_freshness(a, settings.freshness)
+    for a in (lake_step, ad_spend, dbt_models, history_models, quality_models)
+)
+alert_sensor = build_alert_sensor(
+    freshness.watched([lake_assets, ad_spend, dbt_models, history_models, quality_models]), settings.alerting.ui_url
+)
 
 # Streams are followed by marts_follow_sensor; declarative automation covers every other update,
 # so it evaluates at Dagster's default pace (each evaluation costs the daemon about a second of CPU).
@@ -60,12 +82,21 @@ automation = AutomationConditionSensorDefinition(
 )
 
 defs = Definitions(
-    assets=[landing_events, lake_step, landing_ad_spend, ad_spend, dbt_models, history_models],
+    assets=[
+        landing_events,
+        lake_assets,
+        landing_ad_spend,
+        ad_spend,
+        dbt_models,
+        history_models,
+        data_quality,
+        quality_models,
+    ],
     # Steps run in the run's own process: the heavy ones share the one-slot "duckdb" pool anyway, and
     # a process per step would add seconds to every small sensor-driven run. The run worker's heartbeat
     # lets run monitoring free the pool slot of a worker that died (see run_health.py).
     executor=in_process_with_heartbeat,
-    sensors=[kafka_landing_sensor, s3_drop_sensor, marts_follow_sensor, automation],
+    sensors=[kafka_landing_sensor, s3_drop_sensor, marts_follow_sensor, automation, alert_sensor],
     resources={
         **resources_for(settings),
         "dbt": dbt_resource(),
@@ -73,7 +104,9 @@ defs = Definitions(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             topics=",".join(settings.kafka_topics),
             client_overrides=settings.kafka_consumer_config,
+            lag_alert_threshold=settings.alerting.kafka_lag_threshold,
         ),
         "s3_drops": S3DropsResource(bucket=settings.s3_bucket, endpoint_url=settings.aws_endpoint_url),
+        "alerts": destinations_from(settings.alerting),
     },
 )

@@ -84,14 +84,17 @@ def run_demo(settings: Settings, day: date, days: int, events_per_day: int, seed
     ok = lake.success
     echo(f"  run {lake.run_id}: {'success' if lake.success else 'FAILED'}")
 
-    from shopper_assets.transform import shopper_dbt_assets, shopper_history_dbt_assets
+    from shopper_assets.transform import shopper_dbt_assets, shopper_history_dbt_assets, shopper_quality_dbt_assets
 
     if ok:
         echo("\n[3/4] Landing ad spend, building the dbt star schema and the daily marts (daily, one run)")
         dbt = run_range(
             defs,
             instance,
-            AssetSelection.assets("ad_spend", *shopper_dbt_assets.keys),
+            AssetSelection.assets("ad_spend", *shopper_dbt_assets.keys)
+            | AssetSelection.assets(
+                "data_quality_daily", "data_quality_losses_daily", *shopper_quality_dbt_assets.keys
+            ),
             f"{day:%Y-%m-%d}",
             f"{last_day:%Y-%m-%d}",
         )

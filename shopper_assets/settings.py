@@ -18,6 +18,40 @@ UNSUPPORTED_PATH_CHARACTERS = "?\\"  # DuckDB cannot open a database file whose 
 
 
 @dataclass(frozen=True)
+class Freshness:
+    """How old the newest materialization of each layer may get before the asset counts as stale
+    (minutes; it warns at half of that). Events arrive all day (Kafka, hourly drops), ad spend once a day."""
+
+    lake_minutes: int = 120  # raw_events, cleaned_events, quarantined_events
+    marts_minutes: int = 180  # every dbt mart, daily and whole-history
+    ad_spend_minutes: int = 36 * 60  # one report a day, with a morning's slack
+
+
+@dataclass(frozen=True)
+class Alerting:
+    """Where alerts go and when the Kafka consumer counts as behind. Secrets (the webhook URL, the Slack
+    token, the SMTP password) are only noted as present here: resources read them through ``EnvVar``."""
+
+    webhook: bool = False  # SHOPPER_ALERT_WEBHOOK_URL is set
+    slack: bool = False  # SHOPPER_ALERT_SLACK_TOKEN and SHOPPER_ALERT_SLACK_CHANNEL are set
+    slack_channel: str | None = None
+    slack_api_url: str | None = None  # another Slack Web API base (a proxy); None: Slack's own
+    smtp_host: str | None = None  # e-mail goes out when this and SHOPPER_ALERT_EMAIL_TO are set
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # starttls, ssl or none
+    smtp_user: str | None = None
+    smtp_password: bool = False  # SHOPPER_ALERT_SMTP_PASSWORD is set
+    email_from: str = "shopper-alerts@localhost"
+    email_to: tuple[str, ...] = ()
+    ui_url: str = "http://localhost:3000"  # links in alerts point at this Dagster UI
+    kafka_lag_threshold: int = 100_000  # messages behind, summed over the topics' partitions
+
+    @property
+    def email(self) -> bool:
+        return bool(self.smtp_host and self.email_to)
+
+
+@dataclass(frozen=True)
 class Settings:
     env: str = "local"
     data_dir: Path = Path("data")
@@ -30,6 +64,8 @@ class Settings:
     s3_bucket: str = "shopper-lake"
     aws_endpoint_url: str | None = None
     pg_url: str | None = field(default=None, repr=False)
+    freshness: Freshness = field(default_factory=Freshness)
+    alerting: Alerting = field(default_factory=Alerting)
 
     @property
     def landing_dir(self) -> Path:
@@ -79,4 +115,51 @@ class Settings:
             s3_bucket=env.get("SHOPPER_S3_BUCKET") or "shopper-lake",
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             pg_url=env.get("SHOPPER_PG_URL") or None,
+            freshness=_freshness(env),
+            alerting=_alerting(env),
         )
+
+
+def _positive_int(env, name: str, default: int, minimum: int = 1) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _freshness(env) -> Freshness:
+    # Dagster's time-window policies take one minute at the least
+    return Freshness(
+        lake_minutes=_positive_int(env, "SHOPPER_FRESHNESS_LAKE_MINUTES", Freshness.lake_minutes),
+        marts_minutes=_positive_int(env, "SHOPPER_FRESHNESS_MARTS_MINUTES", Freshness.marts_minutes),
+        ad_spend_minutes=_positive_int(env, "SHOPPER_FRESHNESS_AD_SPEND_MINUTES", Freshness.ad_spend_minutes),
+    )
+
+
+def _alerting(env) -> Alerting:
+    security = (env.get("SHOPPER_ALERT_SMTP_SECURITY") or "starttls").strip().lower()
+    if security not in ("starttls", "ssl", "none"):
+        raise ValueError(f"SHOPPER_ALERT_SMTP_SECURITY must be starttls, ssl or none, not {security!r}")
+    recipients = tuple(a.strip() for a in (env.get("SHOPPER_ALERT_EMAIL_TO") or "").split(",") if a.strip())
+    channel = (env.get("SHOPPER_ALERT_SLACK_CHANNEL") or "").strip() or None
+    return Alerting(
+        webhook=bool((env.get("SHOPPER_ALERT_WEBHOOK_URL") or "").strip()),
+        slack=bool((env.get("SHOPPER_ALERT_SLACK_TOKEN") or "").strip()) and channel is not None,
+        slack_channel=channel,
+        slack_api_url=(env.get("SHOPPER_ALERT_SLACK_API_URL") or "").strip() or None,
+        smtp_host=(env.get("SHOPPER_ALERT_SMTP_HOST") or "").strip() or None,
+        smtp_port=_positive_int(env, "SHOPPER_ALERT_SMTP_PORT", 465 if security == "ssl" else Alerting.smtp_port),
+        smtp_security=security,
+        smtp_user=(env.get("SHOPPER_ALERT_SMTP_USER") or "").strip() or None,
+        smtp_password=bool(env.get("SHOPPER_ALERT_SMTP_PASSWORD")),
+        email_from=(env.get("SHOPPER_ALERT_EMAIL_FROM") or "").strip() or Alerting.email_from,
+        email_to=recipients,
+        ui_url=((env.get("SHOPPER_UI_URL") or "").strip() or Alerting.ui_url).rstrip("/"),
+        kafka_lag_threshold=_positive_int(env, "SHOPPER_ALERT_KAFKA_LAG", Alerting.kafka_lag_threshold, minimum=0),
+    )

@@ -43,11 +43,11 @@ def test_dagster_yaml_limits_the_duckdb_pool():
 
 
 def test_local_and_prod_instances_schedule_runs_alike():
-    """Pool, run buffer, threaded sensors and the freeing of dead runs' slots are the same locally and in
-    docker-compose."""
+    """Pool, run buffer, threaded sensors, the freeing of dead runs' slots and the freshness daemon are the same
+    locally and in docker-compose."""
     local = yaml.safe_load((ROOT / "dagster.yaml").read_text())
     prod = yaml.safe_load((ROOT / "deploy" / "dagster.prod.yaml").read_text())
-    for section in ("concurrency", "sensors", "run_coordinator", "run_launcher", "run_monitoring"):
+    for section in ("concurrency", "sensors", "run_coordinator", "run_launcher", "run_monitoring", "freshness"):
         assert local[section] == prod[section], section
     assert local["sensors"]["use_threads"]
 

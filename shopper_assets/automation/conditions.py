@@ -27,12 +27,16 @@ hours, and a day's models are requested together:
   days), and not while a run of them is in progress. They do not wait for daily runs in progress:
   the ``duckdb`` pool runs their step after the daily step ahead of it, and a day rebuilt after the
   request triggers the next one, so they end up reading every day as it is.
+* ``throttled_after_updates`` is that rule for any asset (``after_daily_models`` is one): the
+  daily data-quality score follows its day's lake hours at most once per ``DATA_QUALITY_EVERY``.
 """
 
 from dagster import AutomationCondition
 
 #: Cron schedule bounding how often the whole-history marts are requested (once per window).
 HISTORY_EVERY = "*/5 * * * *"
+#: ... and how often a day's data-quality score is recounted while its hours keep changing.
+DATA_QUALITY_EVERY = "*/15 * * * *"
 
 
 def on_updated_hours() -> AutomationCondition:
@@ -51,10 +55,18 @@ def with_upstream_models() -> AutomationCondition:
 
 
 def after_daily_models(every: str = HISTORY_EVERY) -> AutomationCondition:
-    day_rebuilt = AutomationCondition.any_deps_match(AutomationCondition.newly_updated())
+    return throttled_after_updates(every, "after_daily_models", "days_rebuilt_since_requested")
+
+
+def throttled_after_updates(
+    every: str, label: str = "throttled_after_updates", updated_label: str = "deps_updated_since_requested"
+) -> AutomationCondition:
+    """Requested once a dependency was updated since the last request, at most once per ``every``
+    window (a cron schedule), and not while a run of it is in progress."""
+    dep_updated = AutomationCondition.any_deps_match(AutomationCondition.newly_updated())
     requested_this_window = AutomationCondition.newly_requested().since(AutomationCondition.cron_tick_passed(every))
     return (
-        day_rebuilt.since(AutomationCondition.newly_requested()).with_label("days_rebuilt_since_requested")
+        dep_updated.since(AutomationCondition.newly_requested()).with_label(updated_label)
         & ~requested_this_window.with_label("requested_in_this_window")
         & ~AutomationCondition.in_progress()
-    ).with_label("after_daily_models")
+    ).with_label(label)

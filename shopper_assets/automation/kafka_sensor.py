@@ -16,14 +16,25 @@ SHOPPER_START_DATE) in the hour of its Kafka timestamp, where it is quarantined 
 A broker that cannot be reached skips the tick with one line saying so (no broker is a normal state
 on a laptop: ``shopper stream`` starts one); the next tick retries from the committed offsets, so
 nothing is lost or landed twice. Other broker errors (a refused request) fail the tick.
+
+Each tick also judges the consumer's health: an ``AssetObservation`` of ``landing_events`` records
+whether Kafka could be reached and the consumer lag (``consumer_lag``, numeric, so the UI plots it)
+whenever that changes state (reachable or not, lag above ``lag_alert_threshold`` or not), and at
+least every ``HEALTH_EVERY`` otherwise, skipped ticks included. The alert sensor
+(``operations/alert_sensor.py``) reads them.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from datetime import timedelta
 
 from dagster import (
+    AssetKey,
     AssetMaterialization,
+    AssetObservation,
+    AssetRecordsFilter,
     ConfigurableResource,
     DefaultSensorStatus,
     MetadataValue,
@@ -36,7 +47,10 @@ from pydantic import Field
 
 from shopper_assets.automation.lake_runs import LAKE_STEP, hour_key, lake_runs_for, landed_hours
 from shopper_assets.ingestion.landing import LandingZone
-from shopper_assets.settings import Settings
+from shopper_assets.settings import Alerting, Settings
+
+LANDING_EVENTS = AssetKey("landing_events")
+HEALTH_EVERY = timedelta(minutes=1)  # a health observation at least this often while the sensor runs
 
 
 class KafkaResource(ConfigurableResource):
@@ -48,6 +62,9 @@ class KafkaResource(ConfigurableResource):
     max_messages_per_tick: int = 200_000
     consume_seconds: float = 10.0
     client_overrides: dict[str, str] = Field(default_factory=dict, description="Extra librdkafka settings.")
+    lag_alert_threshold: int = Field(
+        default=Alerting.kafka_lag_threshold, description="Consumer lag (messages) above which the consumer is behind."
+    )
 
     def consumer(self):
         from shopper_assets.ingestion.kafka import make_consumer
@@ -77,11 +94,12 @@ def no_broker(bootstrap: str, error: str) -> str:
 def kafka_landing_sensor(
     context: SensorEvaluationContext, kafka: KafkaResource, landing: LandingZone
 ) -> SensorResult | SkipReason:
-    from shopper_assets.ingestion.kafka import KafkaUnavailable, land_batch
+    from shopper_assets.ingestion.kafka import KafkaLandingError, KafkaUnavailable, land_batch
     from shopper_assets.ingestion.kafka_broker import broker_error
 
     state = json.loads(context.cursor) if context.cursor else {}
     if (error := broker_error(kafka.bootstrap_servers)) is not None:
+        report_health(context, kafka, lag=None, error=error)
         return SkipReason(no_broker(kafka.bootstrap_servers, error))
     consumer = kafka.consumer()
     try:
@@ -89,9 +107,14 @@ def kafka_landing_sensor(
             consumer, landing, max_messages=kafka.max_messages_per_tick, timeout_s=kafka.consume_seconds
         )
     except KafkaUnavailable as exc:  # went away during the batch: nothing was committed
+        report_health(context, kafka, lag=None, error=str(exc))
         return SkipReason(no_broker(kafka.bootstrap_servers, f"{exc.step}: {exc.error}"))
+    except KafkaLandingError as exc:
+        report_health(context, kafka, lag=None, error=str(exc))
+        raise
     finally:
         consumer.close()
+    report_health(context, kafka, lag=report.total_lag)
 
     ready, waiting = landed_hours(context, state.get("pending_hours", []), report.hours)
     state = {
@@ -129,3 +152,36 @@ def kafka_landing_sensor(
         asset_events=events,
         cursor=json.dumps(state),
     )
+
+
+def consumer_health(kafka: KafkaResource, lag: int | None, error: str | None = None) -> dict:
+    """Metadata of a health observation: reachable, lag (when known) and whether it is behind."""
+    health: dict = {
+        "kafka_reachable": error is None,
+        "behind": lag is not None and lag > kafka.lag_alert_threshold,
+        "lag_threshold": kafka.lag_alert_threshold,
+        "bootstrap_servers": kafka.bootstrap_servers,
+        "topics": kafka.topics,
+    }
+    if lag is not None:
+        health["consumer_lag"] = lag
+    if error is not None:
+        health["error"] = MetadataValue.text(error)
+    return health
+
+
+def report_health(context: SensorEvaluationContext, kafka: KafkaResource, lag: int | None, error: str | None = None):
+    """Record the consumer's health when its state changed, or the last record is ``HEALTH_EVERY`` old.
+
+    Recorded on the instance rather than returned with the tick, so a tick that fails (the broker is
+    down) records it too; the latest record, not the cursor, says what was recorded last.
+    """
+    health = consumer_health(kafka, lag, error)
+    latest = context.instance.fetch_observations(AssetRecordsFilter(asset_key=LANDING_EVENTS), limit=1).records
+    if latest:
+        before = latest[0].asset_observation.metadata if latest[0].asset_observation else {}
+        state = {k: getattr(before.get(k), "value", None) for k in ("kafka_reachable", "behind")}
+        fresh = time.time() - latest[0].timestamp < HEALTH_EVERY.total_seconds()
+        if fresh and state == {"kafka_reachable": health["kafka_reachable"], "behind": health["behind"]}:
+            return
+    context.instance.report_runless_asset_event(AssetObservation(asset_key=LANDING_EVENTS, metadata=health))

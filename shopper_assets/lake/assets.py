@@ -164,10 +164,14 @@ def _clean(context: AssetExecutionContext, config: CleaningConfig, lake: LakeSto
             f"{stats.quarantined_rows:,} quarantined; {stats.duplicates_dropped:,} duplicates dropped; "
             f"{'rebuilt from' if stats.rebuilt else 'appended the lines of'} {stats.raw_parts_processed} raw parts"
         )
-        _add_hour_figures(context, hour_figures(session, start, end, datetime.now(UTC).replace(tzinfo=None)))
+        figures = hour_figures(session, start, end, datetime.now(UTC).replace(tzinfo=None))
+        _add_hour_figures(context, figures)
+        lags = [f.lag_seconds for f in figures.values() if f.lag_seconds is not None]
         yield MaterializeResult(
             asset_key=CLEANED,
             metadata={  # the run's figures (its window's); each hour's own are added by _add_hour_figures
+                "events_processed": stats.raw_rows_processed,  # landed lines this run classified
+                **({"window_lag_seconds": min(lags)} if lags else {}),  # window's newest event -> now
                 "window_rows": stats.cleaned_rows,
                 "window_raw_rows": stats.raw_rows,
                 "window_duplicates_dropped": stats.duplicates_dropped,

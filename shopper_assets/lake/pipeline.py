@@ -39,6 +39,7 @@ class CleaningStats:
     late_duplicates: int
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     raw_parts_processed: int = 0
+    raw_rows_processed: int = 0  # raw lines this run classified (all of the window's when rebuilt)
     rebuilt: bool = True  # False: only raw parts new since the last run were cleaned and appended
 
     @property
@@ -164,15 +165,25 @@ def clean_window(session: LakeSession, start: datetime, end: datetime) -> Cleani
     by_reason = dict(
         session.con.execute(f"SELECT reason, count(*) FROM ({quarantined}) GROUP BY reason ORDER BY reason").fetchall()
     )
+    processed = raw_parts if rebuilt else (new_parts or {})
+    raw_rows = session.count("raw_events", start, end)
     return CleaningStats(
-        raw_rows=session.count("raw_events", start, end),
+        raw_rows=raw_rows,
         cleaned_rows=session.count("cleaned_events", start, end),
         quarantined_rows=sum(by_reason.values()),
         late_duplicates=late_duplicates,
         quarantined_by_reason=by_reason,
-        raw_parts_processed=sum(len(p) for p in (raw_parts if rebuilt else new_parts or {}).values()),
+        raw_parts_processed=sum(len(p) for p in processed.values()),
+        raw_rows_processed=raw_rows if rebuilt else _rows_of(session, processed),
         rebuilt=rebuilt,
     )
+
+
+def _rows_of(session: LakeSession, parts: InputsByHour) -> int:
+    """Lines in the given raw parts (Parquet row counts)."""
+    if not parts:
+        return 0
+    return session.con.execute(f"SELECT count(*) FROM ({session.scan_parts('raw_events', parts)})").fetchall()[0][0]
 
 
 def _clean_all(session: LakeSession, start: datetime, end: datetime, raw_parts: InputsByHour) -> int:

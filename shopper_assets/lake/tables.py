@@ -1,5 +1,5 @@
 """Lake table layouts. Event tables are partitioned by ``event_hour`` (the hourly Dagster partition),
-the ad-spend tables by ``spend_date`` (daily)."""
+the ad-spend tables by ``spend_date`` and the data-quality tables by ``event_date`` (daily)."""
 
 from __future__ import annotations
 
@@ -87,4 +87,43 @@ AD_SPEND_QUARANTINE = LakeTable(
     daily=True,
 )
 
-LAKE_TABLES = {t.name: t for t in (RAW_EVENTS, CLEANED_EVENTS, QUARANTINED_EVENTS, AD_SPEND, AD_SPEND_QUARANTINE)}
+DATA_QUALITY = LakeTable(
+    "data_quality_daily",
+    (
+        ("event_date", "DATE"),
+        ("landed_lines", "BIGINT"),  # raw_events rows of the day's hours
+        ("clean_events", "BIGINT"),
+        ("quarantined_lines", "BIGINT"),
+        ("duplicate_lines", "BIGINT"),
+        ("late_events", "BIGINT"),  # clean events delivered in a later hour folder than their event_time's
+        ("checks_passed", "INTEGER"),
+        ("checks_warned", "INTEGER"),
+        ("checks_failed", "INTEGER"),
+        ("failed_checks", "VARCHAR"),  # comma-separated check names; '' when none failed
+        ("computed_at", "TIMESTAMP"),
+    ),
+    "The day's data quality: landed lines, clean events, losses, late arrivals and the lake checks' verdict.",
+    partition_column="event_date",
+    daily=True,
+)
+
+DATA_QUALITY_LOSSES = LakeTable(
+    "data_quality_losses_daily",
+    (("event_date", "DATE"), ("reason", "VARCHAR"), ("lines", "BIGINT")),
+    "Landed lines of the day that did not become clean events, per reason (quarantine reasons and 'duplicate').",
+    partition_column="event_date",
+    daily=True,
+)
+
+LAKE_TABLES = {
+    t.name: t
+    for t in (
+        RAW_EVENTS,
+        CLEANED_EVENTS,
+        QUARANTINED_EVENTS,
+        AD_SPEND,
+        AD_SPEND_QUARANTINE,
+        DATA_QUALITY,
+        DATA_QUALITY_LOSSES,
+    )
+}

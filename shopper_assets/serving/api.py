@@ -181,6 +181,31 @@ class Recommendation(Row):
     lift: float
 
 
+class QualityDay(Row):
+    event_date: date
+    landed_lines: int
+    clean_events: int
+    quarantined_lines: int
+    duplicate_lines: int
+    late_events: int
+    dq_score: float | None = None
+    quarantined_share: float | None = None
+    duplicate_share: float | None = None
+    late_share: float | None = None
+    checks_passed: int
+    checks_warned: int | None = None
+    checks_failed: int
+    failed_checks: str | None = None
+    computed_at: datetime | None = None
+
+
+class QualityLoss(Row):
+    event_date: date
+    reason: str
+    lines: int
+    share_of_landed: float | None = None
+
+
 class Health(BaseModel):
     status: Literal["ok", "no_data"]
     backend: str
@@ -404,6 +429,17 @@ def create_app(reader: Reader) -> FastAPI:
     def attribution_summary(request: Request, response: Response, model: AttributionModel | None = None):
         """Per model and campaign: orders credited, credit and attributed revenue (models side by side)."""
         return read(request, response, lambda s: queries.attribution_summary(s, model))
+
+    @app.get("/quality", response_model=list[QualityDay], tags=["quality"])
+    def data_quality(page: Page, days: Days):
+        """Rows of dq_score_daily: per UTC day the share of landed lines that became clean events (dq_score),
+        the lines lost, late events and the lake checks' verdict on the day."""
+        return page.mart("dq_score_daily", days)
+
+    @app.get("/quality/losses", response_model=list[QualityLoss], tags=["quality"])
+    def data_quality_losses(page: Page, days: Days, reason: str | None = None):
+        """Rows of dq_losses_daily: landed lines lost per day and reason (quarantine reasons, duplicate)."""
+        return page.mart("dq_losses_daily", days, reason=reason)
 
     @app.get("/products/{product_id}/recommendations", response_model=list[Recommendation], tags=["products"])
     def recommendations(product_id: str, page: Page):

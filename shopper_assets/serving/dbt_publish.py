@@ -8,8 +8,10 @@
 * the events of the other models (tables) are held until dbt has exited, the build succeeded and
   ``serving.publish`` has published it; each then carries, per partition, the rows its model
   holds for that day (``dagster/row_count``; ``table_rows`` for models with no date column), so
-  the UI plots them by partition and over time. The step holds the ``duckdb`` pool throughout,
-  so the counts and the published copy are exactly what the build wrote;
+  the UI plots them by partition and over time, and, when the build rebuilt the events of its
+  days, ``event_to_published_seconds``: from the newest of those events to the publish. The step
+  holds the ``duckdb`` pool throughout, so the counts and the published copy are exactly what the
+  build wrote;
 * when dbt fails (or the publish does), the held events go out as they are; then, and when the run
   is stopped, the models dbt wrote are noted, so the next successful build publishes them too.
   Readers keep the last good version meanwhile.
@@ -94,19 +96,26 @@ def publish_after_build(context: AssetExecutionContext, invocation, serving: Ser
     finally:
         if not published:  # dbt failed, the publish failed, or the run was stopped
             serving.note_unpublished([m.name for m in built.values()])
-    context.log.info(f"Published serving version {result.version} ({len(tables)} tables rebuilt)")
+    latency = result.event_to_published_seconds
+    context.log.info(
+        f"Published serving version {result.version} ({len(tables)} tables rebuilt)"
+        + (f"; newest event {latency:,.1f} s before the publish" if latency is not None else "")
+    )
     for key, event in held:
         if isinstance(event, Output) and key in built:
-            _add_counts(context, key, result.counts.get(built[key].name, {}), result.version, days is not None)
+            _add_counts(context, key, result.counts.get(built[key].name, {}), result, days is not None)
         yield event
 
 
 def _add_counts(
-    context: AssetExecutionContext, key: AssetKey, counts: Mapping[date | None, int], version: str, partitioned: bool
+    context: AssetExecutionContext, key: AssetKey, counts: Mapping[date | None, int], result, partitioned: bool
 ) -> None:
     """Rows of each day on that day's materialization; a whole table's rows as ``table_rows`` on a
     partitioned asset (they are not the partition's), as the row count of an unpartitioned one."""
-    context.add_asset_metadata({"serving_version": version}, asset_key=key)
+    run_figures: dict = {"serving_version": result.version}
+    if result.event_to_published_seconds is not None:
+        run_figures["event_to_published_seconds"] = result.event_to_published_seconds
+    context.add_asset_metadata(run_figures, asset_key=key)
     if None in counts:
         label = "table_rows" if partitioned else "dagster/row_count"
         context.add_asset_metadata({label: counts[None]}, asset_key=key)

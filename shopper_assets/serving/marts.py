@@ -155,6 +155,34 @@ ANALYTICS_MARTS = (
     ),
 )
 
+#: The data-quality marts (operations/data_quality.py, dbt/models/marts/quality): the dashboard's overview and /quality.
+QUALITY_MARTS = (
+    Mart(
+        "dq_score_daily",
+        "Data quality per day",
+        "event_date",
+        (
+            "event_date",
+            "landed_lines",
+            "clean_events",
+            "quarantined_lines",
+            "duplicate_lines",
+            "late_events",
+            "dq_score",
+            "checks_passed",
+            "checks_failed",
+        ),
+        ("event_date",),
+    ),
+    Mart(
+        "dq_losses_daily",
+        "Lines lost per day and reason",
+        "event_date",
+        ("event_date", "reason", "lines", "share_of_landed"),
+        ("event_date", "lines DESC", "reason"),
+    ),
+)
+
 #: Dimensions readers look things up in (a product exists, a category or campaign's name).
 DIMENSIONS = (
     Mart("dim_products", "Products", None, ("product_id", "category", "brand"), ("product_id",)),
@@ -162,7 +190,7 @@ DIMENSIONS = (
     Mart("dim_campaigns", "Campaigns", None, ("campaign_id",), ("campaign_id",)),
 )
 
-SERVED: dict[str, Mart] = {m.name: m for m in (*KPI_MARTS, *ANALYTICS_MARTS, *DIMENSIONS)}
+SERVED: dict[str, Mart] = {m.name: m for m in (*KPI_MARTS, *ANALYTICS_MARTS, *QUALITY_MARTS, *DIMENSIONS)}
 
 ATTRIBUTION_MODELS = ("first_touch", "last_touch", "linear", "position_based")
 LTV_TIERS = ("high", "medium", "low")

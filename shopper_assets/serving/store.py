@@ -7,7 +7,8 @@
   published version (``serving.published``), which ``/health`` and the dashboard report.
 
 Both also count the rows each built model has for each day of the run (or in all, for models that
-have no date column), for the row counts on the dbt materializations (see dbt_publish.py). The
+have no date column), for the row counts on the dbt materializations (see dbt_publish.py), and
+find the newest event the published marts include (the pipeline's event-to-mart latency). The
 counts are read after the build, from the warehouse the build just wrote: the Dagster process has no
 dbt adapter of its own (transform/resources.py), and during the build DuckDB's only writer is dbt.
 """
@@ -18,7 +19,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -52,6 +53,14 @@ class PublishResult:
     version: str
     #: model -> {day: rows of that day}, or {None: rows of the table} for models without a day column
     counts: dict[str, dict[date | None, int]]
+    #: event_time (naive UTC) of the newest event in the marts the build rebuilt (fct_events of its days)
+    newest_event: datetime | None = None
+    published_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
+
+    @property
+    def event_to_published_seconds(self) -> float | None:
+        """How long after the newest event the marts holding it were published."""
+        return None if self.newest_event is None else (self.published_at - self.newest_event).total_seconds()
 
 
 Run = Callable[[str, Sequence[Any]], list[tuple]]
@@ -79,6 +88,25 @@ def count_rows(run: Run, request: PublishRequest) -> dict[str, dict[date | None,
     return counts
 
 
+EVENT_GRAIN = BuiltModel("fct_events", "marts", "event_date")
+
+
+def newest_event(run: Run, request: PublishRequest) -> datetime | None:
+    """The newest event_time among the events of the build (fct_events of its days), when it built them."""
+    if EVENT_GRAIN.name not in {m.name for m in request.built}:
+        return None
+    where, params = "", []
+    if request.days:
+        where, params = (
+            "WHERE event_date >= ? AND event_date < ?",
+            [min(request.days), max(request.days) + timedelta(days=1)],
+        )
+    newest = run(f"SELECT max(event_time) FROM {EVENT_GRAIN.schema}.{EVENT_GRAIN.name} {where}", params)[0][0]
+    if isinstance(newest, datetime) and newest.tzinfo is not None:
+        newest = newest.astimezone(UTC).replace(tzinfo=None)
+    return newest
+
+
 class ServingStore(ConfigurableResource):
     """Publishes what a successful dbt build wrote, for readers."""
 
@@ -104,11 +132,15 @@ class LocalServingStore(ServingStore):
     def publish(self, request: PublishRequest) -> PublishResult:
         # read-only: dbt has exited, and nothing else may write the warehouse while this step holds the pool
         with duckdb.connect(self.duckdb_path, read_only=True) as con:
-            counts = count_rows(lambda sql, params: con.execute(sql, list(params)).fetchall(), request)
+
+            def run(sql: str, params: Sequence[Any]) -> list[tuple]:
+                return con.execute(sql, list(params)).fetchall()
+
+            counts, newest = count_rows(run, request), newest_event(run, request)
             rebuilt = {m.name for m in request.built if m.schema == "marts"}
             version = self.serving.publish(con, SERVED, rebuilt, request.source)
         log.info("published serving version %s (exported %s)", version.name, ", ".join(version.source["exported"]))
-        return PublishResult(version.name, counts)
+        return PublishResult(version.name, counts, newest, version.published_at.astimezone(UTC).replace(tzinfo=None))
 
     def note_unpublished(self, models: Sequence[str]) -> None:
         self.serving.note_unpublished(models)
@@ -135,8 +167,8 @@ class PostgresServingStore(ServingStore):
             def run(sql: str, params: Sequence[Any]) -> list[tuple]:
                 return conn.execute(sql.replace("?", "%s"), list(params)).fetchall()
 
-            counts = count_rows(run, request)
+            counts, newest = count_rows(run, request), newest_event(run, request)
             conn.rollback()  # counting opened a transaction; recording the version takes its own
             name = version_name()
             record_version(conn, name, json.dumps(request.source, default=str), self.keep_rows)
-        return PublishResult(name, counts)
+        return PublishResult(name, counts, newest)

@@ -21,7 +21,14 @@ from psycopg import sql
 from shopper_assets.lake.tables import LakeTable
 
 #: Tables of the lake that the warehouse holds (raw_events stays in the lake only).
-WAREHOUSE_TABLES = ("cleaned_events", "quarantined_events", "ad_spend", "ad_spend_quarantine")
+WAREHOUSE_TABLES = (
+    "cleaned_events",
+    "quarantined_events",
+    "ad_spend",
+    "ad_spend_quarantine",
+    "data_quality_daily",
+    "data_quality_losses_daily",
+)
 
 _DDL_LOCK = 0x5305_0001  # pg_advisory_xact_lock key serialising DDL of concurrent runs
 

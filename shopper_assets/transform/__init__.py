@@ -4,6 +4,7 @@ Public API:
 
 * :data:`shopper_dbt_assets` - the ``@dbt_assets`` of the daily dbt models (daily partitions);
 * :data:`shopper_history_dbt_assets` - the whole-history marts (unpartitioned);
+* :data:`shopper_quality_dbt_assets` - the data-quality marts (daily partitions);
 * :func:`dbt_resource` - the configured :class:`dagster_dbt.DbtCliResource` (target from SHOPPER_ENV);
 * :func:`kpi_summary` / :func:`format_kpi_summary` - a day's KPIs from the marts, as a dict / as text;
 * :data:`dbt_project`, :class:`DbtBuildConfig` and :data:`DBT_PROJECT_DIR` for tooling.
@@ -16,6 +17,7 @@ from shopper_assets.transform.assets import (
     dbt_build_command,
     shopper_dbt_assets,
     shopper_history_dbt_assets,
+    shopper_quality_dbt_assets,
 )
 from shopper_assets.transform.kpis import format_kpi_summary, kpi_summary
 from shopper_assets.transform.project import DBT_PROJECT_DIR, dbt_project, ensure_manifest
@@ -34,4 +36,5 @@ __all__ = [
     "kpi_summary",
     "shopper_dbt_assets",
     "shopper_history_dbt_assets",
+    "shopper_quality_dbt_assets",
 ]

@@ -1,6 +1,9 @@
-"""The dbt models as Dagster assets: ``shopper_dbt_assets`` for the daily models (daily partitions)
-and ``shopper_history_dbt_assets`` for the whole-history marts (dbt tag ``whole_history``,
-unpartitioned: LTV, cohorts, monthly and weekday trends, recommendations read every day).
+"""The dbt models as Dagster assets: ``shopper_dbt_assets`` for the daily models (daily partitions),
+``shopper_history_dbt_assets`` for the whole-history marts (dbt tag ``whole_history``,
+unpartitioned: LTV, cohorts, monthly and weekday trends, recommendations read every day) and
+``shopper_quality_dbt_assets`` for the daily data-quality marts (dbt tag ``data_quality``: they read
+the data-quality score, recounted at most every 15 minutes, not the lake, so a stream's dbt runs
+leave them alone).
 
 * asset key = model name; the source ``lake.cleaned_events`` is the asset ``cleaned_events``
   (hourly), so each day depends on its 24 hours through the default time-window mapping; the
@@ -139,6 +142,8 @@ def partition_days(context: AssetExecutionContext) -> tuple[date, date] | None:
 
 #: dbt selector of the whole-history marts (and their tests, tagged in dbt_project.yml).
 WHOLE_HISTORY = "tag:whole_history"
+#: dbt selector of the data-quality marts (and their tests).
+DATA_QUALITY_MARTS = "tag:data_quality"
 
 
 def _build(
@@ -155,7 +160,7 @@ def _build(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=translator,
-    exclude=WHOLE_HISTORY,
+    exclude=f"{WHOLE_HISTORY} {DATA_QUALITY_MARTS}",
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     pool="duckdb",
@@ -182,4 +187,22 @@ def shopper_dbt_assets(
 def shopper_history_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, serving: ServingStore):
     """Whole-history marts: plain tables rebuilt from the order and user-day grains (no window)."""
     args, env = dbt_build_command(None, DbtBuildConfig())
+    yield from _build(context, dbt, serving, args, env)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    select=DATA_QUALITY_MARTS,
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    pool="duckdb",
+    name="shopper_quality_dbt_assets",
+)
+def shopper_quality_dbt_assets(
+    context: AssetExecutionContext, dbt: DbtCliResource, serving: ServingStore, config: DbtBuildConfig
+):
+    """The data-quality marts of the run's days, from the lake's data-quality tables."""
+    args, env = dbt_build_command(partition_days(context), config)
     yield from _build(context, dbt, serving, args, env)

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from shopper_assets.contract.ad_spend import AD_SPEND_COLUMNS
 from shopper_assets.contract.events import CLEANED_COLUMNS, EVENT_FIELDS
+from shopper_assets.lake.tables import DATA_QUALITY, DATA_QUALITY_LOSSES
 from shopper_assets.sql_text import literal
 
 LAKE_SCHEMA = "lake"
@@ -31,11 +32,13 @@ def create_cleaned_events(con: duckdb.DuckDBPyConnection, *, replace: bool = Fal
 
 
 def create_ad_spend(con: duckdb.DuckDBPyConnection) -> None:
-    """Create an empty ``lake.ad_spend`` with the contract's columns (the dbt source dbt needs even
-    when no ad spend was landed)."""
+    """Create an empty ``lake.ad_spend`` with the contract's columns, and the empty data-quality
+    tables: the dbt sources dbt needs even when no ad spend was landed and no day was scored."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {LAKE_SCHEMA}")
     cols = ",\n  ".join(f"{name} {sql_type}" for name, sql_type in AD_SPEND_COLUMNS)
     con.execute(f"CREATE TABLE IF NOT EXISTS {LAKE_SCHEMA}.ad_spend (\n  {cols}\n)")
+    for table in (DATA_QUALITY, DATA_QUALITY_LOSSES):
+        con.execute(table.ddl(LAKE_SCHEMA))
 
 
 def _select_cleaned(view: str, source_file: str, first_line: int) -> str:

@@ -71,14 +71,25 @@ def tick(resources: dict, instance, cursor: str | None = None):
 
 def same_lake_locally_and_in_postgres(data_dir: Path, start: datetime, end: datetime, pg_url: str) -> None:
     """The landing files under ``data_dir`` (events and ad spend) through the local lake (its
-    warehouse views published), and the same cleaned, quarantined and ad-spend rows into Postgres
-    ``lake.*``, as the S3 lake store loads them: dbt then builds the same marts on both targets."""
+    warehouse views published), and the same cleaned, quarantined, ad-spend and data-quality rows
+    (each day counted as ``data_quality_daily`` does) into Postgres ``lake.*``, as the S3 lake store
+    loads them: dbt then builds the same marts on both targets."""
     from shopper_assets.ingestion.landing import LocalLandingZone
     from shopper_assets.lake.ad_spend_assets import load_ad_spend
-    from shopper_assets.lake.tables import AD_SPEND, CLEANED_EVENTS, QUARANTINED_EVENTS
+    from shopper_assets.lake.tables import (
+        AD_SPEND,
+        CLEANED_EVENTS,
+        DATA_QUALITY,
+        DATA_QUALITY_LOSSES,
+        LAKE_TABLES,
+        QUARANTINED_EVENTS,
+    )
+    from shopper_assets.operations.data_quality import day_quality
+    from shopper_assets.operations.data_quality_asset import write_days
     from shopper_assets.partitions import days_in, hours_in
+    from shopper_assets.quality.checks import CheckThresholds
     from shopper_assets.storage.lake_store import LocalLakeStore
-    from shopper_assets.storage.postgres_warehouse import ensure_tables, replace_hours
+    from shopper_assets.storage.postgres_warehouse import WAREHOUSE_TABLES, ensure_tables, replace_hours
 
     store = LocalLakeStore(data_dir=str(data_dir), duckdb_path=str(data_dir / "shopper.duckdb"))
     landing = LocalLandingZone(data_dir=str(data_dir))
@@ -89,9 +100,15 @@ def same_lake_locally_and_in_postgres(data_dir: Path, start: datetime, end: date
         cleaned = s.con.sql(s.scan("cleaned_events", start, end)).to_arrow_table()
         quarantined = s.con.sql(s.scan("quarantined_events", start, end)).to_arrow_table()
         spend = s.con.sql(s.scan("ad_spend", start, end)).to_arrow_table()
+        dq_tables = (DATA_QUALITY, DATA_QUALITY_LOSSES)
+        days = [day_quality(s, d.date(), LATE_HOURS, CheckThresholds()) for d in days_in(start, end)]
+        write_days(s, start, end, days, datetime(2026, 12, 1))
+        quality = {t: s.con.sql(s.scan(t.name, start, end)).to_arrow_table() for t in dq_tables}
     store.publish_to_warehouse()
     with psycopg.connect(pg_url) as conn:
-        ensure_tables(conn, [CLEANED_EVENTS, QUARANTINED_EVENTS], "lake")
+        ensure_tables(conn, [LAKE_TABLES[t] for t in WAREHOUSE_TABLES], "lake")  # as S3LakeStore does
         replace_hours(conn, CLEANED_EVENTS, hours_in(start, end), cleaned.to_batches(), "lake")
         replace_hours(conn, QUARANTINED_EVENTS, hours_in(start, end), quarantined.to_batches(), "lake")
         replace_hours(conn, AD_SPEND, days_in(start, end), spend.to_batches(), "lake")
+        for table, rows in quality.items():
+            replace_hours(conn, table, days_in(start, end), rows.to_batches(), "lake")

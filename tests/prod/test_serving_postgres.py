@@ -34,7 +34,12 @@ from shopper_assets.serving.marts import SERVED
 from shopper_assets.serving.reader import LocalReader, PostgresReader
 from shopper_assets.serving.store import PostgresServingStore
 from shopper_assets.settings import Settings
-from shopper_assets.transform import dbt_resource, shopper_dbt_assets, shopper_history_dbt_assets
+from shopper_assets.transform import (
+    dbt_resource,
+    shopper_dbt_assets,
+    shopper_history_dbt_assets,
+    shopper_quality_dbt_assets,
+)
 from tests.prod.helpers import same_lake_locally_and_in_postgres
 from tests.serving.servers import ROOT, api_server
 
@@ -73,12 +78,12 @@ def build_marts(
     monkeypatch: pytest.MonkeyPatch, settings: Settings, resources: dict, history: bool = True, **run_config
 ) -> Builds:
     """Every mart, through Dagster, with the deployment's resources, as ``shopper demo`` builds them:
-    the daily models over both days (one run), then the whole-history marts (one run, unless not
-    ``history``)."""
+    the daily models and the data-quality marts over both days (one run), then the whole-history
+    marts (one run, unless not ``history``)."""
     monkeypatch.setenv("SHOPPER_ENV", settings.env)
     resources = {"dbt": dbt_resource(settings), **resources}
     daily = materialize(
-        [shopper_dbt_assets],
+        [shopper_dbt_assets, shopper_quality_dbt_assets],
         resources=resources,
         tags=partition_range_tags(DAYS[0].isoformat(), DAYS[-1].isoformat()),
         run_config={"ops": {"shopper_dbt_assets": {"config": run_config}}} if run_config else None,
@@ -139,7 +144,7 @@ def test_a_prod_build_is_published_with_its_row_counts(warehouses):
         published = conn.execute("SELECT version FROM serving.published ORDER BY published_at").fetchall()
         per_day = dict(conn.execute("SELECT order_date, count(*) FROM marts.fct_orders GROUP BY 1").fetchall())
         customers = conn.execute("SELECT count(*) FROM marts.customer_ltv").fetchone()[0]
-    assert len(published) == 2  # the daily build, then the whole-history one
+    assert len(published) == 3  # the daily run's two dbt builds (models, data-quality marts), the whole-history one
     meta = {
         (e.asset_key.to_user_string(), e.partition): e.materialization.metadata
         for run in built
@@ -148,9 +153,10 @@ def test_a_prod_build_is_published_with_its_row_counts(warehouses):
     for day in DAYS:
         assert meta["kpi_daily", day.isoformat()]["dagster/row_count"].value == 1
         assert meta["fct_orders", day.isoformat()]["dagster/row_count"].value == per_day[day] > 0
-        assert meta["kpi_daily", day.isoformat()]["serving_version"].value == published[0][0]
+        assert meta["kpi_daily", day.isoformat()]["serving_version"].value in (published[0][0], published[1][0])
+        assert meta["dq_score_daily", day.isoformat()]["serving_version"].value in (published[0][0], published[1][0])
     assert meta["customer_ltv", None]["dagster/row_count"].value == customers > 0
-    assert meta["customer_ltv", None]["serving_version"].value == published[1][0]
+    assert meta["customer_ltv", None]["serving_version"].value == published[2][0]
 
 
 def test_the_reader_role_reads_and_cannot_write(warehouses):
@@ -252,7 +258,8 @@ def test_the_api_answers_the_same_on_postgres_and_on_duckdb(warehouses, tmp_path
             assert normalise(queries.attribution_summary(a, model)) == normalise(queries.attribution_summary(b, model))
         for mart in SERVED:
             rows = queries.select_mart(a, mart, limit=50)
-            assert rows and normalise(rows) == normalise(queries.select_mart(b, mart, limit=50)), mart
+            assert rows or mart == "dq_losses_daily", mart  # a clean feed loses no line
+            assert normalise(rows) == normalise(queries.select_mart(b, mart, limit=50)), mart
     local.close()
     remote.close()
 

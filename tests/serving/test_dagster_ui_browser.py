@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from pathlib import Path
 
 import duckdb
+import httpx
 import pytest
 
 from tests.serving.browser import screenshot
@@ -107,3 +109,93 @@ def test_metadata_plots_of_cleaned_events(page, dagster_ui):
         page.get_by_text(label, exact=True).first.wait_for(timeout=60_000)
     page.wait_for_function("() => document.querySelectorAll('canvas').length >= 5", timeout=60_000)
     screenshot(page, "dagster-plots-cleaned-events")
+
+
+def test_freshness_of_a_mart_and_a_lake_table(page, dagster_ui):
+    """The daemon of ``dagster dev`` judges the freshness policies; each asset page shows the verdict."""
+    for asset, window in (("kpi_daily", "3 hours"), ("cleaned_events", "2 hours")):
+        page.goto(dagster_ui + f"/assets/{asset}?view=overview")
+        page.get_by_text("Freshness policy", exact=True).first.wait_for(timeout=120_000)
+        page.get_by_text(f"Fails if more than {window} since last materialization").wait_for(timeout=60_000)
+        # the demo has just built everything: passing, once the freshness daemon has evaluated it
+        page.get_by_text("Passing", exact=True).first.wait_for(timeout=120_000)
+        screenshot(page, f"dagster-freshness-{asset}")
+
+
+def test_data_quality_score_plot(page, dagster_ui, demo: Deployment):
+    """data_quality_daily's numeric metadata is plotted per day: the DQ score over time."""
+    page.goto(dagster_ui + "/assets/data_quality_daily?view=overview")
+    page.get_by_text("Plots", exact=True).click(timeout=120_000)
+    for label in ("dq_score", "landed_lines", "clean_events", "checks_failed", "late_events"):
+        page.get_by_text(label, exact=True).first.wait_for(timeout=60_000)
+    page.wait_for_function("() => document.querySelectorAll('canvas').length >= 5", timeout=60_000)
+    screenshot(page, "dagster-plots-data-quality")
+    with duckdb.connect(str(demo.warehouse), read_only=True) as con:
+        days = con.execute("SELECT count(*) FROM marts.dq_score_daily WHERE dq_score IS NOT NULL").fetchone()[0]
+    assert days == len(demo.days)
+
+
+FRESHNESS = """query Freshness($keys: [AssetKeyInput!]) {
+  assetNodes(assetKeys: $keys) {
+    assetKey { path }
+    internalFreshnessPolicy { ... on TimeWindowFreshnessPolicy { failWindowSeconds warnWindowSeconds } }
+    freshnessStatusInfo { freshnessStatus }
+  }
+}"""
+DQ_METADATA = """query DataQuality {
+  assetOrError(assetKey: {path: ["data_quality_daily"]}) {
+    ... on Asset {
+      assetMaterializations(limit: 100) {
+        partition
+        metadataEntries {
+          label
+          __typename
+          ... on FloatMetadataEntry { floatValue }
+          ... on IntMetadataEntry { intValue }
+        }
+      }
+    }
+  }
+}"""
+
+
+def graphql(url: str, query: str, **variables) -> dict:
+    response = httpx.post(url + "/graphql", json={"query": query, "variables": variables}, timeout=60)
+    response.raise_for_status()
+    body = response.json()
+    assert not body.get("errors"), body["errors"]
+    return body["data"]
+
+
+def test_webserver_graphql_has_freshness_verdicts_and_numeric_dq_scores(dagster_ui, demo: Deployment):
+    """What the UI draws, from the webserver's GraphQL API: each watched asset's policy window and the
+    freshness daemon's verdict (none for a staging model), and data_quality_daily's dq_score per day as
+    a number equal to the mart's."""
+    windows = {"cleaned_events": 7200, "ad_spend": 2160 * 60, "kpi_daily": 10800, "dq_score_daily": 10800}
+    keys = [{"path": [key]} for key in (*windows, "stg_events")]
+    deadline = time.monotonic() + 120  # the freshness daemon of `dagster dev` evaluates every 30 s
+    while True:
+        nodes = {n["assetKey"]["path"][0]: n for n in graphql(dagster_ui, FRESHNESS, keys=keys)["assetNodes"]}
+        verdicts = {key: (node["freshnessStatusInfo"] or {}).get("freshnessStatus") for key, node in nodes.items()}
+        if all(verdicts[key] == "HEALTHY" for key in windows) or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert verdicts == {**dict.fromkeys(windows, "HEALTHY"), "stg_events": None}  # just built: all fresh
+    for key, fail in windows.items():
+        assert nodes[key]["internalFreshnessPolicy"] == {"failWindowSeconds": fail, "warnWindowSeconds": fail // 2}
+    assert nodes["stg_events"]["internalFreshnessPolicy"] is None
+
+    events = graphql(dagster_ui, DQ_METADATA)["assetOrError"]["assetMaterializations"]
+    numbers = {
+        e["partition"]: {m["label"]: m for m in e["metadataEntries"] if m["label"] in ("dq_score", "landed_lines")}
+        for e in events
+    }
+    with duckdb.connect(str(demo.warehouse), read_only=True) as con:
+        marts = con.execute("SELECT event_date, dq_score, landed_lines FROM marts.dq_score_daily").fetchall()
+    assert len(marts) == len(demo.days)
+    for day, score, landed in marts:
+        entries = numbers[day.isoformat()]
+        assert entries["dq_score"]["__typename"] == "FloatMetadataEntry"  # plotted: a number, not text
+        assert entries["dq_score"]["floatValue"] == pytest.approx(score)
+        landed_entry = entries["landed_lines"]
+        assert (landed_entry["__typename"], landed_entry["intValue"]) == ("IntMetadataEntry", landed)

@@ -80,7 +80,7 @@ def dashboard(demo: Deployment, tmp_path_factory):
 
 
 def test_overview(chromium, dashboard, demo: Deployment):
-    page = Page(chromium, dashboard + "/", "overview", charts=5)
+    page = Page(chromium, dashboard + "/", "overview", charts=6)
     kpis = demo.sql("SELECT event_date, revenue, orders, aov, dau, sessions, conversion_rate FROM marts.kpi_daily")
     row = {
         day: dict(zip(("revenue", "orders", "aov", "dau", "sessions", "conversion_rate"), values, strict=True))
@@ -96,8 +96,28 @@ def test_overview(chromium, dashboard, demo: Deployment):
         ("Conversion rate", "conversion_rate", pct),
     ):
         assert page.metrics[label] == [fmt(now[key]), signed(fmt, now[key] - before[key])], label
-    revenue_line, orders_bars, hourly_bars, monthly_bars, weekday_bars = page.marks
+    quality = {
+        day: dict(zip(("dq_score", "lost", "late_events", "passed", "warned", "failed"), values, strict=True))
+        for day, *values in demo.sql(
+            "SELECT event_date, dq_score, landed_lines - clean_events, late_events, checks_passed, checks_warned, "
+            "checks_failed FROM marts.dq_score_daily"
+        )
+    }
+    last_day = max(quality)
+    q_before, q_now = (quality[day] for day in sorted(quality)[-2:])
+    assert page.metrics[f"DQ score {last_day}"] == [
+        pct(q_now["dq_score"]),
+        signed(pct, q_now["dq_score"] - q_before["dq_score"]),
+    ]
+    assert page.metrics["Lines lost"] == [count(q_now["lost"]), None]
+    assert page.metrics["Late events"] == [count(q_now["late_events"]), None]
+    checked = q_now["passed"] + q_now["warned"] + q_now["failed"]
+    assert page.metrics["Lake checks failed"] == [f"{q_now['failed']:.0f} of {checked:.0f}", None]
+    ((losses,),) = demo.sql("SELECT count(*) FROM marts.dq_losses_daily")
+    assert losses == 0  # the demo loses no line: the losses chart is a caption, not bars
+    dq_line, revenue_line, orders_bars, hourly_bars, monthly_bars, weekday_bars = page.marks
     days = len(demo.days)  # all within the default range (the last 14 days)
+    assert len(quality) == days and dq_line == 1 + days  # the DQ score per day: a line and a point per day
     assert revenue_line == 1 + days and orders_bars == days  # a line and a point per day; a bar per day
     ((months,),) = demo.sql("SELECT count(*) FROM marts.revenue_monthly")
     assert hourly_bars == 24 and monthly_bars == months == 2 and weekday_bars == 7
@@ -194,7 +214,7 @@ def test_pages_say_what_is_not_built_yet(chromium, partial: Deployment, tmp_path
     with dashboard_server(partial.root, tmp_path) as server:
         customers = Page(chromium, server.url + "/customers", "not-built-customers", charts=0)
         marketing = Page(chromium, server.url + "/marketing", "not-built-marketing", charts=0)
-        overview = Page(chromium, server.url + "/", "not-built-overview", charts=3)
+        overview = Page(chromium, server.url + "/", "not-built-overview", charts=4)
     for page, marts in (
         (customers, ("customer_ltv", "cohort_retention")),
         (marketing, ("campaign_performance_daily", "order_attribution")),
@@ -204,8 +224,9 @@ def test_pages_say_what_is_not_built_yet(chromium, partial: Deployment, tmp_path
         assert len(page.alerts) == len(marts)
         for alert, mart in zip(page.alerts, marts, strict=True):
             assert f"{mart} is not built yet (run" in alert
-    assert overview.metrics["Revenue"][0].startswith("$")  # the KPI marts are there
-    assert len(overview.marks) == 3 and all(overview.marks)
+    assert overview.metrics["Revenue"][0].startswith("$")  # the KPI and data-quality marts are there
+    assert any(label.startswith("DQ score ") for label in overview.metrics)
+    assert len(overview.marks) == 4 and all(overview.marks)  # DQ score, revenue, orders, orders per hour
 
 
 def test_nothing_published_says_what_to_run(chromium, tmp_path: Path):

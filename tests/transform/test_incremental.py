@@ -28,6 +28,8 @@ WHOLE_HISTORY_MARTS = (
     "marts.revenue_by_weekday",
     "marts.product_recommendations",
 )
+# the data-quality marts (empty here: nothing scored the loaded days, see tests/operations)
+DATA_QUALITY_MARTS = ("marts.dq_score_daily", "marts.dq_losses_daily")
 EXPECTED_TABLES = {
     "intermediate.int_session_days",
     "intermediate.int_user_days",
@@ -48,6 +50,7 @@ EXPECTED_TABLES = {
     "marts.fct_order_items",
     "marts.fct_sessions",
     *DAILY_MARTS,
+    *DATA_QUALITY_MARTS,
 }
 
 
@@ -59,7 +62,7 @@ def test_dbt_build_passes_its_tests(built_db, connect):
     path, results = built_db
     tests = [r for r in results if r["unique_id"].startswith("test.")]
     models = [r for r in results if r["unique_id"].startswith("model.")]
-    assert len(models) == 30 and len(tests) >= 100
+    assert len(models) == 32 and len(tests) >= 100  # 30, and the 2 data-quality marts
     assert all(r["status"] == "pass" for r in tests)
     names = {r["unique_id"].split(".")[2] for r in tests}
     assert {"assert_revenue_reconciles", "assert_funnel_matches_kpi", "assert_attribution_credits_sum_to_one"} <= names

@@ -58,6 +58,8 @@ def overview() -> None:
         for column, (label, key, fmt) in zip(columns, tiles, strict=True):
             column.metric(label, fmt(now[key]), _delta(now[key], prev.get(key) if len(prev) else None, fmt))
 
+        _data_quality(view)
+
         kpis = view.rows("kpi_daily")
         left, right = st.columns(2)
         with left:
@@ -89,6 +91,63 @@ def overview() -> None:
                 weekdays = pd.DataFrame(queries.select_mart(view.snapshot, "revenue_by_weekday"))
                 weekdays["day"] = weekdays["weekday"].map(lambda d: WEEKDAYS[int(d) - 1])
                 _chart(alt.Chart(weekdays).mark_bar().encode(x=alt.X("day:N", sort=list(WEEKDAYS)), y="revenue:Q"))
+
+
+def _data_quality(view: View) -> None:
+    """The data-quality score of the range's last day, and over the range (dq_score_daily, dq_losses_daily)."""
+    st.subheader("Data quality")
+    if not view.has("dq_score_daily"):
+        return
+    quality = view.rows("dq_score_daily")
+    if quality.empty:
+        empty("data-quality rows", view)
+        return
+    quality = quality.sort_values("event_date")
+    last = quality.iloc[-1]
+    before = quality.iloc[-2] if len(quality) > 1 else None
+    lost = last["landed_lines"] - last["clean_events"]
+    tiles = st.columns(4)
+    tiles[0].metric(
+        f"DQ score {last['event_date']}",
+        pct(last["dq_score"]),
+        _delta(last["dq_score"], before["dq_score"] if before is not None else None, pct),
+        help="Share of the day's landed lines that became clean events.",
+    )
+    tiles[1].metric("Lines lost", count(lost), help="Quarantined lines and duplicates.")
+    tiles[2].metric("Late events", count(last["late_events"]), help="Delivered in a later hour than they happened.")
+    failed = int(last["checks_failed"])
+    tiles[3].metric(
+        "Lake checks failed",
+        f"{failed} of {int(last['checks_passed'] + last['checks_warned'] + failed)}",
+        help=last["failed_checks"] or "Every blocking check passes on the whole day.",
+    )
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**DQ score per day**")
+        scores = quality.assign(dq_percent=100 * quality["dq_score"])
+        _chart(
+            alt.Chart(scores)
+            .mark_line(point=True)
+            .encode(
+                x=DAY_AXIS,
+                y=alt.Y(
+                    "dq_percent:Q",
+                    title="clean / landed (%)",
+                    scale=alt.Scale(zero=False),
+                    axis=alt.Axis(format=".2f"),
+                ),
+                tooltip=["event_date:T", "dq_percent:Q", "landed_lines:Q", "clean_events:Q"],
+            )
+        )
+    with right:
+        st.markdown("**Lines lost per reason**")
+        if view.snapshot.has("dq_losses_daily"):
+            losses = view.rows("dq_losses_daily")
+            if losses.empty:
+                st.caption("No line lost in the range.")
+            else:
+                bars = alt.Chart(losses).mark_bar()
+                _chart(bars.encode(x=DAY_AXIS, y="lines:Q", color="reason:N", tooltip=["reason", "lines"]))
 
 
 def products() -> None:
