@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
 
+from shopper_assets import inputs
 from shopper_assets.settings import Settings
 
 
@@ -15,31 +17,40 @@ def _settings() -> Settings:
     try:
         return Settings.from_env()
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.ClickException(f"configuration: {exc}") from None
 
 
-def _day(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"expected YYYY-MM-DD, got {value!r}") from None
+class ShopperGroup(click.Group):
+    """Every user error ends in one line (``Error: ...``), never a traceback or a usage block."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            command = f"shopper {ctx.invoked_subcommand} -h" if ctx.invoked_subcommand else "shopper -h"
+            raise click.ClickException(f"{exc.format_message()} (see `{command}`)") from None
+        except inputs.InputError as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
 
 
 def yesterday_utc() -> date:
     return datetime.now(UTC).date() - timedelta(days=1)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ShopperGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Shopper Analytics: e-commerce shopper events through Dagster and dbt."""
 
 
 @main.command()
 @click.option("--start", "start", required=True, help="First UTC day, YYYY-MM-DD.")
-@click.option("--days", default=1, show_default=True, type=click.IntRange(min=1))
-@click.option("--events-per-day", default=100_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--days", default=1, show_default=True, type=click.IntRange(1, inputs.MAX_GENERATE_DAYS))
+@click.option(
+    "--events-per-day", default=100_000, show_default=True, type=click.IntRange(1, inputs.MAX_GENERATE_EVENTS_PER_DAY)
+)
 @click.option("--seed", default=42, show_default=True, type=click.IntRange(min=0))
 @click.option(
     "--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Data root (default $SHOPPER_DATA_DIR)."
@@ -48,10 +59,16 @@ def generate(start: str, days: int, events_per_day: int, seed: int, out: Path | 
     """Write synthetic shopper events into the landing zone (hour folders), deterministic per seed."""
     from shopper_assets.contract.ad_spend import LANDING_PREFIX as AD_SPEND_PREFIX
     from shopper_assets.generator import GeneratorConfig, write_landing
+    from shopper_assets.settings import record_start_date
 
     settings = _settings()
-    config = GeneratorConfig(start=_day(start), days=days, events_per_day=events_per_day, seed=seed)
-    root = out or settings.data_dir
+    root = (out or settings.data_dir).absolute()
+    if out is not None:  # the partitions of that data root: its own recorded start
+        settings = Settings.from_env({**os.environ, "SHOPPER_DATA_DIR": str(root)})
+    first = inputs.parse_day(start, "--start")
+    inputs.check_generate_days(settings, first, days)
+    record_start_date(settings, first)
+    config = GeneratorConfig(start=first, days=days, events_per_day=events_per_day, seed=seed)
     summary = write_landing(config, root, progress=True)
     click.echo(
         f"{summary.events:,} events in {len(summary.files)} files under {root / 'landing' / 'events'}, "
@@ -85,16 +102,21 @@ def produce(events: int | None, rate: float | None, duration: float | None, topi
 
 @main.command()
 @click.option("--date", "day", help="First UTC day to generate and process (default: the days end yesterday).")
-@click.option("--days", default=1, show_default=True, type=click.IntRange(min=1, max=31))
-@click.option("--events-per-day", default=200_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--days", default=1, show_default=True, type=click.IntRange(1, inputs.MAX_DEMO_DAYS))
+@click.option(
+    "--events-per-day", default=200_000, show_default=True, type=click.IntRange(1, inputs.MAX_DEMO_EVENTS_PER_DAY)
+)
 @click.option("--seed", default=42, show_default=True, type=click.IntRange(min=0))
-def demo(day: str | None, days: int, events_per_day: int, seed: int) -> None:
+@click.option("--verbose", "-v", is_flag=True, help="Show Dagster's and dbt's logs.")
+def demo(day: str | None, days: int, events_per_day: int, seed: int, verbose: bool) -> None:
     """The main job: generate a day, materialize every asset for it on DuckDB, run all checks, print KPIs."""
     from shopper_assets.demo import run_demo
 
+    settings = _settings()
     # by default the days end yesterday: the demo never generates hours that have not begun
-    first = _day(day) or yesterday_utc() - timedelta(days=days - 1)
-    ok = run_demo(_settings(), first, days, events_per_day, seed, echo=click.echo)
+    first = inputs.parse_day(day, "--date") if day else yesterday_utc() - timedelta(days=days - 1)
+    inputs.check_demo_days(settings, first, days)
+    ok = run_demo(settings, first, days, events_per_day, seed, echo=click.echo, verbose=verbose)
     sys.exit(0 if ok else 1)
 
 
@@ -104,7 +126,8 @@ def kpis(day: str | None) -> None:
     """Print the KPI summary of a day from the warehouse."""
     from shopper_assets.demo import print_kpis
 
-    if not print_kpis(_settings(), _day(day), echo=click.echo):
+    settings = _settings()
+    if not print_kpis(settings, inputs.parse_day(day, "--date") if day else None, echo=click.echo):
         sys.exit(1)
 
 
@@ -133,6 +156,28 @@ def dashboard(host: str, port: int) -> None:
     _settings()
     click.echo(f"Shopper Analytics dashboard on http://{host}:{port}")
     sys.exit(run_dashboard(host, port))
+
+
+@main.command()
+@click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--verbose", "-v", is_flag=True, help="Show the daemon's and the webserver's logs (sensor ticks).")
+def ui(port: int, verbose: bool) -> None:
+    """Start the Dagster UI (dagster dev) on the instance and data of `shopper demo`."""
+    import subprocess
+
+    from shopper_assets.demo import REPO_ROOT, ensure_dagster_home
+
+    settings = _settings()
+    home = ensure_dagster_home(settings)
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-p", str(port)]
+    command += ["--log-level", "info" if verbose else "warning"]
+    env = {**os.environ, "DAGSTER_HOME": str(home), "SHOPPER_DATA_DIR": str(settings.data_dir)}
+    click.echo(f"Dagster UI on http://127.0.0.1:{port} (instance {home}, data {settings.data_dir}); Ctrl-C stops it")
+    try:
+        sys.exit(subprocess.run(command, env=env, cwd=REPO_ROOT).returncode)
+    except KeyboardInterrupt:
+        sys.exit(0)
 
 
 if __name__ == "__main__":

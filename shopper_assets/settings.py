@@ -8,11 +8,16 @@ secrets, so credentials never appear in run config or logs.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-DEFAULT_START_DATE = "2026-01-01"  # early enough for the demo's yesterday and for imports of 2026 data
+#: The partitions' first day when neither SHOPPER_START_DATE nor the data root's START_DATE_FILE gives one.
+DEFAULT_START_DATE = "2026-01-01"
+#: Under the data root: the first day of the data it holds, written by the first ``shopper demo`` or
+#: ``shopper generate`` into it, so the UI's partition bars start where the data starts (not months
+#: of empty partitions before a demo day) and every process reading that root agrees on the partitions.
+START_DATE_FILE = "start_date"
 DEFAULT_LATE_ARRIVAL_HOURS = 6
 UNSUPPORTED_PATH_CHARACTERS = "?\\"  # DuckDB cannot open a database file whose path holds them
 
@@ -23,6 +28,7 @@ class Settings:
     data_dir: Path = Path("data")
     duckdb_path: Path = Path("data/shopper.duckdb")
     start_date: date = date(2026, 1, 1)
+    start_date_from: str = "default"  # where start_date came from: SHOPPER_START_DATE, the file, or the default
     late_arrival_hours: int = DEFAULT_LATE_ARRIVAL_HOURS
     kafka_bootstrap_servers: str = "localhost:9092"
     kafka_topics: tuple[str, ...] = ("shopper.events",)
@@ -52,10 +58,7 @@ class Settings:
             if bad := set(UNSUPPORTED_PATH_CHARACTERS) & set(str(path)):
                 # DuckDB reads what follows "?" in a database path as options, and "\\" as a separator
                 raise ValueError(f"{name} must not contain {' or '.join(map(repr, sorted(bad)))}: {str(path)!r}")
-        try:
-            start = date.fromisoformat(env.get("SHOPPER_START_DATE") or DEFAULT_START_DATE)
-        except ValueError as exc:
-            raise ValueError(f"SHOPPER_START_DATE must be YYYY-MM-DD: {exc}") from None
+        start, start_from = _start_date(env.get("SHOPPER_START_DATE"), data_dir / START_DATE_FILE)
         late = int(env.get("SHOPPER_LATE_ARRIVAL_HOURS") or DEFAULT_LATE_ARRIVAL_HOURS)
         if not 0 <= late <= 72:
             raise ValueError("SHOPPER_LATE_ARRIVAL_HOURS must be between 0 and 72")
@@ -72,6 +75,7 @@ class Settings:
             data_dir=data_dir,
             duckdb_path=duckdb_path,
             start_date=start,
+            start_date_from=start_from,
             late_arrival_hours=late,
             kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or "localhost:9092",
             kafka_topics=topics,
@@ -80,3 +84,48 @@ class Settings:
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             pg_url=env.get("SHOPPER_PG_URL") or None,
         )
+
+
+def _start_date(configured: str | None, recorded: Path) -> tuple[date, str]:
+    """SHOPPER_START_DATE, else the day recorded under the data root, else DEFAULT_START_DATE."""
+    if configured:
+        try:
+            return date.fromisoformat(configured.strip()), "SHOPPER_START_DATE"
+        except ValueError as exc:
+            raise ValueError(f"SHOPPER_START_DATE must be YYYY-MM-DD: {exc}") from None
+    try:
+        text = recorded.read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return date.fromisoformat(DEFAULT_START_DATE), "default"
+    try:
+        return date.fromisoformat(text), str(recorded)
+    except ValueError:
+        raise ValueError(f"{recorded} must hold one date, YYYY-MM-DD, not {text[:40]!r}") from None
+
+
+def record_start_date(settings: Settings, first_day: date) -> Settings:
+    """Give a data root its partitions' start on the first write into it, so every later process
+    reading the root (the UI included) agrees: SHOPPER_START_DATE when set, else the first day written
+    (or the first landed day already there). A root that has one keeps it; returns the settings to use."""
+    path = settings.data_dir / START_DATE_FILE
+    if path.exists():
+        return settings
+    if settings.start_date_from == "SHOPPER_START_DATE":
+        first_day = settings.start_date
+    else:
+        first_day = min([first_day, *_landed_days(settings.landing_dir)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{first_day.isoformat()}\n")
+    if settings.start_date_from == "SHOPPER_START_DATE":
+        return settings
+    return replace(settings, start_date=first_day, start_date_from=str(path))
+
+
+def _landed_days(landing_dir: Path) -> list[date]:
+    days = []
+    for folder in landing_dir.glob("date=*"):
+        try:
+            days.append(date.fromisoformat(folder.name.removeprefix("date=")))
+        except ValueError:
+            continue  # not a day folder: the lake quarantines its files (unsupported_file)
+    return days

@@ -1,0 +1,69 @@
+"""Checks of the command line's inputs, made before a command writes anything.
+
+Each failure is an ``InputError`` whose message is one line that says what is wrong and what to
+do; the command line prints it without a traceback.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from shopper_assets.settings import Settings
+
+MAX_DEMO_DAYS = 31
+MAX_DEMO_EVENTS_PER_DAY = 5_000_000  # about 10 minutes of the demo on 2 cores; bigger days: bench/
+MAX_GENERATE_DAYS = 366
+MAX_GENERATE_EVENTS_PER_DAY = 100_000_000
+
+
+class InputError(ValueError):
+    """A user's input the command refuses, with the reason in one line."""
+
+
+def today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+def parse_day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(f"{option} expects a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def check_after_start(settings: Settings, first: date, option: str) -> None:
+    """The partitions begin at SHOPPER_START_DATE: an earlier day could never be processed. A data root
+    without a start yet gets the first day written as its start (settings.record_start_date)."""
+    if first >= settings.start_date or settings.start_date_from == "default":
+        return
+    where = {
+        "SHOPPER_START_DATE": "SHOPPER_START_DATE",
+    }.get(settings.start_date_from, settings.start_date_from)
+    raise InputError(
+        f"{option} {first} is before the first partition, {settings.start_date} (from {where}); "
+        f"to process earlier days, start a new SHOPPER_DATA_DIR, or set SHOPPER_START_DATE={first} "
+        "for every command and the UI (README: Configuration)"
+    )
+
+
+def check_demo_days(settings: Settings, first: date, days: int) -> None:
+    """Whole days that have ended (the demo processes all 24 hours of each), from the partitions' start."""
+    check_after_start(settings, first, "--date")
+    last = first + timedelta(days=days - 1)
+    if last >= today_utc():
+        raise InputError(
+            f"the demo's days must have ended: {first}"
+            + (f" + {days - 1} days reaches {last}" if days > 1 else "")
+            + f", but today (UTC) is {today_utc()}; use --date {today_utc() - timedelta(days=days)} or earlier"
+        )
+
+
+def check_generate_days(settings: Settings, first: date, days: int) -> None:
+    """Days from the partitions' start up to today: hours further ahead would wait for days, unseen."""
+    check_after_start(settings, first, "--start")
+    last = first + timedelta(days=days - 1)
+    if last > today_utc():
+        raise InputError(
+            f"--start {first} with --days {days} ends on {last}, after today (UTC, {today_utc()}): "
+            "events of days that have not begun would not be processed until then"
+        )
