@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -43,6 +44,8 @@ def yesterday_utc() -> date:
 @click.group(cls=ShopperGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Shopper Analytics: e-commerce shopper events through Dagster and dbt."""
+    # Dagster's notes on its own beta and preview APIs are for this project's developers, not its users
+    warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview)")
 
 
 @main.command()
