@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -44,8 +43,6 @@ def yesterday_utc() -> date:
 @click.group(cls=ShopperGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Shopper Analytics: e-commerce shopper events through Dagster and dbt."""
-    # Dagster's notes on its own beta and preview APIs are for this project's developers, not its users
-    warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview)")
 
 
 @main.command()
@@ -172,13 +169,20 @@ def ui(port: int, verbose: bool) -> None:
 
     settings = _settings()
     home = ensure_dagster_home(settings)
-    dagster = Path(sys.executable).with_name("dagster")
-    command = [str(dagster), "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-p", str(port)]
-    command += ["--log-level", "info" if verbose else "warning"]
+    # `dagster dev` (its supersession note silenced), from the instance folder so only its dagster.yaml counts
+    command = [sys.executable, "-W", "ignore:Function `dev_command` is superseded", "-m", "dagster", "dev"]
+    command += [
+        "-w",
+        str(REPO_ROOT / "workspace.yaml"),
+        "-p",
+        str(port),
+        "--log-level",
+        "info" if verbose else "warning",
+    ]
     env = {**os.environ, "DAGSTER_HOME": str(home), "SHOPPER_DATA_DIR": str(settings.data_dir)}
     click.echo(f"Dagster UI on http://127.0.0.1:{port} (instance {home}, data {settings.data_dir}); Ctrl-C stops it")
     try:
-        sys.exit(subprocess.run(command, env=env, cwd=REPO_ROOT).returncode)
+        sys.exit(subprocess.run(command, env=env, cwd=home).returncode)
     except KeyboardInterrupt:
         sys.exit(0)
 

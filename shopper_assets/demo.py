@@ -165,10 +165,7 @@ def run_demo(
     planned = sum(events_for_day(day + timedelta(days=i), events_per_day) for i in range(days))
     span = f"{day:%A} {day}" if days == 1 else f"{days} days, {day} to {last_day}"
     echo(f"Shopper Analytics demo: {span}, {planned:,} events, data in {settings.data_dir}")
-    echo(
-        f"  ({events_per_day:,} events/day is the weekly average: each weekday has its own traffic, "
-        "weekends busiest)"
-    )
+    echo(f"  ({events_per_day:,} events/day is the weekly average: each weekday has its own traffic, weekends busiest)")
 
     echo("\n[1/4] Generating shopper events into the landing zone")
     generated = write_landing(

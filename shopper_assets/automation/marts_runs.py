@@ -57,6 +57,7 @@ from shopper_assets.automation.lake_runs import (
     partition_key_range,
     steps_started,
 )
+from shopper_assets.partitions import daily_partitions
 
 DBT_MODELS = DAILY_MODELS
 _LAKE_TABLE = AssetKey("cleaned_events")  # the table the dbt models read
@@ -162,7 +163,9 @@ def marts_follow_sensor(context: SensorEvaluationContext) -> SensorResult:
     untested = {date.fromisoformat(d) for d in json.loads(context.cursor or "{}").get("untested_days", [])}
     now = datetime.now(UTC)
 
-    follow = following.lake_days - following.covered
+    # a lake run of days this code location has no partitions for (SHOPPER_START_DATE changed under it) is not followed
+    first = daily_partitions.get_first_partition_window()
+    follow = {d for d in following.lake_days - following.covered if first and d >= first.start.date()}
     tested = {d for d in follow if tests_due(context.instance, d, now)}
     # a stream that paused leaves days built without their tests: one last build runs them
     closing = {d for d in untested if d not in following.lake_days | following.building}
