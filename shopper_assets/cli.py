@@ -121,6 +121,24 @@ def demo(day: str | None, days: int, events_per_day: int, seed: int, verbose: bo
 
 
 @main.command()
+@click.option("--date", "day", required=True, help="First UTC day to process, YYYY-MM-DD.")
+@click.option("--days", default=1, show_default=True, type=click.IntRange(1, 366))
+@click.option("--verbose", "-v", is_flag=True, help="Show Dagster's and dbt's logs.")
+def backfill(day: str, days: int, verbose: bool) -> None:
+    """Process days already landed: the lake, the daily marts and the whole-history marts (3 runs)."""
+    from shopper_assets.demo import process_days
+    from shopper_assets.settings import record_start_date
+
+    settings = _settings()
+    first = inputs.parse_day(day, "--date")
+    inputs.check_backfill_days(settings, first, days)
+    settings = record_start_date(settings, first)
+    last = first + timedelta(days=days - 1)
+    click.echo(f"Backfill of {first}" + (f" to {last}" if days > 1 else "") + f", data in {settings.data_dir}")
+    sys.exit(0 if process_days(settings, first, last, echo=click.echo, verbose=verbose) else 1)
+
+
+@main.command()
 @click.option("--date", "day", help="UTC day (default: the latest day in kpi_daily).")
 def kpis(day: str | None) -> None:
     """Print the KPI summary of a day from the warehouse."""

@@ -158,9 +158,8 @@ def run_demo(
     from shopper_assets.generator import GeneratorConfig, write_landing
     from shopper_assets.generator.traffic import events_for_day
 
-    home = ensure_dagster_home(settings)
+    ensure_dagster_home(settings)
     settings = record_start_date(settings, day)  # before the partitions are defined (definitions import)
-    instance = DagsterInstance.get()
     last_day = day + timedelta(days=days - 1)
     planned = sum(events_for_day(day + timedelta(days=i), events_per_day) for i in range(days))
     span = f"{day:%A} {day}" if days == 1 else f"{days} days, {day} to {last_day}"
@@ -174,12 +173,22 @@ def run_demo(
         progress=True,
     )
     echo(f"  {generated.events:,} lines, {len(generated.files)} files ({generated.seconds:.1f} s)")
+    return process_days(settings, day, last_day, echo, verbose, steps=4)
 
+
+def process_days(
+    settings: Settings, day: date, last_day: date, echo: Echo = print, verbose: bool = False, steps: int = 3
+) -> bool:
+    """Run lake_job, marts_job and history_job over whole days already landed, then print the rows per
+    stage, the checks, the last day's KPIs and how to open the UI (``shopper demo``, ``shopper backfill``)."""
+    home = ensure_dagster_home(settings)
+    instance = DagsterInstance.get()
+    first_step = steps - 2
     with quiet_dagster(verbose) as run_config:
         results = []
 
         def step(number: int, title: str, job: str, tags: dict[str, str] | None = None) -> bool:
-            echo(f"\n[{number}/4] {title} ({job})")
+            echo(f"\n[{number}/{steps}] {title} ({job})")
             started = time.monotonic()
             result, printed = run_job(instance, job, run_config, tags)
             results.append(result)
@@ -190,18 +199,20 @@ def run_demo(
             return result.success
 
         ok = step(
-            2,
+            first_step,
             "Materializing raw_events -> cleaned_events + quarantined_events, every hour in one run",
             "lake_job",
             partition_range_tags(f"{day:%Y-%m-%d}-00:00", f"{last_day:%Y-%m-%d}-23:00"),
         )
         ok = ok and step(
-            3,
+            first_step + 1,
             "Landing ad spend, building the dbt star schema, KPIs and daily marts, every day in one run",
             "marts_job",
             partition_range_tags(f"{day:%Y-%m-%d}", f"{last_day:%Y-%m-%d}"),
         )
-        ok = ok and step(4, "Building the whole-history marts: LTV, cohorts, trends, recommendations", "history_job")
+        ok = ok and step(
+            first_step + 2, "Building the whole-history marts: LTV, cohorts, trends, recommendations", "history_job"
+        )
         if not ok:
             echo("\nStopped: the steps after a failed run were not run.")
 

@@ -52,7 +52,7 @@ def check_demo_days(settings: Settings, first: date, days: int) -> None:
     last = first + timedelta(days=days - 1)
     if last >= today_utc():
         raise InputError(
-            f"the demo's days must have ended: {first}"
+            f"the days must have ended (every hour is processed): {first}"
             + (f" + {days - 1} days reaches {last}" if days > 1 else "")
             + f", but today (UTC) is {today_utc()}; use --date {today_utc() - timedelta(days=days)} or earlier"
         )
@@ -66,4 +66,23 @@ def check_generate_days(settings: Settings, first: date, days: int) -> None:
         raise InputError(
             f"--start {first} with --days {days} ends on {last}, after today (UTC, {today_utc()}): "
             "events of days that have not begun would not be processed until then"
+        )
+
+
+def check_backfill_days(settings: Settings, first: date, days: int) -> None:
+    """Ended days from the partitions' start, each with landing files: a day without any would
+    "succeed" with 0 lines and every check green."""
+    check_demo_days(settings, first, days)
+    if settings.env != "local":
+        return  # in prod the landing zone is in S3: the lake run's own warning says when an hour has none
+    empty = [
+        first + timedelta(days=i)
+        for i in range(days)
+        if not any((settings.landing_dir / f"date={first + timedelta(days=i)}").glob("hour=*/*"))
+    ]
+    if empty:
+        days_text = ", ".join(map(str, empty[:3])) + (f" and {len(empty) - 3} more" if len(empty) > 3 else "")
+        raise InputError(
+            f"no landing files for {days_text} under {settings.landing_dir}: "
+            f"land events first (shopper generate --start {empty[0]}, a stream or S3 drops)"
         )

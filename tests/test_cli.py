@@ -46,7 +46,7 @@ def files_under(root: Path) -> list[Path]:
             "before the first partition, 2026-01-01",
         ),
         (("demo", "--date", "2026-13-01"), {}, "--date expects a date as YYYY-MM-DD, got '2026-13-01'"),
-        (("demo", "--date", TODAY.isoformat()), {}, "the demo's days must have ended"),
+        (("demo", "--date", TODAY.isoformat()), {}, "the days must have ended"),
         (("demo", "--date", (TODAY - timedelta(days=2)).isoformat(), "--days", "3"), {}, "must have ended"),
         (("demo", "--days", "0"), {}, "'--days': 0 is not in the range 1<=x<=31"),
         (("demo", "--events-per-day", "50000000"), {}, "'--events-per-day': 50000000 is not in the range"),
@@ -57,6 +57,8 @@ def files_under(root: Path) -> list[Path]:
         ),
         (("generate", "--start", TODAY.isoformat(), "--days", "2"), {}, "after today"),
         (("generate",), {}, "Missing option '--start'"),
+        (("backfill", "--date", "2026-11-20"), START, "no landing files for 2026-11-20 under"),
+        (("backfill", "--date", "2025-11-20"), START, "before the first partition"),
         (("kpis", "--date", "yesterday"), {}, "--date expects a date as YYYY-MM-DD"),
         (("demo",), {"SHOPPER_ENV": "staging"}, "configuration: SHOPPER_ENV must be 'local' or 'prod'"),
         (("demo",), {"SHOPPER_START_DATE": "01/01/2026"}, "configuration: SHOPPER_START_DATE must be YYYY-MM-DD"),
@@ -109,3 +111,14 @@ def test_a_damaged_start_file_is_a_configuration_error(tmp_path: Path):
     (data / START_DATE_FILE).write_text("soon\n")
     line = refused(shopper(data, "kpis"))
     assert f"{data / START_DATE_FILE} must hold one date, YYYY-MM-DD, not 'soon'" in line
+
+
+def test_a_backfill_names_the_days_without_landing_files(tmp_path: Path):
+    data = tmp_path / "data"
+    landed = data / "landing" / "events" / "date=2026-11-20" / "hour=05"
+    landed.mkdir(parents=True)
+    (landed / "a.jsonl.gz").write_bytes(b"")
+    line = refused(shopper(data, "backfill", "--date", "2026-11-20", "--days", "3", **START))
+    assert f"no landing files for 2026-11-21, 2026-11-22 under {data / 'landing' / 'events'}" in line
+    assert "shopper generate --start 2026-11-21" in line
+    assert files_under(data) == [landed / "a.jsonl.gz"]
