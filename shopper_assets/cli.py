@@ -67,7 +67,8 @@ def generate(start: str, days: int, events_per_day: int, seed: int, out: Path | 
         settings = Settings.from_env({**os.environ, "SHOPPER_DATA_DIR": str(root)})
     first = inputs.parse_day(start, "--start")
     inputs.check_generate_days(settings, first, days)
-    record_start_date(settings, first)
+    if moved := inputs.start_moved(settings, record_start_date(settings, first)):
+        click.echo(moved)
     config = GeneratorConfig(start=first, days=days, events_per_day=events_per_day, seed=seed)
     summary = write_landing(config, root, progress=True)
     click.echo(
@@ -132,7 +133,9 @@ def backfill(day: str, days: int, verbose: bool) -> None:
     settings = _settings()
     first = inputs.parse_day(day, "--date")
     inputs.check_backfill_days(settings, first, days)
-    settings = record_start_date(settings, first)
+    before, settings = settings, record_start_date(settings, first)
+    if moved := inputs.start_moved(before, settings):
+        click.echo(moved)
     last = first + timedelta(days=days - 1)
     click.echo(f"Backfill of {first}" + (f" to {last}" if days > 1 else "") + f", data in {settings.data_dir}")
     sys.exit(0 if process_days(settings, first, last, echo=click.echo, verbose=verbose) else 1)

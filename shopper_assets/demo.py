@@ -157,9 +157,12 @@ def run_demo(
 ) -> bool:
     from shopper_assets.generator import GeneratorConfig, write_landing
     from shopper_assets.generator.traffic import events_for_day
+    from shopper_assets.inputs import start_moved
 
     ensure_dagster_home(settings)
-    settings = record_start_date(settings, day)  # before the partitions are defined (definitions import)
+    before, settings = settings, record_start_date(settings, day)  # before the definitions are imported
+    if moved := start_moved(before, settings):
+        echo(moved)
     last_day = day + timedelta(days=days - 1)
     planned = sum(events_for_day(day + timedelta(days=i), events_per_day) for i in range(days))
     span = f"{day:%A} {day}" if days == 1 else f"{days} days, {day} to {last_day}"

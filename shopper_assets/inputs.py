@@ -32,17 +32,23 @@ def parse_day(value: str, option: str) -> date:
 
 
 def check_after_start(settings: Settings, first: date, option: str) -> None:
-    """The partitions begin at SHOPPER_START_DATE: an earlier day could never be processed. A data root
-    without a start yet gets the first day written as its start (settings.record_start_date)."""
-    if first >= settings.start_date or settings.start_date_from == "default":
+    """Partitions set to begin at SHOPPER_START_DATE cannot take an earlier day; a start recorded
+    under the data root moves to an earlier day instead (settings.record_start_date)."""
+    if first >= settings.start_date or settings.start_date_from != "SHOPPER_START_DATE":
         return
-    where = {
-        "SHOPPER_START_DATE": "SHOPPER_START_DATE",
-    }.get(settings.start_date_from, settings.start_date_from)
     raise InputError(
-        f"{option} {first} is before the first partition, {settings.start_date} (from {where}); "
-        f"to process earlier days, start a new SHOPPER_DATA_DIR, or set SHOPPER_START_DATE={first} "
-        "for every command and the UI (README: Configuration)"
+        f"{option} {first} is before the first partition, {settings.start_date} (SHOPPER_START_DATE); "
+        f"set SHOPPER_START_DATE={first} or earlier, for every command and the UI (README: Configuration)"
+    )
+
+
+def start_moved(before: Settings, after: Settings) -> str | None:
+    """The line that tells a user the partitions now start earlier, and how a running UI sees it."""
+    if after.start_date >= before.start_date or before.start_date_from == "default":
+        return None
+    return (
+        f"The partitions now start on {after.start_date} ({after.start_date_from}); "
+        "a running `shopper ui` shows the new days after its *Reload definitions* (or a restart)."
     )
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 #: The partitions' first day when neither SHOPPER_START_DATE nor the data root's START_DATE_FILE gives one.
 DEFAULT_START_DATE = "2026-01-01"
-#: Under the data root: the first day of the data it holds, written by the first ``shopper demo`` or
-#: ``shopper generate`` into it, so the UI's partition bars start where the data starts (not months
+#: Under the data root: the first day of the data it holds, written by ``shopper demo``, ``generate`` and
+#: ``backfill`` (record_start_date), so the UI's partition bars start where the data starts (not months
 #: of empty partitions before a demo day) and every process reading that root agrees on the partitions.
 START_DATE_FILE = "start_date"
 DEFAULT_LATE_ARRIVAL_HOURS = 6
@@ -104,20 +104,22 @@ def _start_date(configured: str | None, recorded: Path) -> tuple[date, str]:
 
 
 def record_start_date(settings: Settings, first_day: date) -> Settings:
-    """Give a data root its partitions' start on the first write into it, so every later process
-    reading the root (the UI included) agrees: SHOPPER_START_DATE when set, else the first day written
-    (or the first landed day already there). A root that has one keeps it; returns the settings to use."""
+    """Keep a data root's partitions starting on the first day it holds, so every process reading the
+    root (the UI included) agrees and the UI's partition bars show its data: called before a command
+    writes ``first_day`` and later days. Writes SHOPPER_START_DATE when set and nothing is recorded;
+    else the earliest of ``first_day``, the landed days and the recorded day. Returns the settings to use
+    (``start_date`` moves earlier only: a running UI sees the new days once its definitions reload)."""
     path = settings.data_dir / START_DATE_FILE
-    if path.exists():
-        return settings
     if settings.start_date_from == "SHOPPER_START_DATE":
-        first_day = settings.start_date
-    else:
-        first_day = min([first_day, *_landed_days(settings.landing_dir)])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{first_day.isoformat()}\n")
-    if settings.start_date_from == "SHOPPER_START_DATE":
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"{settings.start_date.isoformat()}\n")
         return settings
+    recorded = [settings.start_date] if path.exists() else []
+    first_day = min([first_day, *_landed_days(settings.landing_dir), *recorded])
+    if first_day not in recorded:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{first_day.isoformat()}\n")
     return replace(settings, start_date=first_day, start_date_from=str(path))
 
 

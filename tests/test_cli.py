@@ -72,14 +72,14 @@ def test_a_refused_command_says_why_in_one_line_and_writes_nothing(tmp_path: Pat
     assert files_under(data) == []
 
 
-def test_a_day_before_the_recorded_start_names_the_file_and_the_fixes(tmp_path: Path):
+def test_an_earlier_day_moves_the_recorded_start_and_says_so(tmp_path: Path):
     data = tmp_path / "data"
     data.mkdir()
     (data / START_DATE_FILE).write_text("2026-11-01\n")
-    line = refused(shopper(data, "generate", "--start", "2026-10-31"))
-    assert f"2026-10-31 is before the first partition, 2026-11-01 (from {data / START_DATE_FILE})" in line
-    assert "SHOPPER_START_DATE=2026-10-31" in line
-    assert files_under(data) == [data / START_DATE_FILE]
+    result = shopper(data, "generate", "--start", "2026-10-31", "--events-per-day", "200")
+    assert result.returncode == 0, result.stderr
+    assert (data / START_DATE_FILE).read_text() == "2026-10-31\n"
+    assert f"The partitions now start on 2026-10-31 ({data / START_DATE_FILE})" in result.stdout
 
 
 def test_the_first_generate_gives_a_data_root_its_start(tmp_path: Path):
