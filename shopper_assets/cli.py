@@ -189,6 +189,7 @@ def ui(port: int, verbose: bool) -> None:
     from shopper_assets.demo import REPO_ROOT, ensure_dagster_home
 
     settings = _settings()
+    inputs.check_port_free(port)
     home = ensure_dagster_home(settings)
     # `dagster dev` (its supersession note silenced), from the instance folder so only its dagster.yaml counts
     command = [sys.executable, "-W", "ignore:Function `dev_command` is superseded", "-m", "dagster", "dev"]

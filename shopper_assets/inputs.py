@@ -92,3 +92,16 @@ def check_backfill_days(settings: Settings, first: date, days: int) -> None:
             f"no landing files for {days_text} under {settings.landing_dir}: "
             f"land events first (shopper generate --start {empty[0]}, a stream or S3 drops)"
         )
+
+
+def check_port_free(port: int, host: str = "127.0.0.1") -> None:
+    """A server's port before it starts: a busy one would end in the server's own traceback."""
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise InputError(
+                f"port {port} on {host} is in use (another `shopper ui`?): choose one with --port"
+            ) from None
