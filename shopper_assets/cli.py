@@ -161,6 +161,7 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     _settings()  # configuration errors before the server starts
+    inputs.check_port_free(port, host)
     click.echo(f"Shopper Analytics API on http://{host}:{port} (docs at /docs)")
     uvicorn.run(
         "shopper_assets.serving.api:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info"
@@ -175,6 +176,7 @@ def dashboard(host: str, port: int) -> None:
     from shopper_assets.serving.dashboard import run_dashboard
 
     _settings()
+    inputs.check_port_free(port, host)
     click.echo(f"Shopper Analytics dashboard on http://{host}:{port}")
     sys.exit(run_dashboard(host, port))
 

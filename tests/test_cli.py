@@ -122,3 +122,15 @@ def test_a_backfill_names_the_days_without_landing_files(tmp_path: Path):
     assert f"no landing files for 2026-11-21, 2026-11-22 under {data / 'landing' / 'events'}" in line
     assert "shopper generate --start 2026-11-21" in line
     assert files_under(data) == [landed / "a.jsonl.gz"]
+
+
+@pytest.mark.parametrize("command", ["ui", "serve", "dashboard"])
+def test_a_server_on_a_busy_port_is_refused_in_one_line(tmp_path: Path, command: str):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        line = refused(shopper(tmp_path / "data", command, "--port", str(port)))
+    assert f"port {port} on 127.0.0.1 is in use" in line
