@@ -38,7 +38,7 @@ def test_the_header_counts_the_events_generated(demo: Deployment):
 
 
 def test_the_printed_ui_command_keeps_the_data_root(demo: Deployment):
-    (command,) = re.findall(r"^Open the UI: +(.+ shopper ui) +\(http://127.0.0.1:3000", demo.output, flags=re.M)
+    (command,) = re.findall(r"^Open the UI: +(.+shopper ui) +\(http://127.0.0.1:3000", demo.output, flags=re.M)
     assert command.startswith(f"SHOPPER_DATA_DIR={demo.root} ")
 
 
