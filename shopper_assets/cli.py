@@ -13,9 +13,9 @@ from shopper_assets import inputs
 from shopper_assets.settings import Settings
 
 
-def _settings() -> Settings:
+def _settings(**overrides: str) -> Settings:
     try:
-        return Settings.from_env()
+        return Settings.from_env({**os.environ, **overrides} if overrides else None)
     except ValueError as exc:
         raise click.ClickException(f"configuration: {exc}") from None
 
@@ -61,10 +61,9 @@ def generate(start: str, days: int, events_per_day: int, seed: int, out: Path | 
     from shopper_assets.generator import GeneratorConfig, write_landing
     from shopper_assets.settings import record_start_date
 
-    settings = _settings()
-    root = (out or settings.data_dir).absolute()
-    if out is not None:  # the partitions of that data root: its own recorded start
-        settings = Settings.from_env({**os.environ, "SHOPPER_DATA_DIR": str(root)})
+    # the data root written: $SHOPPER_DATA_DIR, or --out with its own recorded partitions' start
+    settings = _settings(SHOPPER_DATA_DIR=str(out.absolute())) if out else _settings()
+    root = settings.data_dir
     first = inputs.parse_day(start, "--start")
     inputs.check_generate_days(settings, first, days)
     if moved := inputs.start_moved(settings, record_start_date(settings, first)):
