@@ -12,6 +12,7 @@ from dagster import (
 
 from shopper_assets import dagster_fixes
 from shopper_assets.automation.conditions import after_daily_models, on_updated_hours, with_upstream_models
+from shopper_assets.automation.jobs import history_job, lake_job, marts_job, quality_job
 from shopper_assets.automation.kafka_sensor import KafkaResource, kafka_landing_sensor
 from shopper_assets.automation.marts_runs import marts_follow_sensor
 from shopper_assets.automation.s3_sensor import S3DropsResource, s3_drop_sensor
@@ -96,6 +97,7 @@ defs = Definitions(
     # a process per step would add seconds to every small sensor-driven run. The run worker's heartbeat
     # lets run monitoring free the pool slot of a worker that died (see run_health.py).
     executor=in_process_with_heartbeat,
+    jobs=[lake_job, marts_job, quality_job, history_job],
     sensors=[kafka_landing_sensor, s3_drop_sensor, marts_follow_sensor, automation, alert_sensor],
     resources={
         **resources_for(settings),

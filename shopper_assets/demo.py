@@ -1,21 +1,30 @@
 """``shopper demo``: the main job on the embedded default, end to end, with a readable summary.
 
-It generates the day(s), then materializes every asset with one run per partitioning (the hourly
-lake as one range run, the daily dbt models as another), recorded in the Dagster instance under
-``$DAGSTER_HOME`` so ``dagster dev`` shows the runs, materializations and check results.
+It generates the day(s), then runs the named jobs of ``automation/jobs.py`` once each: ``lake_job``
+(the hourly lake as one range run), ``marts_job`` (ad spend and the daily dbt models, one range
+run) and ``history_job`` (the whole-history marts). They are recorded in the Dagster instance under
+``$DAGSTER_HOME`` (``$SHOPPER_DATA_DIR/dagster_home`` by default), so ``shopper ui`` shows the runs,
+materializations and check results. Dagster's and dbt's logs appear only with ``verbose``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
 import shutil
-from collections.abc import Callable
+import sys
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from dagster import AssetCheckEvaluation, AssetSelection, DagsterInstance, materialize
+from dagster import AssetCheckEvaluation, DagsterInstance
 
-from shopper_assets.settings import Settings
+from shopper_assets.settings import Settings, record_start_date
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAKE_ASSETS = ("raw_events", "cleaned_events", "quarantined_events")
@@ -38,96 +47,247 @@ def partition_range_tags(first: str, last: str) -> dict[str, str]:
     return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
 
 
-def run_range(defs, instance: DagsterInstance, selection: AssetSelection, first: str, last: str):
-    """Materialize a selection over a partition range in a single run (BackfillPolicy.single_run)."""
-    return materialize(
-        assets=list(defs.assets),
-        resources=defs.resources,
-        instance=instance,
-        selection=selection,
-        tags=partition_range_tags(first, last),
-        raise_on_error=False,
+@contextlib.contextmanager
+def quiet_dagster(verbose: bool) -> Iterator[dict]:
+    """Run config for the demo's runs: Dagster's console log (dbt's output included) only when
+    ``verbose``; without it, Dagster's Python loggers and its Beta/Preview warnings are silenced too."""
+    if verbose:
+        yield {}
+        return
+    from dagster import BetaWarning, PreviewWarning
+
+    dagster_logger = logging.getLogger("dagster")
+    level = dagster_logger.level
+    dagster_logger.setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)
+        warnings.simplefilter("ignore", PreviewWarning)
+        try:
+            yield {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+        finally:
+            dagster_logger.setLevel(level)
+
+
+CODE_LOCATION = "shopper_assets"  # workspace.yaml's location_name: what the UI's Overview groups runs by
+DEFINITIONS_MODULE = "shopper_assets.definitions"
+
+
+def job_run(instance: DagsterInstance, name: str, run_config: dict, tags: dict[str, str]):
+    """A run of job ``name`` recorded as launched from this project's code location, executed here.
+
+    Dagster's public ways of running a job in process (``execute_in_process``, ``execute_job``)
+    record a run without a code location, and the UI's Overview timeline leaves such runs out: the
+    demo's runs would show in *Runs* only. So the run is created with the origin ``dagster dev``
+    gives its own runs (location ``shopper_assets``, repository ``__repository__``) and executed
+    with ``execute_run``; both are internal APIs, and ``tests/serving/test_demo_output.py`` fails when they
+    change (the demo's runs then lose their location).
+    """
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._core.execution.api import execute_run
+    from dagster._core.remote_origin import (
+        ManagedGrpcPythonEnvCodeLocationOrigin,
+        RemoteJobOrigin,
+        RemoteRepositoryOrigin,
     )
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    repository = ReconstructableRepository.for_module(DEFINITIONS_MODULE, "defs", str(REPO_ROOT))
+    job = repository.get_reconstructable_job(name)
+    location = ManagedGrpcPythonEnvCodeLocationOrigin(
+        LoadableTargetOrigin(executable_path=sys.executable, module_name=DEFINITIONS_MODULE),
+        location_name=CODE_LOCATION,
+    )
+    run = instance.create_run_for_job(
+        job_def=job.get_definition(),
+        run_config=run_config,
+        tags=tags,
+        remote_job_origin=RemoteJobOrigin(RemoteRepositoryOrigin(location, "__repository__"), name),
+        job_code_origin=job.get_python_origin(),
+    )
+    return execute_run(job, run, instance, raise_on_error=False)
 
 
-def _describe_check(e: AssetCheckEvaluation) -> str:
+def run_job(instance: DagsterInstance, name: str, run_config: dict, tags: dict[str, str] | None = None):
+    """Run one of the named jobs, recorded in ``instance`` (a range run: range tags).
+
+    Returns the result and what the run printed: dagster-dbt writes dbt's log lines to stdout itself,
+    so without ``verbose`` (a run config) they are kept here; the summary quotes the dbt errors.
+    """
+    if not run_config:
+        return job_run(instance, name, run_config, tags or {}), ""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        result = job_run(instance, name, run_config, tags or {})
+    return result, printed.getvalue()
+
+
+def describe_check(e: AssetCheckEvaluation) -> str:
+    """``[FAIL] model.check: why`` (the check's description or failure metadata)."""
     status = "PASS" if e.passed else ("WARN" if e.severity.value == "WARN" else "FAIL")
-    key = e.asset_key.to_user_string()
-    return f"  [{status}] {key}.{e.check_name}"
+    line = f"  [{status}] {e.asset_key.to_user_string()}.{e.check_name}"
+    if e.passed:
+        return line
+    why = [e.description] if e.description else []
+    why += [f"{k} {v.value}" for k, v in e.metadata.items() if "fail" in k or "reason" in k or "status" in k]
+    return line + (": " + "; ".join(str(w) for w in why if w) if why else "")
 
 
-def run_demo(settings: Settings, day: date, days: int, events_per_day: int, seed: int, echo: Echo = print) -> bool:
+def run_failures(result, printed: str) -> list[str]:
+    """One line per failed step of a run (the step and the first line of its error), and dbt's error lines."""
+    lines = []
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        message = (error.message if error else "unknown error").strip().splitlines()
+        lines.append(f"  step {event.step_key} failed: {message[0] if message else 'unknown error'}")
+    if lines:
+        lines += [f"    dbt: {line.strip()}" for line in printed.splitlines() if "ERROR" in line or "FAIL " in line][
+            :10
+        ]
+    return lines
+
+
+def run_demo(
+    settings: Settings,
+    day: date,
+    days: int,
+    events_per_day: int,
+    seed: int,
+    echo: Echo = print,
+    verbose: bool = False,
+) -> bool:
     from shopper_assets.generator import GeneratorConfig, write_landing
+    from shopper_assets.generator.traffic import events_for_day
+    from shopper_assets.inputs import start_moved
 
-    home = ensure_dagster_home(settings)
-    instance = DagsterInstance.get()
+    ensure_dagster_home(settings)
+    before, settings = settings, record_start_date(settings, day)  # before the definitions are imported
+    if moved := start_moved(before, settings):
+        echo(moved)
     last_day = day + timedelta(days=days - 1)
-    echo(
-        f"Shopper Analytics demo: {days} day(s) from {day}, {events_per_day:,} events/day, data in {settings.data_dir}"
-    )
+    planned = sum(events_for_day(day + timedelta(days=i), events_per_day) for i in range(days))
+    span = f"{day:%A} {day}" if days == 1 else f"{days} days, {day} to {last_day}"
+    echo(f"Shopper Analytics demo: {span}, {planned:,} events, data in {settings.data_dir}")
+    echo(f"  ({events_per_day:,} events/day is the weekly average: each weekday has its own traffic, weekends busiest)")
 
-    echo("\n[1/4] Generating shopper events into the landing zone")
+    echo("\n[1/5] Generating shopper events into the landing zone")
     generated = write_landing(
         GeneratorConfig(start=day, days=days, events_per_day=events_per_day, seed=seed),
         settings.data_dir,
         progress=True,
     )
-    echo(f"  {generated.events:,} events, {len(generated.files)} files ({generated.seconds:.1f} s)")
+    echo(f"  {generated.events:,} lines, {len(generated.files)} files ({generated.seconds:.1f} s)")
+    return process_days(settings, day, last_day, echo, verbose, steps=5)
 
-    from shopper_assets.definitions import defs
 
-    echo("\n[2/4] Materializing raw_events → cleaned_events + quarantined_events (hourly, one run)")
-    lake = run_range(
-        defs, instance, AssetSelection.assets(*LAKE_ASSETS), f"{day:%Y-%m-%d}-00:00", f"{last_day:%Y-%m-%d}-23:00"
-    )
-    checks = list(lake.get_asset_check_evaluations())
-    ok = lake.success
-    echo(f"  run {lake.run_id}: {'success' if lake.success else 'FAILED'}")
+def process_days(
+    settings: Settings, day: date, last_day: date, echo: Echo = print, verbose: bool = False, steps: int = 4
+) -> bool:
+    """Run lake_job, marts_job, quality_job and history_job over whole days already landed, then print the rows per
+    stage, the checks, the last day's KPIs and how to open the UI (``shopper demo``, ``shopper backfill``)."""
+    home = ensure_dagster_home(settings)
+    instance = DagsterInstance.get()
+    first_step = steps - 3
+    with quiet_dagster(verbose) as run_config:
+        results = []
 
-    from shopper_assets.transform import shopper_dbt_assets, shopper_history_dbt_assets, shopper_quality_dbt_assets
+        def step(number: int, title: str, job: str, tags: dict[str, str] | None = None) -> bool:
+            echo(f"\n[{number}/{steps}] {title} ({job})")
+            started = time.monotonic()
+            result, printed = run_job(instance, job, run_config, tags)
+            results.append(result)
+            took = time.monotonic() - started
+            echo(f"  run {result.run_id[:8]}: {'success' if result.success else 'FAILED'} ({took:.1f} s)")
+            for line in run_failures(result, printed):
+                echo(line)
+            return result.success
 
-    if ok:
-        echo("\n[3/4] Landing ad spend, building the dbt star schema and the daily marts (daily, one run)")
-        dbt = run_range(
-            defs,
-            instance,
-            AssetSelection.assets("ad_spend", *shopper_dbt_assets.keys)
-            | AssetSelection.assets(
-                "data_quality_daily", "data_quality_losses_daily", *shopper_quality_dbt_assets.keys
-            ),
-            f"{day:%Y-%m-%d}",
-            f"{last_day:%Y-%m-%d}",
+        ok = step(
+            first_step,
+            "Materializing raw_events -> cleaned_events + quarantined_events, every hour in one run",
+            "lake_job",
+            partition_range_tags(f"{day:%Y-%m-%d}-00:00", f"{last_day:%Y-%m-%d}-23:00"),
         )
-        checks += list(dbt.get_asset_check_evaluations())
-        ok = dbt.success
-        echo(f"  run {dbt.run_id}: {'success' if dbt.success else 'FAILED'}")
-    else:
-        echo("\n[3/4] Skipped dbt: the lake run failed (see check results below)")
-    if ok:
-        echo("\n[4/4] Building the whole-history marts: LTV, cohorts, trends, recommendations (one run)")
-        history = materialize(
-            assets=list(defs.assets),
-            resources=defs.resources,
-            instance=instance,
-            selection=AssetSelection.assets(*shopper_history_dbt_assets.keys),
-            raise_on_error=False,
+        ok = ok and step(
+            first_step + 1,
+            "Landing ad spend, building the dbt star schema, KPIs and daily marts, every day in one run",
+            "marts_job",
+            partition_range_tags(f"{day:%Y-%m-%d}", f"{last_day:%Y-%m-%d}"),
         )
-        checks += list(history.get_asset_check_evaluations())
-        ok = history.success
-        echo(f"  run {history.run_id}: {'success' if history.success else 'FAILED'}")
+        ok = ok and step(
+            first_step + 2,
+            "Scoring each day's data quality and building its marts, every day in one run",
+            "quality_job",
+            partition_range_tags(f"{day:%Y-%m-%d}", f"{last_day:%Y-%m-%d}"),
+        )
+        ok = ok and step(
+            first_step + 3, "Building the whole-history marts: LTV, cohorts, trends, recommendations", "history_job"
+        )
+        if not ok:
+            echo("\nStopped: the steps after a failed run were not run.")
 
-    _print_stage_counts(settings, day, last_day, echo)
-    failed = [c for c in checks if not c.passed]
-    echo(f"\nAsset checks: {sum(c.passed for c in checks)} passed, {len(failed)} not passed")
-    for c in sorted(checks, key=lambda c: (c.passed, c.asset_key.to_user_string(), c.check_name)):
-        if not c.passed or c.asset_key.to_user_string() == "cleaned_events":
-            echo(_describe_check(c))
+    checks = [c for result in results for c in result.get_asset_check_evaluations()]
+    if results and results[0].success:
+        _print_stage_counts(settings, day, last_day, echo)
+    print_check_summary(checks, echo)
     if ok:
         print_kpis(settings, last_day, echo)
     echo(f"\nDuckDB warehouse: {settings.duckdb_path}")
-    echo(f"Open the UI:      DAGSTER_HOME={home} dagster dev -w {REPO_ROOT / 'workspace.yaml'}")
+    echo(f"Dagster instance: {home}")
+    echo(f"Open the UI:      {ui_command(settings)}   (http://127.0.0.1:3000, Ctrl-C stops it)")
     echo("Result:           " + ("OK" if ok else "FAILED"))
     return ok
+
+
+def ui_command(settings: Settings) -> str:
+    """The command that opens the UI on this demo's instance and data, runnable as printed from here."""
+    shopper = Path(sys.executable).parent / "shopper"
+    with contextlib.suppress(ValueError):
+        shopper = shopper.relative_to(Path.cwd())
+    default_home = (settings.data_dir / "dagster_home").absolute()  # what `shopper ui` uses without DAGSTER_HOME
+    env = {}
+    for name in ("SHOPPER_DATA_DIR", "SHOPPER_DUCKDB_PATH", "SHOPPER_START_DATE", "DAGSTER_HOME"):
+        if os.environ.get(name) and not (name == "DAGSTER_HOME" and Path(os.environ[name]) == default_home):
+            env[name] = str(settings.data_dir) if name == "SHOPPER_DATA_DIR" else os.environ[name]
+    return " ".join([*(f"{k}={_quote(v)}" for k, v in env.items()), str(shopper), "ui"])
+
+
+def _quote(value: str) -> str:
+    import shlex
+
+    return shlex.quote(value)
+
+
+def print_check_summary(checks: list[AssetCheckEvaluation], echo: Echo) -> None:
+    """Each lake check, then the dbt tests grouped by model; every check that did not pass spelled out."""
+    from shopper_assets.transform import shopper_dbt_assets, shopper_history_dbt_assets
+
+    dbt_models = {k.to_user_string() for k in (*shopper_dbt_assets.keys, *shopper_history_dbt_assets.keys)}
+    lake = [c for c in checks if c.asset_key.to_user_string() not in dbt_models]
+    dbt = [c for c in checks if c.asset_key.to_user_string() in dbt_models]
+    failed = [c for c in checks if not c.passed]
+    echo(f"\nAsset checks: {len(checks) - len(failed)} passed, {len(failed)} not passed")
+    by_check: dict[str, list[AssetCheckEvaluation]] = defaultdict(list)
+    for c in lake:
+        by_check[f"{c.asset_key.to_user_string()}.{c.check_name}"].append(c)
+    if by_check:
+        echo("  Lake and ad-spend checks:")
+    for name, evaluations in sorted(by_check.items()):
+        bad = [e for e in evaluations if not e.passed]
+        status = "PASS" if not bad else ("WARN" if all(e.severity.value == "WARN" for e in bad) else "FAIL")
+        echo(f"    [{status}] {name}")
+    by_model: dict[str, list[AssetCheckEvaluation]] = defaultdict(list)
+    for c in dbt:
+        by_model[c.asset_key.to_user_string()].append(c)
+    if by_model:
+        echo(f"  dbt tests ({len(dbt)}) by model:")
+        width = max(map(len, by_model))
+        for model, evaluations in sorted(by_model.items()):
+            passed = sum(e.passed for e in evaluations)
+            echo(f"    {model:<{width}}  {passed} of {len(evaluations)} passed")
+    if failed:
+        echo("  Not passed:")
+        for c in sorted(failed, key=lambda c: (c.asset_key.to_user_string(), c.check_name)):
+            echo("  " + describe_check(c))
 
 
 def _print_stage_counts(settings: Settings, first: date, last: date, echo: Echo) -> None:

@@ -8,11 +8,16 @@ secrets, so credentials never appear in run config or logs.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-DEFAULT_START_DATE = "2026-01-01"  # early enough for the demo's yesterday and for imports of 2026 data
+#: The partitions' first day when neither SHOPPER_START_DATE nor the data root's START_DATE_FILE gives one.
+DEFAULT_START_DATE = "2026-01-01"
+#: Under the data root: the first day of the data it holds, written by ``shopper demo``, ``generate`` and
+#: ``backfill`` (record_start_date), so the UI's partition bars start where the data starts (not months
+#: of empty partitions before a demo day) and every process reading that root agrees on the partitions.
+START_DATE_FILE = "start_date"
 DEFAULT_LATE_ARRIVAL_HOURS = 6
 UNSUPPORTED_PATH_CHARACTERS = "?\\"  # DuckDB cannot open a database file whose path holds them
 
@@ -57,6 +62,7 @@ class Settings:
     data_dir: Path = Path("data")
     duckdb_path: Path = Path("data/shopper.duckdb")
     start_date: date = date(2026, 1, 1)
+    start_date_from: str = "default"  # where start_date came from: SHOPPER_START_DATE, the file, or the default
     late_arrival_hours: int = DEFAULT_LATE_ARRIVAL_HOURS
     kafka_bootstrap_servers: str = "localhost:9092"
     kafka_topics: tuple[str, ...] = ("shopper.events",)
@@ -88,10 +94,7 @@ class Settings:
             if bad := set(UNSUPPORTED_PATH_CHARACTERS) & set(str(path)):
                 # DuckDB reads what follows "?" in a database path as options, and "\\" as a separator
                 raise ValueError(f"{name} must not contain {' or '.join(map(repr, sorted(bad)))}: {str(path)!r}")
-        try:
-            start = date.fromisoformat(env.get("SHOPPER_START_DATE") or DEFAULT_START_DATE)
-        except ValueError as exc:
-            raise ValueError(f"SHOPPER_START_DATE must be YYYY-MM-DD: {exc}") from None
+        start, start_from = _start_date(env.get("SHOPPER_START_DATE"), data_dir / START_DATE_FILE)
         late = int(env.get("SHOPPER_LATE_ARRIVAL_HOURS") or DEFAULT_LATE_ARRIVAL_HOURS)
         if not 0 <= late <= 72:
             raise ValueError("SHOPPER_LATE_ARRIVAL_HOURS must be between 0 and 72")
@@ -108,6 +111,7 @@ class Settings:
             data_dir=data_dir,
             duckdb_path=duckdb_path,
             start_date=start,
+            start_date_from=start_from,
             late_arrival_hours=late,
             kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or "localhost:9092",
             kafka_topics=topics,
@@ -163,3 +167,50 @@ def _alerting(env) -> Alerting:
         ui_url=((env.get("SHOPPER_UI_URL") or "").strip() or Alerting.ui_url).rstrip("/"),
         kafka_lag_threshold=_positive_int(env, "SHOPPER_ALERT_KAFKA_LAG", Alerting.kafka_lag_threshold, minimum=0),
     )
+
+
+def _start_date(configured: str | None, recorded: Path) -> tuple[date, str]:
+    """SHOPPER_START_DATE, else the day recorded under the data root, else DEFAULT_START_DATE."""
+    if configured:
+        try:
+            return date.fromisoformat(configured.strip()), "SHOPPER_START_DATE"
+        except ValueError as exc:
+            raise ValueError(f"SHOPPER_START_DATE must be YYYY-MM-DD: {exc}") from None
+    try:
+        text = recorded.read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return date.fromisoformat(DEFAULT_START_DATE), "default"
+    try:
+        return date.fromisoformat(text), str(recorded)
+    except ValueError:
+        raise ValueError(f"{recorded} must hold one date, YYYY-MM-DD, not {text[:40]!r}") from None
+
+
+def record_start_date(settings: Settings, first_day: date) -> Settings:
+    """Keep a data root's partitions starting on the first day it holds, so every process reading the
+    root (the UI included) agrees and the UI's partition bars show its data: called before a command
+    writes ``first_day`` and later days. Writes SHOPPER_START_DATE when set and nothing is recorded;
+    else the earliest of ``first_day``, the landed days and the recorded day. Returns the settings to use
+    (``start_date`` moves earlier only: a running UI sees the new days once its definitions reload)."""
+    path = settings.data_dir / START_DATE_FILE
+    if settings.start_date_from == "SHOPPER_START_DATE":
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"{settings.start_date.isoformat()}\n")
+        return settings
+    recorded = [settings.start_date] if path.exists() else []
+    first_day = min([first_day, *_landed_days(settings.landing_dir), *recorded])
+    if first_day not in recorded:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{first_day.isoformat()}\n")
+    return replace(settings, start_date=first_day, start_date_from=str(path))
+
+
+def _landed_days(landing_dir: Path) -> list[date]:
+    days = []
+    for folder in landing_dir.glob("date=*"):
+        try:
+            days.append(date.fromisoformat(folder.name.removeprefix("date=")))
+        except ValueError:
+            continue  # not a day folder: the lake quarantines its files (unsupported_file)
+    return days

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+
+# The tests' events are dated in 2026 and their partitions start on the project's default day, whatever
+# data root (with its recorded start, settings.START_DATE_FILE) the shell running pytest points to.
+# Set before shopper_assets.partitions is imported; tests of another start set their own.
+os.environ["SHOPPER_START_DATE"] = "2026-01-01"
 
 from shopper_assets.ingestion.landing import LANDING_PREFIX, hour_folder
 

@@ -45,7 +45,8 @@ from dagster import (
 )
 from pydantic import Field
 
-from shopper_assets.automation.lake_runs import LAKE_STEP, hour_key, lake_runs_for, landed_hours
+from shopper_assets.automation.jobs import lake_job
+from shopper_assets.automation.lake_runs import hour_key, lake_runs_for, landed_hours
 from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.settings import Alerting, Settings
 
@@ -87,7 +88,7 @@ def no_broker(bootstrap: str, error: str) -> str:
 @sensor(
     name="kafka_landing_sensor",
     minimum_interval_seconds=5,
-    target=LAKE_STEP,
+    target=lake_job,
     default_status=DefaultSensorStatus.STOPPED,
     description="Lands Kafka messages into hour folders and requests the lake runs of the touched hours.",
 )

@@ -28,6 +28,8 @@ PRIORITY_TAG = "dagster/priority"
 
 LAKE_STEP = [AssetKey("raw_events"), AssetKey("cleaned_events"), AssetKey("quarantined_events")]
 AD_SPEND = [AssetKey("ad_spend")]
+LAKE_JOB = "lake_job"  # the named jobs of automation/jobs.py that these requests run on
+MARTS_JOB = "marts_job"
 LAKE_RUN_TAG = "shopper/lake_step"  # marks the runs the ingestion sensors request
 LAKE_RUN_RETRIES = 2  # needs run_retries enabled in dagster.yaml
 # Run priority of the lake runs: it orders the run queue and the claims on the duckdb pool, so a lake
@@ -62,7 +64,7 @@ def day_key(day: date) -> str:
 def ad_spend_run_requests(days: list[date], reason: str) -> list[RunRequest]:
     """One single-run backfill of ``ad_spend`` per contiguous range of days."""
     return range_run_requests(
-        contiguous_ranges(days, timedelta(days=1)), day_key, AD_SPEND, reason, run_key_prefix="ad_spend:"
+        contiguous_ranges(days, timedelta(days=1)), day_key, AD_SPEND, reason, MARTS_JOB, run_key_prefix="ad_spend:"
     )
 
 
@@ -74,7 +76,7 @@ def lake_run_requests(hours: list[datetime], reason: str) -> list[RunRequest]:
         # later ticks may leave their files to this run (not_yet_queued): retry it if it fails
         "dagster/max_retries": str(LAKE_RUN_RETRIES),
     }
-    return range_run_requests(contiguous_ranges(hours), hour_key, LAKE_STEP, reason, tags)
+    return range_run_requests(contiguous_ranges(hours), hour_key, LAKE_STEP, reason, LAKE_JOB, tags)
 
 
 def range_run_requests(
@@ -82,13 +84,16 @@ def range_run_requests(
     key: Callable[[T], str],
     selection: list[AssetKey],
     reason: str,
+    job_name: str,
     tags: dict[str, str] | None = None,
     run_key_prefix: str = "",
 ) -> list[RunRequest]:
-    """A run of ``selection`` per (first, last) partition range, as a single-run backfill (range tags)."""
+    """A run of ``selection`` (in job ``job_name``) per (first, last) partition range, as a single-run
+    backfill (range tags)."""
     return [
         RunRequest(
             run_key=f"{reason}:{run_key_prefix}{key(first)}..{key(last)}",
+            job_name=job_name,
             asset_selection=selection,
             tags={
                 RANGE_START_TAG: key(first),

@@ -47,6 +47,7 @@ from dagster import (
     sensor,
 )
 
+from shopper_assets.automation.jobs import DAILY_MODELS, marts_job, run_assets
 from shopper_assets.automation.lake_runs import (
     IN_PROGRESS,
     PARTITION_TAG,
@@ -56,9 +57,9 @@ from shopper_assets.automation.lake_runs import (
     partition_key_range,
     steps_started,
 )
-from shopper_assets.transform.assets import shopper_dbt_assets
+from shopper_assets.partitions import daily_partitions
 
-DBT_MODELS = sorted(shopper_dbt_assets.keys)
+DBT_MODELS = DAILY_MODELS
 _LAKE_TABLE = AssetKey("cleaned_events")  # the table the dbt models read
 TESTS_AT_LEAST_EVERY = timedelta(minutes=5)
 TESTS_TAG = "shopper/dbt_tests"  # "run" or "skipped", on the runs this sensor requests
@@ -92,7 +93,7 @@ def days_to_follow(instance: DagsterInstance, lake_readers: list[AssetKey]) -> F
     lake_days: set[date] = set()
     dbt_runs: list[DagsterRun] = []
     for run in instance.get_runs(RunsFilter(statuses=IN_PROGRESS)):
-        selection = run.asset_selection or frozenset()
+        selection = run_assets(run)
         if _LAKE_TABLE in selection:
             lake_days |= _days(run)
         elif selection & set(DBT_MODELS):
@@ -127,7 +128,7 @@ def tests_due(instance: DagsterInstance, day: date, now: datetime) -> bool:
     yet, the latest one did not pass, or it started ``TESTS_AT_LEAST_EVERY`` ago or more."""
     for record in instance.get_run_records(RunsFilter(tags={PARTITION_TAG: day.isoformat()}), limit=100):
         run = record.dagster_run
-        if not (run.asset_selection or frozenset()) & set(DBT_MODELS) or not runs_tests(run):
+        if not run_assets(run) & set(DBT_MODELS) or not runs_tests(run):
             continue
         if run.status in IN_PROGRESS:
             return False  # a tested build is on its way
@@ -151,7 +152,7 @@ def marts_run_requests(days: set[date], tests: bool = True) -> list[RunRequest]:
 @sensor(
     name="marts_follow_sensor",
     minimum_interval_seconds=2,
-    target=DBT_MODELS,
+    target=marts_job,
     default_status=DefaultSensorStatus.RUNNING,
     description="Keeps one dbt run of a day waiting behind the lake runs of its hours: the marts follow at once.",
 )
@@ -162,7 +163,9 @@ def marts_follow_sensor(context: SensorEvaluationContext) -> SensorResult:
     untested = {date.fromisoformat(d) for d in json.loads(context.cursor or "{}").get("untested_days", [])}
     now = datetime.now(UTC)
 
-    follow = following.lake_days - following.covered
+    # a lake run of days this code location has no partitions for (SHOPPER_START_DATE changed under it) is not followed
+    first = daily_partitions.get_first_partition_window()
+    follow = {d for d in following.lake_days - following.covered if first and d >= first.start.date()}
     tested = {d for d in follow if tests_due(context.instance, d, now)}
     # a stream that paused leaves days built without their tests: one last build runs them
     closing = {d for d in untested if d not in following.lake_days | following.building}

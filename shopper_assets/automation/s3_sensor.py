@@ -24,9 +24,8 @@ from dagster import (
     sensor,
 )
 
+from shopper_assets.automation.jobs import lake_job, marts_job
 from shopper_assets.automation.lake_runs import (
-    AD_SPEND,
-    LAKE_STEP,
     ad_spend_run_requests,
     day_key,
     hour_key,
@@ -57,9 +56,8 @@ class S3DropsResource(ConfigurableResource):
 @sensor(
     name="s3_drop_sensor",
     minimum_interval_seconds=30,
-    # asset_selection rather than target: a target is one job, whose assets must share one partitioning
-    # (the lake step is hourly, ad_spend daily); each request here runs on the implicit asset job.
-    asset_selection=[*LAKE_STEP, *AD_SPEND],
+    # two jobs, as the lake step is hourly and ad_spend daily: each request names its job
+    jobs=[lake_job, marts_job],
     default_status=DefaultSensorStatus.STOPPED,
     description=(
         "Lands files dropped under s3://$SHOPPER_S3_BUCKET/incoming/ and requests lake runs for their hours "

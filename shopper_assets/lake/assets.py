@@ -29,7 +29,7 @@ from dagster import (
 from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.lake.hourly_stats import hour_figures, raw_rows_per_hour
 from shopper_assets.lake.pipeline import clean_window, ingest_raw
-from shopper_assets.partitions import hour_key, hourly_partitions, window_bounds
+from shopper_assets.partitions import hour_key, hourly_partitions, hours_in, window_bounds
 from shopper_assets.quality.checks import CHECK_SPECS, CheckThresholds, run_all
 from shopper_assets.quality.landing_checks import LANDING_CHECK_SPEC, landing_reconciles
 from shopper_assets.settings import Settings
@@ -129,6 +129,12 @@ def _land_raw(context: AssetExecutionContext, landing: LandingZone, lake: LakeSt
     )
     if not landed.passed:
         context.log.warning(f"landing_reconciles: {landed.description}")
+    empty = [h for h in hours_in(start, end) if not stats.versions.get(h)]
+    if empty:  # a backfill of hours nobody landed anything for succeeds with 0 lines: say so
+        context.log.warning(
+            f"{len(empty)} of {len(hours_in(start, end))} hours have no landing files "
+            f"(first {hour_key(empty[0])}): nothing was landed for them (shopper generate, a stream or S3 drops do)"
+        )
     yield MaterializeResult(
         asset_key=RAW,
         metadata={  # the run's figures (its window's); the hour's row count is added above
@@ -144,6 +150,7 @@ def _land_raw(context: AssetExecutionContext, landing: LandingZone, lake: LakeSt
             "landed_lines": landed.metadata["lines"].value,
             "landed_lines_waiting": landed.metadata["waiting_lines"].value,
             "unreadable_files": landed.metadata["unreadable_file_count"].value,
+            "hours_without_landing_files": len(empty),
         },
     )
     if AssetCheckKey(RAW, LANDING_CHECK_SPEC.name) in context.selected_asset_check_keys:

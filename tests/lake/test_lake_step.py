@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, AssetSelection, DagsterInvalidSubsetError, materialize
+from dagster import AssetKey, AssetSelection, DagsterInstance, DagsterInvalidSubsetError, materialize
 
 from shopper_assets.demo import partition_range_tags
 from shopper_assets.deployments import resources_for
@@ -97,3 +97,20 @@ def test_each_hour_of_a_range_run_carries_its_own_figures(data_dir: Path):
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert not checks["quarantine_ratio"].passed and checks["quarantine_ratio"].metadata["ratio"].value == 1 / 13
     assert all(c.metadata["window_hours"].value == 2 for c in checks.values())
+
+
+def test_a_window_without_landing_files_says_so(data_dir: Path):
+    """A backfill of hours nobody landed anything for succeeds with 0 lines; its run says why."""
+    write_landing_file(data_dir, HOUR, "a.jsonl.gz", [event(at=HOUR)])
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            [landing_events, lake_step],
+            selection=AssetSelection.assets(RAW),
+            tags=partition_range_tags("2026-11-20-10:00", "2026-11-20-12:00"),
+            resources=resources_for(Settings.from_env()),
+            instance=instance,
+        )
+        logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    raw = result.get_asset_materialization_events()
+    assert {e.materialization.metadata["hours_without_landing_files"].value for e in raw} == {2}
+    assert any("2 of 3 hours have no landing files (first 2026-11-20-11:00)" in m for m in logged)

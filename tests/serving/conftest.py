@@ -45,6 +45,7 @@ class Deployment:
     days: list[date]
     not_built: tuple[str, ...] = ()  # served marts this deployment has not built
     output: str = ""  # what ``shopper demo`` printed
+    errors: str = ""  # and on stderr
 
     @property
     def warehouse(self) -> Path:
@@ -75,7 +76,7 @@ def demo(tmp_path_factory) -> Deployment:
     ]
     result = subprocess.run(command, env=local_env(root), capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return Deployment(root, DAYS, output=result.stdout)
+    return Deployment(root, DAYS, output=result.stdout, errors=result.stderr)
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,12 @@
-"""The Dagster UI in a real browser: ``dagster dev`` on the demo's instance, opened in headless
-Chromium. The lake's asset graph, the partitions of ``cleaned_events``, its check results, and the
-plots Dagster draws from the numeric metadata of its materializations and checks all render."""
+"""The Dagster UI in a real browser: ``shopper ui`` (``dagster dev``) on the demo's instance, opened in
+headless Chromium. The demo's runs on the Overview under their jobs, the lake's asset graph, the
+partitions of ``cleaned_events``, its check results, and the plots Dagster draws from the numeric
+metadata of its materializations and checks all render."""
 
 from __future__ import annotations
 
 import re
-import sys
 import time
-from pathlib import Path
 
 import duckdb
 import httpx
@@ -15,7 +14,7 @@ import pytest
 
 from tests.serving.browser import screenshot
 from tests.serving.conftest import Deployment
-from tests.serving.servers import free_port, running
+from tests.serving.servers import SHOPPER, free_port, running
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +42,7 @@ def check_results(demo: Deployment) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def dagster_ui(demo: Deployment, tmp_path_factory):
     port = free_port()
-    command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", "workspace.yaml", "-p", str(port)]
+    command = [*SHOPPER, "ui", "--port", str(port)]  # as the demo says to open it
     url = f"http://127.0.0.1:{port}"
     with running(command, demo.env(), url, "/server_info", tmp_path_factory.mktemp("dagster-dev") / "dev.log") as s:
         yield s.url
@@ -56,6 +55,16 @@ def page(chromium):
     page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda button: button.click())
     yield page
     page.close()
+
+
+def test_the_overview_shows_the_demos_runs_by_job(page, dagster_ui):
+    """A newcomer opening the UI after the demo sees its four runs, each under its job."""
+    page.goto(dagster_ui + "/overview/activity/timeline?range=24")
+    page.get_by_text("shopper_assets", exact=True).first.wait_for(timeout=120_000)
+    for job in ("lake_job", "marts_job", "quality_job", "history_job"):
+        page.get_by_role("link", name=job).first.wait_for(timeout=60_000)  # a row of the code location's jobs
+    assert page.get_by_text("No runs or scheduled ticks in this time period").count() == 0
+    screenshot(page, "dagster-overview-after-demo")
 
 
 def test_asset_graph_of_the_lake(page, dagster_ui, demo: Deployment):
