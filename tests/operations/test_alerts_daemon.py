@@ -202,14 +202,22 @@ def test_a_file_of_invalid_lines_alerts_once_and_its_fix_resolves(platform: Plat
     assert resolved["run_id"] == fixed.run_id and resolved["partition"] == "2026-11-20-13:00"
     assert [a["status"] for a in platform.alerts(incident)] == ["firing", "resolved"]
 
-    # Slack and e-mail heard the same, once each
-    slack = [m["text"] for m in platform.http.slack.snapshot() if "2026-11-20-13:00" in m["text"]]
-    assert [t.splitlines()[0] for t in slack] == [
+    # Slack and e-mail heard the same, once each (they are sent right after the webhook, in the same tick)
+    expected = [
         "[FIRING] check_failed cleaned_events 2026-11-20-13:00",
         "[RESOLVED] check_failed cleaned_events 2026-11-20-13:00",
     ]
-    mails = [m["Subject"] for m in platform.smtp.messages.snapshot() if "2026-11-20-13:00" in m["Subject"]]
-    assert mails == [t.splitlines()[0] for t in slack]
+
+    def slack() -> list[str]:
+        return [m["text"].splitlines()[0] for m in platform.http.slack.snapshot() if "2026-11-20-13:00" in m["text"]]
+
+    def mails() -> list[str]:
+        return [m["Subject"] for m in platform.smtp.messages.snapshot() if "2026-11-20-13:00" in m["Subject"]]
+
+    platform.http.slack.wait_for(lambda _: len(slack()) >= 2, 30, "both Slack posts")
+    platform.smtp.messages.wait_for(lambda _: len(mails()) >= 2, 30, "both e-mails")
+    assert slack() == expected
+    assert mails() == expected
 
 
 def test_a_run_that_cannot_write_alerts_once_and_its_fix_resolves(platform: Platform):
