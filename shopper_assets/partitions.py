@@ -39,27 +39,3 @@ def _to_naive_utc(ts: datetime) -> datetime:
         return ts
     offset = ts.utcoffset() or timedelta(0)
     return (ts - offset).replace(tzinfo=None)
-
-
-def hours_in(start: datetime, end: datetime) -> list[datetime]:
-    """Every hour start in [start, end)."""
-    return starts_in(start, end, timedelta(hours=1))
-
-
-def days_in(start: datetime, end: datetime) -> list[datetime]:
-    """Every day start (midnight) in [start, end)."""
-    return starts_in(start, end, timedelta(days=1))
-
-
-def starts_in(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
-    """start, start + step, ... up to (excluding) end."""
-    found, t = [], start
-    while t < end:
-        found.append(t)
-        t += step
-    return found
-
-
-def hour_key(hour: datetime) -> str:
-    """The hourly partition key of an hour start (naive UTC)."""
-    return f"{hour:%Y-%m-%d-%H:%M}"

@@ -35,8 +35,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from confluent_kafka import Message
 
+from shopper_assets.contract.event_time import with_event_time
 from shopper_assets.contract.events import MAX_EVENT_BYTES
-from shopper_assets.lake.raw import with_event_time
 from shopper_assets.partitions import MAX_HOURS_AHEAD, first_hour
 
 HOUR_MS = 3_600_000

@@ -39,11 +39,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from isal import igzip
 
 from shopper_assets.contract.ad_spend import INCOMING_PREFIX as AD_SPEND_INCOMING_PREFIX
+from shopper_assets.contract.event_time import with_event_time
 from shopper_assets.ingestion.ad_spend_drops import ad_spend_landing_name, split_by_day
 from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.ingestion.lines import decompress, join_groups, lines_table
 from shopper_assets.ingestion.rees46 import convert_csv
-from shopper_assets.lake.raw import with_event_time
 from shopper_assets.partitions import MAX_HOURS_AHEAD, first_hour
 from shopper_assets.storage.lake_store import sql_ts
 

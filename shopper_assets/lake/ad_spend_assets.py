@@ -22,9 +22,10 @@ from dagster import (
 )
 
 from shopper_assets.contract.ad_spend import LANDING_PREFIX
+from shopper_assets.contract.time_grid import days_in
 from shopper_assets.ingestion.landing import LandingZone, day_folder
 from shopper_assets.lake.ad_spend import ValidatedDay, validate_day
-from shopper_assets.partitions import daily_partitions, days_in, window_bounds
+from shopper_assets.partitions import daily_partitions, window_bounds
 from shopper_assets.quality.ad_spend_checks import AD_SPEND_CHECK_SPECS, run_all
 from shopper_assets.storage.lake_store import LakeSession, LakeStore
 

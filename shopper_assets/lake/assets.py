@@ -26,10 +26,11 @@ from dagster import (
     multi_asset,
 )
 
+from shopper_assets.contract.time_grid import hour_key, hours_in
 from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.lake.hourly_stats import hour_figures, raw_rows_per_hour
 from shopper_assets.lake.pipeline import clean_window, ingest_raw
-from shopper_assets.partitions import hour_key, hourly_partitions, hours_in, window_bounds
+from shopper_assets.partitions import hourly_partitions, window_bounds
 from shopper_assets.quality.checks import CHECK_SPECS, CheckThresholds, run_all
 from shopper_assets.quality.landing_checks import LANDING_CHECK_SPEC, landing_reconciles
 from shopper_assets.settings import Settings

@@ -11,6 +11,7 @@ its text. Full type names are worked out only for rejected lines, to name the re
 
 from __future__ import annotations
 
+from shopper_assets.contract.event_time import timestamp_sql
 from shopper_assets.contract.events import (
     ACCEPTED_VALUES,
     ALL,
@@ -21,9 +22,8 @@ from shopper_assets.contract.events import (
     SCHEMA_VERSION,
     QuarantineReason,
 )
+from shopper_assets.contract.tables import CLEANED_EVENTS, QUARANTINED_EVENTS
 from shopper_assets.ingestion.landing import LANDED_SUFFIXES
-from shopper_assets.lake.raw import timestamp_sql
-from shopper_assets.lake.tables import CLEANED_EVENTS, QUARANTINED_EVENTS
 from shopper_assets.partitions import first_hour
 from shopper_assets.storage.lake_store import sql_ts
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from shopper_assets.partitions import hours_in
+from shopper_assets.contract.time_grid import hours_in
 from shopper_assets.storage.lake_store import LakeSession
 
 

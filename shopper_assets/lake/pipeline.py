@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
+from shopper_assets.contract.tables import QUARANTINED_EVENTS
+from shopper_assets.contract.time_grid import hours_in
 from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.lake.cleaning import classified_sql, cleaned_rows_sql, leftovers_sql, rejected_rows_sql
 from shopper_assets.lake.raw import LandedBatch, landed_reader, landing_hours_for, read_landed, routing_sql
-from shopper_assets.lake.tables import QUARANTINED_EVENTS
-from shopper_assets.partitions import hours_in
 from shopper_assets.storage.lake_store import InputsByHour, LakeSession, consumed, sql_ts, window_filter
 
 PENDING = "(pending: quarantine not written yet)"

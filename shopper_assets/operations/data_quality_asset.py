@@ -24,9 +24,10 @@ from dagster import (
 
 from shopper_assets.automation.conditions import DATA_QUALITY_EVERY, throttled_after_updates
 from shopper_assets.automation.lake_runs import LAKE_STEP
-from shopper_assets.lake.tables import DATA_QUALITY, DATA_QUALITY_LOSSES, LakeTable
+from shopper_assets.contract.tables import DATA_QUALITY, DATA_QUALITY_LOSSES, LakeTable
+from shopper_assets.contract.time_grid import days_in
 from shopper_assets.operations.data_quality import DayQuality, day_quality
-from shopper_assets.partitions import daily_partitions, days_in, window_bounds
+from shopper_assets.partitions import daily_partitions, window_bounds
 from shopper_assets.quality.checks import CheckThresholds
 from shopper_assets.settings import Settings
 from shopper_assets.storage.lake_store import LakeSession, LakeStore

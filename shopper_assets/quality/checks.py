@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue
 
 from shopper_assets.contract.events import ACCEPTED_VALUES, ALL, EVENT_FIELDS
-from shopper_assets.partitions import hours_in
+from shopper_assets.contract.time_grid import hours_in
 from shopper_assets.settings import DEFAULT_LATE_ARRIVAL_HOURS
 from shopper_assets.sql_text import literal_list
 from shopper_assets.storage.lake_store import Batch, LakeSession

@@ -25,7 +25,8 @@ from datetime import datetime, timedelta
 
 from dagster import AssetCheckResult, AssetCheckSpec, MetadataValue
 
-from shopper_assets.partitions import first_hour, hours_in
+from shopper_assets.contract.time_grid import hours_in
+from shopper_assets.partitions import first_hour
 from shopper_assets.storage.lake_store import Batch, LakeSession
 
 RAW = "raw_events"

@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 from dagster import ConfigurableResource
 
-from shopper_assets.lake.tables import LAKE_TABLES, PARTITION_COLUMN, LakeTable
+from shopper_assets.contract.tables import LAKE_TABLES, PARTITION_COLUMN, LakeTable
 from shopper_assets.sql_text import glob_literal, literal
 from shopper_assets.storage.scratch import Scratch
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg import sql
 
-from shopper_assets.lake.tables import LakeTable
+from shopper_assets.contract.tables import LakeTable
 
 #: Tables of the lake that the warehouse holds (raw_events stays in the lake only).
 WAREHOUSE_TABLES = (
@@ -34,7 +34,7 @@ _DDL_LOCK = 0x5305_0001  # pg_advisory_xact_lock key serialising DDL of concurre
 
 
 def pg_type(sql_type: str) -> str:
-    """Postgres type of a lake column type (the DuckDB names used in lake/tables.py)."""
+    """Postgres type of a lake column type (the DuckDB names used in contract/tables.py)."""
     t = sql_type.strip().upper()
     if t == "VARCHAR":
         return "text"

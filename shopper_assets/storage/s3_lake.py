@@ -30,8 +30,8 @@ from botocore.exceptions import ClientError
 from dagster import EnvVar
 from pydantic import Field, PrivateAttr
 
+from shopper_assets.contract.tables import LAKE_TABLES
 from shopper_assets.ingestion.s3_landing import list_keys, s3_client
-from shopper_assets.lake.tables import LAKE_TABLES
 from shopper_assets.storage import postgres_warehouse as pg
 from shopper_assets.storage.lake_store import (
     PARTS_MANIFEST,

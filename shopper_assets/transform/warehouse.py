@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from shopper_assets.contract.ad_spend import AD_SPEND_COLUMNS
 from shopper_assets.contract.events import CLEANED_COLUMNS, EVENT_FIELDS
-from shopper_assets.lake.tables import DATA_QUALITY, DATA_QUALITY_LOSSES
+from shopper_assets.contract.tables import DATA_QUALITY, DATA_QUALITY_LOSSES
 from shopper_assets.sql_text import literal
 
 LAKE_SCHEMA = "lake"

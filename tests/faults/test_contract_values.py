@@ -86,7 +86,7 @@ def test_the_kafka_lander_does_not_route_by_a_time_without_offset(text: str):
     """Routing and cleaning read event_time with one definition: no offset, no hour."""
     import duckdb
 
-    from shopper_assets.lake.raw import event_time_sql
+    from shopper_assets.contract.event_time import event_time_sql
 
     with duckdb.connect() as con:
         assert con.execute(f"SELECT {event_time_sql('$1')}", [json.dumps({"event_time": text})]).fetchone() == (None,)

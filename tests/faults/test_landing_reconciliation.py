@@ -10,9 +10,9 @@ from pathlib import Path
 
 from dagster import AssetCheckKey, AssetKey
 
+from shopper_assets.contract.time_grid import hours_in
 from shopper_assets.generator import DirtyDataConfig, GeneratorConfig, write_landing
 from shopper_assets.lake import pipeline
-from shopper_assets.partitions import hours_in
 from tests.conftest import write_landing_file
 from tests.faults.lake import lake_step_run, run_window
 from tests.lake.events import event

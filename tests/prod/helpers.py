@@ -10,9 +10,9 @@ import psycopg
 from dagster import build_sensor_context
 
 from shopper_assets.automation.s3_sensor import s3_drop_sensor
+from shopper_assets.contract.tables import LAKE_TABLES
 from shopper_assets.ingestion.landing import LANDING_PREFIX, LandingZone
 from shopper_assets.lake.pipeline import CleaningStats, RawStats, clean_window, ingest_raw
-from shopper_assets.lake.tables import LAKE_TABLES
 from shopper_assets.storage.lake_store import LakeStore
 
 LATE_HOURS = 6
@@ -74,9 +74,7 @@ def same_lake_locally_and_in_postgres(data_dir: Path, start: datetime, end: date
     warehouse views published), and the same cleaned, quarantined, ad-spend and data-quality rows
     (each day counted as ``data_quality_daily`` does) into Postgres ``lake.*``, as the S3 lake store
     loads them: dbt then builds the same marts on both targets."""
-    from shopper_assets.ingestion.landing import LocalLandingZone
-    from shopper_assets.lake.ad_spend_assets import load_ad_spend
-    from shopper_assets.lake.tables import (
+    from shopper_assets.contract.tables import (
         AD_SPEND,
         CLEANED_EVENTS,
         DATA_QUALITY,
@@ -84,9 +82,11 @@ def same_lake_locally_and_in_postgres(data_dir: Path, start: datetime, end: date
         LAKE_TABLES,
         QUARANTINED_EVENTS,
     )
+    from shopper_assets.contract.time_grid import days_in, hours_in
+    from shopper_assets.ingestion.landing import LocalLandingZone
+    from shopper_assets.lake.ad_spend_assets import load_ad_spend
     from shopper_assets.operations.data_quality import day_quality
     from shopper_assets.operations.data_quality_asset import write_days
-    from shopper_assets.partitions import days_in, hours_in
     from shopper_assets.quality.checks import CheckThresholds
     from shopper_assets.storage.lake_store import LocalLakeStore
     from shopper_assets.storage.postgres_warehouse import WAREHOUSE_TABLES, ensure_tables, replace_hours

@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from shopper_assets.lake.tables import LAKE_TABLES
+from shopper_assets.contract.tables import LAKE_TABLES
 from shopper_assets.storage import postgres_warehouse as pg
 
 HOUR = datetime(2026, 11, 20, 13)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from shopper_assets.contract.ad_spend import AD_SPEND_COLUMNS, AD_SPEND_QUARANTINE_COLUMNS
 from shopper_assets.contract.events import CLEANED_COLUMNS
-from shopper_assets.partitions import days_in, hours_in
+from shopper_assets.contract.time_grid import days_in, hours_in
 
 PARTITION_COLUMN = "event_hour"
 
