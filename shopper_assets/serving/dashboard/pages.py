@@ -3,6 +3,7 @@ tiles are mart values (or their sums over the range), charts are the mart rows."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import altair as alt
@@ -23,6 +24,13 @@ def _chart(chart: alt.Chart) -> None:
 
 
 DAY_AXIS = alt.X("yearmonthdate(event_date):O", title="day (UTC)", axis=alt.Axis(labelAngle=-45))
+
+
+def _section(view: View, title: str, mart: str, render: Callable[[View], None]) -> None:
+    """A titled section of a page, drawn from ``mart`` when the published copy has it."""
+    st.subheader(title)
+    if view.has(mart):
+        render(view)
 
 
 def _delta(now, before, fmt) -> str | None:
@@ -223,9 +231,7 @@ def funnel() -> None:
             column.metric(f"Sessions: {row.step}", count(row.sessions), step_rate, delta_color="off", delta_arrow="off")
         step_axis = alt.X("step:N", sort=list(FUNNEL_STEPS), axis=alt.Axis(labelAngle=0))
         _chart(alt.Chart(steps).mark_bar().encode(x=step_axis, y="sessions:Q"))
-        st.subheader("Cart abandonment")
-        if view.has("cart_abandonment_daily"):
-            _cart_abandonment(view)
+        _section(view, "Cart abandonment", "cart_abandonment_daily", _cart_abandonment)
 
 
 def _cart_abandonment(view: View) -> None:
@@ -243,12 +249,8 @@ def _cart_abandonment(view: View) -> None:
 
 def customers() -> None:
     with page("Customers", "Lifetime value tiers, repeat customers and weekly cohort retention.") as view:
-        st.subheader("Lifetime value")
-        if view.has("customer_ltv"):
-            _lifetime_value(view)
-        st.subheader("Cohort retention")
-        if view.has("cohort_retention"):
-            _cohort_retention(view)
+        _section(view, "Lifetime value", "customer_ltv", _lifetime_value)
+        _section(view, "Cohort retention", "cohort_retention", _cohort_retention)
 
 
 def _lifetime_value(view: View) -> None:
@@ -305,12 +307,8 @@ def _cohort_retention(view: View) -> None:
 
 def marketing() -> None:
     with page("Marketing", "Campaign performance over the range, and attribution models side by side.") as view:
-        st.subheader("Campaign performance")
-        if view.has("campaign_performance_daily"):
-            _campaigns(view)
-        st.subheader("Attribution models side by side")
-        if view.has("order_attribution"):
-            _attribution(view)
+        _section(view, "Campaign performance", "campaign_performance_daily", _campaigns)
+        _section(view, "Attribution models side by side", "order_attribution", _attribution)
 
 
 def _campaigns(view: View) -> None:
