@@ -12,7 +12,7 @@ the files are durable (``land_batch``) and returns:
 
 Hours that do not exist yet as partitions wait in the cursor until they do: at most a day
 (``MAX_HOURS_AHEAD``), since the lander puts a message stamped further ahead (or before
-SHOPPER_START_DATE) in the hour of its Kafka timestamp, where it is quarantined (``kafka_scan``).
+SHOPPER_START_DATE) in the hour of its Kafka timestamp, where it is quarantined (``ingestion/kafka/scan.py``).
 A broker that cannot be reached skips the tick with one line saying so (no broker is a normal state
 on a laptop: ``shopper stream`` starts one); the next tick retries from the committed offsets, so
 nothing is lost or landed twice. Other broker errors (a refused request) fail the tick.
@@ -68,7 +68,7 @@ class KafkaResource(ConfigurableResource):
     )
 
     def consumer(self):
-        from shopper_assets.ingestion.kafka import make_consumer
+        from shopper_assets.ingestion.kafka.consumer import make_consumer
 
         settings = Settings(kafka_bootstrap_servers=self.bootstrap_servers, kafka_topics=self.topic_list)
         return make_consumer(settings, self.group_id, config=dict(self.client_overrides))
@@ -95,8 +95,9 @@ def no_broker(bootstrap: str, error: str) -> str:
 def kafka_landing_sensor(
     context: SensorEvaluationContext, kafka: KafkaResource, landing: LandingZone
 ) -> SensorResult | SkipReason:
-    from shopper_assets.ingestion.kafka import KafkaLandingError, KafkaUnavailable, land_batch
-    from shopper_assets.ingestion.kafka_broker import broker_error
+    from shopper_assets.ingestion.kafka.broker import broker_error
+    from shopper_assets.ingestion.kafka.client import KafkaLandingError, KafkaUnavailable
+    from shopper_assets.ingestion.kafka.land import land_batch
 
     state = json.loads(context.cursor) if context.cursor else {}
     if (error := broker_error(kafka.bootstrap_servers)) is not None:

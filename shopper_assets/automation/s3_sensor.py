@@ -48,7 +48,7 @@ class S3DropsResource(ConfigurableResource):
     max_objects_per_tick: int = 20
 
     def client(self):
-        from shopper_assets.ingestion.s3_landing import s3_client
+        from shopper_assets.storage.s3_client import s3_client  # boto3 loads when a tick needs it
 
         return s3_client(self.endpoint_url, self.region)
 
@@ -67,7 +67,7 @@ class S3DropsResource(ConfigurableResource):
 def s3_drop_sensor(
     context: SensorEvaluationContext, s3_drops: S3DropsResource, landing: LandingZone
 ) -> SensorResult | SkipReason:
-    from shopper_assets.ingestion.s3_drops import process_incoming
+    from shopper_assets.ingestion.s3.drops import process_incoming
 
     state = json.loads(context.cursor) if context.cursor else {}
     report = process_incoming(
