@@ -3,10 +3,12 @@ sensor all take theirs from ``s3_client``, with the endpoint of ``AWS_ENDPOINT_U
 (``Settings.aws_endpoint_url``, passed in by ``deployments.py`` and ``definitions.py``).
 
 Credentials come only from boto3's standard chain (AWS_* environment variables, profiles, instance
-roles): no config field holds a secret. dagster-aws's ``S3Resource`` was not used: its client
-cannot be given the connection pool the lake's parallel transfers need (``workers`` threads share
-one client; botocore's default pool of 10 drops connections beyond that) nor path-style addressing
-for MinIO/moto endpoints, and it builds a new client per ``get_client()`` call.
+roles): no config field holds a secret. dagster-aws's ``S3Resource`` (0.29.27 resolves against
+dagster 1.13.27) would not remove code here: its ``get_client()`` builds a new boto3 session and
+client on every call (so a cache would still be needed), and builds its botocore ``Config`` from
+``max_attempts`` alone, so neither the connection pool (botocore's default is 10; the S3 lake's ``workers`` and the
+landing readers share one client, and urllib3 discards connections beyond the pool) nor path-style
+addressing for MinIO/moto endpoints could be set.
 """
 
 from __future__ import annotations
