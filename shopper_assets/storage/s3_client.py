@@ -6,9 +6,9 @@ Credentials come only from boto3's standard chain (AWS_* environment variables, 
 roles): no config field holds a secret. dagster-aws's ``S3Resource`` (0.29.27 resolves against
 dagster 1.13.27) would not remove code here: its ``get_client()`` builds a new boto3 session and
 client on every call (so a cache would still be needed), and builds its botocore ``Config`` from
-``max_attempts`` alone, so neither the connection pool (botocore's default is 10; the S3 lake's ``workers`` and the
-landing readers share one client, and urllib3 discards connections beyond the pool) nor path-style
-addressing for MinIO/moto endpoints could be set.
+``max_attempts`` alone, so neither the connection pool (botocore's default is 10; the S3 lake's
+``workers`` and the landing readers share one client, and urllib3 discards connections beyond the
+pool) nor path-style addressing for MinIO/moto endpoints could be set.
 """
 
 from __future__ import annotations
