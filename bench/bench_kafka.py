@@ -28,7 +28,9 @@ import pyarrow.compute as pc
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.kafka.broker starts tansu
 
-from shopper_assets.ingestion.kafka import land_batch, make_consumer, produce_events  # noqa: E402
+from shopper_assets.ingestion.kafka.consumer import make_consumer  # noqa: E402
+from shopper_assets.ingestion.kafka.land import land_batch  # noqa: E402
+from shopper_assets.ingestion.kafka.produce import produce_events  # noqa: E402
 from shopper_assets.ingestion.landing import LocalLandingZone  # noqa: E402
 from shopper_assets.ingestion.lines import decompress, lines_table  # noqa: E402
 from shopper_assets.settings import Settings  # noqa: E402

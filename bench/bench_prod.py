@@ -29,9 +29,10 @@ from common import dbt_build_day, report  # bench/common.py
 
 from shopper_assets.generator import GeneratorConfig, write_landing
 from shopper_assets.ingestion.landing import LANDING_PREFIX
-from shopper_assets.ingestion.s3_landing import S3LandingZone, s3_client
+from shopper_assets.ingestion.s3.landing_zone import S3LandingZone
 from shopper_assets.lake.pipeline import clean_window, ingest_raw
 from shopper_assets.quality.checks import CheckThresholds, run_all
+from shopper_assets.storage.s3_client import s3_client
 from shopper_assets.storage.s3_lake import S3LakeSession, S3LakeStore
 
 SPENT: dict[str, float] = defaultdict(float)

@@ -96,9 +96,8 @@ def produce(
     replaying a past day with --start); non-zero exit when any event was not delivered."""
     import secrets
 
-    from shopper_assets.ingestion.kafka import produce_events
-    from shopper_assets.ingestion.kafka_broker import broker_error
-    from shopper_assets.ingestion.kafka_produce import stop_on_signals
+    from shopper_assets.ingestion.kafka.broker import broker_error
+    from shopper_assets.ingestion.kafka.produce import produce_events, stop_on_signals
     from shopper_assets.settings import record_start_date
 
     if events is None and (rate is None or duration is None):

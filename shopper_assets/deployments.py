@@ -33,7 +33,7 @@ def prod_resources(settings: Settings) -> dict[str, Any]:
     Imported here, not at the top: every run process loads the code location, and a local one
     need not import boto3 and psycopg (0.3 s).
     """
-    from shopper_assets.ingestion.s3_landing import S3LandingZone
+    from shopper_assets.ingestion.s3.landing_zone import S3LandingZone
     from shopper_assets.storage.s3_lake import S3LakeStore
 
     return {

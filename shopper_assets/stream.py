@@ -1,7 +1,7 @@
 """``shopper stream``: the live path on a laptop in one command, without Docker or a Kafka install.
 
 1. A broker: the one at KAFKA_BOOTSTRAP_SERVERS if it answers; else, when that address is local
-   (the default ``localhost:9092``), a local in-memory broker there (tansu, ``kafka_broker.py``).
+   (the default ``localhost:9092``), a local in-memory broker there (tansu, ``ingestion/kafka/broker.py``).
 2. The topic (the first of SHOPPER_KAFKA_TOPICS), created if missing.
 3. The Dagster UI with the Kafka sensor on: ``dagster dev`` on this deployment's instance (the
    demo's ``$DAGSTER_HOME``), unless a Dagster UI already answers on the port; the sensor is
@@ -61,7 +61,7 @@ class Broker:
 
 def start_broker(settings: Settings, log_dir: Path, echo: Echo) -> Broker:
     """The broker at KAFKA_BOOTSTRAP_SERVERS, or a local one started on that (local) address."""
-    from shopper_assets.ingestion.kafka_broker import LocalBroker, broker_error, local_port
+    from shopper_assets.ingestion.kafka.broker import LocalBroker, broker_error, local_port
 
     bootstrap = settings.kafka_bootstrap_servers
     error = broker_error(bootstrap, 2.0)
@@ -247,9 +247,8 @@ def run_stream(
     from tqdm import tqdm
 
     from shopper_assets.demo import ensure_dagster_home
-    from shopper_assets.ingestion.kafka import produce_events
-    from shopper_assets.ingestion.kafka_broker import ensure_topic
-    from shopper_assets.ingestion.kafka_produce import stop_on_signals
+    from shopper_assets.ingestion.kafka.broker import ensure_topic
+    from shopper_assets.ingestion.kafka.produce import produce_events, stop_on_signals
 
     if settings.env != "local":
         raise StreamError(

@@ -12,7 +12,7 @@ the files are durable (``land_batch``) and returns:
 
 Hours that do not exist yet as partitions wait in the cursor until they do: at most a day
 (``MAX_HOURS_AHEAD``), since the lander puts a message stamped further ahead (or before
-SHOPPER_START_DATE) in the hour of its Kafka timestamp, where it is quarantined (``kafka_scan``).
+SHOPPER_START_DATE) in the hour of its Kafka timestamp, where it is quarantined (``ingestion/kafka/scan.py``).
 A broker that cannot be reached skips the tick with one line saying so (no broker is a normal state
 on a laptop: ``shopper stream`` starts one); the next tick retries from the committed offsets, so
 nothing is lost or landed twice. Other broker errors (a refused request) fail the tick.
@@ -26,13 +26,11 @@ least every ``HEALTH_EVERY`` otherwise, skipped ticks included. The alert sensor
 
 from __future__ import annotations
 
-import json
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from dagster import (
     AssetKey,
-    AssetMaterialization,
     AssetObservation,
     AssetRecordsFilter,
     ConfigurableResource,
@@ -46,7 +44,7 @@ from dagster import (
 from pydantic import Field
 
 from shopper_assets.automation.jobs import lake_job
-from shopper_assets.automation.lake_runs import hour_key, lake_runs_for, landed_hours
+from shopper_assets.automation.landing_tick import LandingTick
 from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.settings import Alerting, Settings
 
@@ -68,7 +66,7 @@ class KafkaResource(ConfigurableResource):
     )
 
     def consumer(self):
-        from shopper_assets.ingestion.kafka import make_consumer
+        from shopper_assets.ingestion.kafka.consumer import make_consumer
 
         settings = Settings(kafka_bootstrap_servers=self.bootstrap_servers, kafka_topics=self.topic_list)
         return make_consumer(settings, self.group_id, config=dict(self.client_overrides))
@@ -95,10 +93,10 @@ def no_broker(bootstrap: str, error: str) -> str:
 def kafka_landing_sensor(
     context: SensorEvaluationContext, kafka: KafkaResource, landing: LandingZone
 ) -> SensorResult | SkipReason:
-    from shopper_assets.ingestion.kafka import KafkaLandingError, KafkaUnavailable, land_batch
-    from shopper_assets.ingestion.kafka_broker import broker_error
+    from shopper_assets.ingestion.kafka.broker import broker_error
+    from shopper_assets.ingestion.kafka.client import KafkaLandingError, KafkaUnavailable
+    from shopper_assets.ingestion.kafka.land import land_batch
 
-    state = json.loads(context.cursor) if context.cursor else {}
     if (error := broker_error(kafka.bootstrap_servers)) is not None:
         report_health(context, kafka, lag=None, error=error)
         return SkipReason(no_broker(kafka.bootstrap_servers, error))
@@ -117,41 +115,32 @@ def kafka_landing_sensor(
         consumer.close()
     report_health(context, kafka, lag=report.total_lag)
 
-    ready, waiting = landed_hours(context, state.get("pending_hours", []), report.hours)
-    state = {
-        "pending_hours": [h.isoformat() for h in waiting],
-        "landed_messages": state.get("landed_messages", 0) + report.messages,
-        "offsets": {f"{t}[{p}]": last for (t, p), (_, last) in report.offsets.items()} or state.get("offsets", {}),
-    }
-    if not ready and report.messages == 0:
-        return SkipReason(f"No new messages (consumer lag {report.total_lag}); {len(waiting)} hours waiting")
-
-    events = [
-        AssetMaterialization(
-            asset_key="landing_events",
-            partition=hour_key(h),
-            metadata={
-                "messages_in_batch": report.messages,
-                "malformed_in_batch": report.malformed,
-                "files": MetadataValue.json(
-                    sorted(f for f in report.files if f.startswith(f"date={h:%Y-%m-%d}/hour={h:%H}"))
-                ),
-                "offsets": MetadataValue.json({f"{t}[{p}]": list(r) for (t, p), r in report.offsets.items()}),
-                "consumer_lag": report.total_lag,
-            },
-        )
-        for h in sorted(report.hours)
-        if h in ready
-    ]
+    tick = LandingTick.after(context, report.hours)
+    waiting = len(tick.hours.waiting)
+    if not tick.ready and report.messages == 0:
+        return SkipReason(f"No new messages (consumer lag {report.total_lag}); {waiting} hours waiting")
     context.log.info(
         f"Landed {report.messages:,} messages ({report.malformed:,} malformed) into {len(report.files)} files "
-        f"over {len(report.hours)} hours; lag {report.total_lag:,}; {len(waiting)} hours wait for their partition"
+        f"over {len(report.hours)} hours; lag {report.total_lag:,}; {waiting} hours wait for their partition"
     )
+    offsets = MetadataValue.json({f"{t}[{p}]": list(r) for (t, p), r in report.offsets.items()})
+
+    def landed(hour: datetime) -> dict:
+        files = sorted(f for f in report.files if f.startswith(f"date={hour:%Y-%m-%d}/hour={hour:%H}"))
+        return {
+            "messages_in_batch": report.messages,
+            "malformed_in_batch": report.malformed,
+            "files": MetadataValue.json(files),
+            "offsets": offsets,
+            "consumer_lag": report.total_lag,
+        }
+
     cursor_key = ",".join(f"{t}[{p}]={last}" for (t, p), (_, last) in sorted(report.offsets.items())) or "pending"
-    return SensorResult(
-        run_requests=lake_runs_for(context, ready, f"kafka:{cursor_key}"),
-        asset_events=events,
-        cursor=json.dumps(state),
+    return tick.result(
+        f"kafka:{cursor_key}",
+        landed,
+        landed_messages=tick.cursor.get("landed_messages", 0) + report.messages,
+        offsets={f"{t}[{p}]": last for (t, p), (_, last) in report.offsets.items()} or tick.cursor.get("offsets", {}),
     )
 
 

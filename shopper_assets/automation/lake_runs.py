@@ -1,11 +1,12 @@
-"""Run requests shared by the ingestion sensors: the lake step for the hours a landing touched, and
-``ad_spend`` for the days an ad-spend landing touched."""
+"""Run requests shared by the sensors: the lake step for the hours a landing touched, ``ad_spend`` for
+the days an ad-spend landing touched, and what a run in progress covers (``marts_runs.py`` follows
+those). The ingestion sensors' tick skeleton is ``landing_tick.py``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, timedelta
-from typing import NamedTuple, TypeVar
+from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from dagster import (
     AssetKey,
@@ -18,7 +19,7 @@ from dagster import (
     SensorEvaluationContext,
 )
 
-from shopper_assets.partitions import daily_partitions, hourly_partitions
+from shopper_assets.contract.time_grid import hour_key, hours_in
 
 # Dagster's documented run tags: a single-run range of partitions, one partition, run priority.
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -40,10 +41,6 @@ IN_PROGRESS = [*_NOT_LAUNCHED, DagsterRunStatus.STARTING, DagsterRunStatus.START
 
 
 T = TypeVar("T", datetime, date)
-
-
-def hour_key(hour: datetime) -> str:
-    return f"{hour:%Y-%m-%d-%H}:00"
 
 
 def contiguous_ranges(hours: Iterable[T], step: timedelta = timedelta(hours=1)) -> list[tuple[T, T]]:
@@ -121,10 +118,7 @@ def not_yet_queued(hours: list[datetime], instance: DagsterInstance) -> list[dat
         keys = partition_key_range(run)
         if not keys or steps_started(instance, run):
             continue
-        h, end = _from_key(keys[0]), _from_key(keys[1])
-        while h <= end:
-            covered.add(h)
-            h += timedelta(hours=1)
+        covered.update(hours_in(_from_key(keys[0]), _from_key(keys[1]) + timedelta(hours=1)))
     return [h for h in hours if h not in covered]
 
 
@@ -144,64 +138,6 @@ def steps_started(instance: DagsterInstance, run: DagsterRun) -> bool:
 
 def _from_key(key: str) -> datetime:
     return datetime.strptime(key, "%Y-%m-%d-%H:%M")
-
-
-def split_existing(
-    hours: list[datetime], partitions_def=hourly_partitions
-) -> tuple[list[datetime], list[datetime], list[datetime]]:
-    """(hours that are partitions, hours still ahead of the clock, hours before the first partition);
-    with ``daily_partitions``, the same for days (midnights)."""
-    first = partitions_def.get_first_partition_window()
-    last = partitions_def.get_last_partition_window()
-    start = first.start.astimezone(UTC).replace(tzinfo=None) if first else datetime.max
-    end = last.end.astimezone(UTC).replace(tzinfo=None) if last else datetime.min
-    return (
-        [h for h in hours if start <= h < end],
-        [h for h in hours if h >= end],
-        [h for h in hours if h < start],
-    )
-
-
-class LandedHours(NamedTuple):
-    """The hours an ingestion sensor tick has to act on, and those it keeps for a later tick."""
-
-    ready: list[datetime]  # partitions exist: request their lake runs now
-    waiting: list[datetime]  # ahead of the clock: kept in the cursor until their partition exists
-
-
-def landed_hours(context: SensorEvaluationContext, pending: Iterable[str], landed: Iterable[datetime]) -> LandedHours:
-    """Hours landed by this tick plus those still waiting from earlier ticks (ISO strings in the cursor).
-
-    Hours before SHOPPER_START_DATE cannot be materialized: they stay in the landing zone, with a
-    warning that says how to process them.
-    """
-    ready, waiting, too_early = split_existing(sorted({datetime.fromisoformat(h) for h in pending} | set(landed)))
-    if too_early:
-        _warn_too_early(context, f"{len(too_early)} landed hours", f"{too_early[0]:%Y-%m-%d %H}:00")
-    return LandedHours(ready=ready, waiting=waiting)
-
-
-class LandedDays(NamedTuple):
-    """The ad-spend days a tick has to act on, and those it keeps for a later tick."""
-
-    ready: list[date]
-    waiting: list[date]
-
-
-def landed_days(context: SensorEvaluationContext, pending: Iterable[str], landed: Iterable[date]) -> LandedDays:
-    """Ad-spend days landed by this tick plus those still waiting (ISO dates in the cursor); see landed_hours."""
-    starts = {datetime.fromisoformat(d) for d in pending} | {datetime(d.year, d.month, d.day) for d in landed}
-    ready, waiting, too_early = split_existing(sorted(starts), daily_partitions)
-    if too_early:
-        _warn_too_early(context, f"{len(too_early)} landed ad-spend days", f"{too_early[0]:%Y-%m-%d}")
-    return LandedDays(ready=[d.date() for d in ready], waiting=[d.date() for d in waiting])
-
-
-def _warn_too_early(context: SensorEvaluationContext, what: str, first: str) -> None:
-    context.log.warning(
-        f"{what} are before SHOPPER_START_DATE ({first} first); "
-        "they stay in the landing zone: set SHOPPER_START_DATE earlier to process them"
-    )
 
 
 def lake_runs_for(context: SensorEvaluationContext, hours: list[datetime], reason: str) -> list[RunRequest]:

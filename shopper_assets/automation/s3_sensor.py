@@ -12,10 +12,7 @@ that sort in arrival order (e.g. prefixed with a timestamp).
 
 from __future__ import annotations
 
-import json
-
 from dagster import (
-    AssetMaterialization,
     ConfigurableResource,
     DefaultSensorStatus,
     SensorEvaluationContext,
@@ -25,14 +22,7 @@ from dagster import (
 )
 
 from shopper_assets.automation.jobs import lake_job, marts_job
-from shopper_assets.automation.lake_runs import (
-    ad_spend_run_requests,
-    day_key,
-    hour_key,
-    lake_runs_for,
-    landed_days,
-    landed_hours,
-)
+from shopper_assets.automation.landing_tick import LandingTick, read_cursor
 from shopper_assets.contract.ad_spend import INCOMING_PREFIX as AD_SPEND_INCOMING_PREFIX
 from shopper_assets.ingestion.landing import LandingZone
 
@@ -48,7 +38,7 @@ class S3DropsResource(ConfigurableResource):
     max_objects_per_tick: int = 20
 
     def client(self):
-        from shopper_assets.ingestion.s3_landing import s3_client
+        from shopper_assets.storage.s3_client import s3_client  # boto3 loads when a tick needs it
 
         return s3_client(self.endpoint_url, self.region)
 
@@ -67,28 +57,21 @@ class S3DropsResource(ConfigurableResource):
 def s3_drop_sensor(
     context: SensorEvaluationContext, s3_drops: S3DropsResource, landing: LandingZone
 ) -> SensorResult | SkipReason:
-    from shopper_assets.ingestion.s3_drops import process_incoming
+    from shopper_assets.ingestion.s3.drops import process_incoming
 
-    state = json.loads(context.cursor) if context.cursor else {}
     report = process_incoming(
         s3_drops.client(),
         s3_drops.bucket,
         landing,
-        after_key=state.get("after_key"),
+        after_key=read_cursor(context).get("after_key"),
         max_objects=s3_drops.max_objects_per_tick,
         prefix=s3_drops.prefix,
         ad_spend_prefix=s3_drops.ad_spend_prefix,
     )
     for error in report.errors:
         context.log.warning(error)
-    ready, waiting = landed_hours(context, state.get("pending_hours", []), report.hours)
-    ready_days, waiting_days = landed_days(context, state.get("pending_days", []), report.ad_spend_days)
-    new_state = {
-        "after_key": report.last_key,
-        "pending_hours": [h.isoformat() for h in waiting],
-        "pending_days": [d.isoformat() for d in waiting_days],
-    }
-    if not ready and not ready_days and report.objects == 0:
+    tick = LandingTick.after(context, report.hours, report.ad_spend_days)
+    if not tick.ready and report.objects == 0:
         return SkipReason(
             f"No new objects under s3://{s3_drops.bucket}/{s3_drops.prefix}"
             + (f"; errors: {report.errors}" if report.errors else "")
@@ -98,26 +81,9 @@ def s3_drop_sensor(
         f"{report.ad_spend_rows:,} ad-spend rows) into {len(report.files)} files over {len(report.hours)} hours "
         f"and {len(report.ad_spend_days)} ad-spend days"
     )
-    events = [
-        AssetMaterialization(
-            asset_key="landing_events",
-            partition=hour_key(h),
-            metadata={"objects_in_tick": report.objects, "lines_in_tick": report.lines, "source": "s3 drops"},
-        )
-        for h in sorted(set(report.hours))
-        if h in ready
-    ] + [
-        AssetMaterialization(
-            asset_key="landing_ad_spend",
-            partition=day_key(d),
-            metadata={"objects_in_tick": report.objects, "source": "s3 drops"},
-        )
-        for d in report.ad_spend_days
-        if d in ready_days
-    ]
-    reason = f"s3:{report.last_key}"
-    return SensorResult(
-        run_requests=lake_runs_for(context, ready, reason) + ad_spend_run_requests(ready_days, reason),
-        asset_events=events,
-        cursor=json.dumps(new_state),
+    return tick.result(
+        f"s3:{report.last_key}",
+        lambda _: {"objects_in_tick": report.objects, "lines_in_tick": report.lines, "source": "s3 drops"},
+        lambda _: {"objects_in_tick": report.objects, "source": "s3 drops"},
+        after_key=report.last_key,
     )

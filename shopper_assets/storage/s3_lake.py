@@ -28,10 +28,9 @@ import duckdb
 import pyarrow as pa
 from botocore.exceptions import ClientError
 from dagster import EnvVar
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 from shopper_assets.contract.tables import LAKE_TABLES
-from shopper_assets.ingestion.s3_landing import list_keys, s3_client
 from shopper_assets.storage import postgres_warehouse as pg
 from shopper_assets.storage.lake_store import (
     PARTS_MANIFEST,
@@ -43,6 +42,7 @@ from shopper_assets.storage.lake_store import (
     partition_path,
     write_text_atomically,
 )
+from shopper_assets.storage.s3_client import list_keys, s3_client
 from shopper_assets.storage.scratch import Scratch
 
 log = logging.getLogger(__name__)
@@ -209,13 +209,10 @@ class S3LakeStore(LakeStore):
     threads: int = 0  # 0 = all cores
     workers: int = 8  # parallel S3 transfers
 
-    _client = PrivateAttr(default=None)
-
     @property
     def client(self):
-        if self._client is None:
-            self._client = s3_client(self.endpoint_url, self.region)
-        return self._client
+        """The process's boto3 client for this endpoint and region (``storage/s3_client.py``)."""
+        return s3_client(self.endpoint_url, self.region)
 
     def resolved_pg_url(self) -> str | None:
         """The Postgres URI (an unresolved EnvVar, when used outside Dagster, is read here)."""

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from shopper_assets.contract.event_time import event_time_text_sql
-from shopper_assets.ingestion.kafka_scan import HOUR_MS, connect, landable_hours, prepare
+from shopper_assets.ingestion.kafka.scan import HOUR_MS, connect, landable_hours, prepare
 from tests.conftest import write_landing_file
 from tests.faults.lake import run_window
 from tests.lake.events import event

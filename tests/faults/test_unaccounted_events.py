@@ -13,7 +13,7 @@ from pathlib import Path
 from confluent_kafka import Producer
 from dagster import build_sensor_context
 
-from shopper_assets.automation.lake_runs import landed_hours
+from shopper_assets.automation.landing_tick import landed_hours
 from shopper_assets.ingestion.landing import LANDING_PREFIX, LocalLandingZone, hour_folder
 from shopper_assets.partitions import first_hour
 from tests.conftest import write_landing_file

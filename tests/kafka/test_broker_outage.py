@@ -10,8 +10,10 @@ import time
 
 import pytest
 
-from shopper_assets.ingestion import kafka_land
-from shopper_assets.ingestion.kafka import KafkaUnavailable, land_batch, produce_events
+import shopper_assets.ingestion.kafka.land as kafka_land
+from shopper_assets.ingestion.kafka.client import KafkaUnavailable
+from shopper_assets.ingestion.kafka.land import land_batch
+from shopper_assets.ingestion.kafka.produce import produce_events
 from shopper_assets.ingestion.landing import LocalLandingZone
 from shopper_assets.settings import Settings
 from tests.kafka.broker import EXTERNAL_ENV, KafkaBroker, free_port

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from shopper_assets.ingestion import kafka_files, kafka_land
-from shopper_assets.ingestion.kafka import KafkaUnavailable, land_batch, produce_events
+import shopper_assets.ingestion.kafka.files as kafka_files
+import shopper_assets.ingestion.kafka.land as kafka_land
+from shopper_assets.ingestion.kafka.client import KafkaUnavailable
+from shopper_assets.ingestion.kafka.land import land_batch
+from shopper_assets.ingestion.kafka.produce import produce_events
 from shopper_assets.ingestion.landing import LocalLandingZone
 from tests.kafka.helpers import PAST_DAY, consumer_for, drain, event_ids, landed_lines
 

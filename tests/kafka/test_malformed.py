@@ -11,7 +11,7 @@ from datetime import timedelta
 from confluent_kafka import Producer, TopicPartition
 
 from shopper_assets.contract.events import MAX_EVENT_BYTES
-from shopper_assets.ingestion.kafka import produce_events
+from shopper_assets.ingestion.kafka.produce import produce_events
 from shopper_assets.lake.pipeline import clean_window, ingest_raw
 from shopper_assets.storage.lake_store import LocalLakeStore
 from tests.kafka.helpers import consumer_for, drain, landed_lines

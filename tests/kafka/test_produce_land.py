@@ -8,8 +8,9 @@ from collections import defaultdict
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from shopper_assets.ingestion.kafka import land_batch, produce_events
-from shopper_assets.ingestion.kafka_route import parse_name
+from shopper_assets.ingestion.kafka.files import parse_name
+from shopper_assets.ingestion.kafka.land import land_batch
+from shopper_assets.ingestion.kafka.produce import produce_events
 from shopper_assets.settings import Settings
 from tests.kafka.broker import free_port
 from tests.kafka.helpers import PAST_DAY, consumer_for, drain, event_ids, landed_lines

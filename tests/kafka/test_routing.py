@@ -13,10 +13,10 @@ import pyarrow as pa
 import pytest
 
 from shopper_assets.generator import GeneratorConfig, simulate_events
-from shopper_assets.ingestion.kafka_batch import Collected, build_batch
-from shopper_assets.ingestion.kafka_produce import event_messages
-from shopper_assets.ingestion.kafka_route import file_name, group_files, hour_start, parse_name
-from shopper_assets.ingestion.kafka_scan import connect, prepare
+from shopper_assets.ingestion.kafka.batch import Collected, build_batch
+from shopper_assets.ingestion.kafka.files import file_name, group_files, hour_start, parse_name
+from shopper_assets.ingestion.kafka.produce import event_messages
+from shopper_assets.ingestion.kafka.scan import connect, prepare
 from shopper_assets.lake.raw import routing_sql
 
 TRICKY = [

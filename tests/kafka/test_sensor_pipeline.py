@@ -19,7 +19,7 @@ from dagster import (
 )
 
 from shopper_assets.automation.kafka_sensor import KafkaResource, kafka_landing_sensor
-from shopper_assets.ingestion.kafka import produce_events
+from shopper_assets.ingestion.kafka.produce import produce_events
 from shopper_assets.settings import Settings
 from shopper_assets.storage.lake_store import LocalLakeStore
 from tests.kafka.broker import KafkaBroker
@@ -134,7 +134,7 @@ def test_crash_between_files_and_commit_loses_and_duplicates_nothing(
 ):
     defs, resources, instance = pipeline
     produce(kafka_broker, kafka_topic, 2000)
-    import shopper_assets.ingestion.kafka_land as kafka_land
+    import shopper_assets.ingestion.kafka.land as kafka_land
 
     real_commit = kafka_land.commit_offsets
     calls = {"n": 0}

@@ -24,8 +24,8 @@ from dagster import DagsterInstance, SkipReason, build_sensor_context
 
 from shopper_assets.automation.kafka_sensor import KafkaResource, kafka_landing_sensor
 from shopper_assets.cli import main
-from shopper_assets.ingestion.kafka import produce_events
-from shopper_assets.ingestion.kafka_broker import broker_error
+from shopper_assets.ingestion.kafka.broker import broker_error
+from shopper_assets.ingestion.kafka.produce import produce_events
 from shopper_assets.ingestion.landing import LocalLandingZone
 from shopper_assets.settings import Settings
 from tests.kafka.broker import KafkaBroker, free_port

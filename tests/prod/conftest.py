@@ -22,8 +22,9 @@ from moto.server import ThreadedMotoServer
 
 from shopper_assets.automation.s3_sensor import S3DropsResource
 from shopper_assets.deployments import prod_resources
-from shopper_assets.ingestion.s3_landing import S3LandingZone, s3_client
+from shopper_assets.ingestion.s3.landing_zone import S3LandingZone
 from shopper_assets.settings import Settings
+from shopper_assets.storage.s3_client import s3_client
 from shopper_assets.storage.s3_lake import S3LakeStore
 
 AWS_SECRET = "aws-secret-4d1f2c9e-never-log-me"

@@ -16,10 +16,10 @@ import psycopg
 from dagster import AssetKey, SensorResult, materialize
 
 from shopper_assets.contract.ad_spend import CSV_HEADER
-from shopper_assets.ingestion.ad_spend_drops import ad_spend_landing_name, split_by_day
 from shopper_assets.ingestion.landing import LocalLandingZone
-from shopper_assets.ingestion.s3_drops import process_incoming
-from shopper_assets.ingestion.s3_landing import S3LandingZone
+from shopper_assets.ingestion.s3.ad_spend_drops import ad_spend_landing_name, split_by_day
+from shopper_assets.ingestion.s3.drops import process_incoming
+from shopper_assets.ingestion.s3.landing_zone import S3LandingZone
 from shopper_assets.lake.ad_spend_assets import ad_spend, landing_ad_spend
 from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.storage import postgres_warehouse as pg

@@ -13,7 +13,7 @@ from dagster import DagsterInstance, materialize
 
 from shopper_assets.deployments import prod_resources, resources_for
 from shopper_assets.generator import DirtyDataConfig, GeneratorConfig, write_landing
-from shopper_assets.ingestion.s3_landing import S3LandingZone
+from shopper_assets.ingestion.s3.landing_zone import S3LandingZone
 from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.serving.store import LocalServingStore, PostgresServingStore
 from shopper_assets.settings import Settings

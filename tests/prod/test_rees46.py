@@ -11,7 +11,7 @@ from decimal import Decimal
 import psycopg
 
 from shopper_assets.ingestion.rees46 import HEADER, convert_csv
-from shopper_assets.ingestion.s3_drops import process_incoming
+from shopper_assets.ingestion.s3.drops import process_incoming
 from tests.prod.helpers import run_pipeline, s3_keys
 
 H0 = datetime(2019, 10, 1, 0)

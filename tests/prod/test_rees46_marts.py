@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from shopper_assets.ingestion.rees46 import HEADER
-from shopper_assets.ingestion.s3_drops import process_incoming
+from shopper_assets.ingestion.s3.drops import process_incoming
 from shopper_assets.settings import Settings
 from shopper_assets.transform import dbt_resource
 from tests.prod.helpers import run_pipeline, s3_keys

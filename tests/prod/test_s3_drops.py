@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 from isal import igzip
 
-from shopper_assets.ingestion.s3_drops import landing_name, process_incoming
-from shopper_assets.ingestion.s3_landing import S3LandingZone
+from shopper_assets.ingestion.s3.drops import landing_name, process_incoming
+from shopper_assets.ingestion.s3.landing_zone import S3LandingZone
 from tests.lake.events import event
 from tests.prod.helpers import lake_rows, run_pipeline, s3_keys
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from shopper_assets.ingestion.s3_landing import S3LandingZone
+from shopper_assets.ingestion.s3.landing_zone import S3LandingZone
 
 HOUR = datetime(2026, 11, 20, 13)
 

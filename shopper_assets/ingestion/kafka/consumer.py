@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicCollection, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from shopper_assets.ingestion.kafka_common import DEFAULT_OP_TIMEOUT_S, base_config
+from shopper_assets.ingestion.kafka.client import DEFAULT_OP_TIMEOUT_S, base_config
 from shopper_assets.settings import Settings
 
 log = logging.getLogger(__name__)

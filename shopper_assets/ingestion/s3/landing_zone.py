@@ -3,18 +3,13 @@
 
 Same interface as the local landing zone, so ``raw_events`` and ``ad_spend`` read S3 in prod unchanged. S3
 PutObject is atomic (a reader sees the old object or the new one, never half a file), which is the
-guarantee the local zone gets from write-then-rename. Credentials come only from boto3's standard
-chain (AWS_* environment variables, profiles, instance roles): no config field holds a secret.
+guarantee the local zone gets from write-then-rename. The client, and where its credentials come
+from, is ``storage/s3_client.py``'s.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from functools import lru_cache
-
-import boto3
-from botocore.config import Config
-from pydantic import PrivateAttr
 
 from shopper_assets.ingestion.landing import (
     AD_SPEND_PREFIX,
@@ -27,31 +22,7 @@ from shopper_assets.ingestion.landing import (
     hour_folder,
 )
 from shopper_assets.ingestion.landing import listed as listed_name
-
-
-@lru_cache(maxsize=8)
-def s3_client(endpoint_url: str | None = None, region: str | None = None):
-    """A thread-safe boto3 S3 client, shared per (endpoint, region) in this process.
-
-    With a custom endpoint (MinIO, moto) path-style addressing is used, since such hosts rarely
-    resolve ``<bucket>.<host>``. Without one, boto3 still honours ``AWS_ENDPOINT_URL``.
-    """
-    config = Config(
-        retries={"mode": "standard", "max_attempts": 6},
-        max_pool_connections=32,
-        s3={"addressing_style": "path" if endpoint_url else "auto"},
-    )
-    session = boto3.session.Session()
-    return session.client("s3", endpoint_url=endpoint_url or None, region_name=region or None, config=config)
-
-
-def list_keys(client, bucket: str, prefix: str) -> dict[str, tuple[str, int]]:
-    """Every object under ``prefix``: key → (ETag, size)."""
-    found: dict[str, tuple[str, int]] = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", ()):
-            found[obj["Key"]] = (obj["ETag"].strip('"'), int(obj["Size"]))
-    return found
+from shopper_assets.storage.s3_client import list_keys, s3_client
 
 
 class S3LandingZone(LandingZone):
@@ -64,14 +35,10 @@ class S3LandingZone(LandingZone):
     prefix: str = LANDING_PREFIX
     ad_spend_prefix: str = AD_SPEND_PREFIX
 
-    _client = PrivateAttr(default=None)
-
     @property
     def client(self):
-        """The boto3 client this zone uses (the S3 drop sensor can share it)."""
-        if self._client is None:
-            self._client = s3_client(self.endpoint_url, self.region)
-        return self._client
+        """The process's boto3 client for this endpoint and region (``storage/s3_client.py``)."""
+        return s3_client(self.endpoint_url, self.region)
 
     def key(self, name: str) -> str:
         return f"{self.prefix.rstrip('/')}/{name}"

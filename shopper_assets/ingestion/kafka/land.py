@@ -21,7 +21,7 @@ into a replacement (exactly-once effect):
 One lander per consumer group at a time (a Dagster sensor's ticks run one after another): a fenced
 zombie that keeps writing after losing its partitions is not defended against. After an exception
 the consumer is rewound to the start of the failed batch, so it can go on; if librdkafka left it
-wedged (see kafka_consumer) it is refused. Closing it and making a new one is simplest (a restarted
+wedged (see ``consumer``) it is refused. Closing it and making a new one is simplest (a restarted
 broker that lost its state is only picked up by a new consumer).
 """
 
@@ -35,12 +35,19 @@ from datetime import datetime
 
 from confluent_kafka import KafkaException, TopicPartition
 
-from shopper_assets.ingestion.kafka_batch import Collected, build_batch, first_offsets
-from shopper_assets.ingestion.kafka_common import KafkaUnavailable, as_landing_error
-from shopper_assets.ingestion.kafka_consumer import TP, LandingConsumer
-from shopper_assets.ingestion.kafka_files import PartitionRange, remove_landed, superseded, write_files
-from shopper_assets.ingestion.kafka_route import file_name, group_files, hour_start
-from shopper_assets.ingestion.kafka_scan import HOUR_MS, Chunk, ChunkScanner
+from shopper_assets.ingestion.kafka.batch import Collected, build_batch, first_offsets
+from shopper_assets.ingestion.kafka.client import KafkaUnavailable, as_landing_error
+from shopper_assets.ingestion.kafka.consumer import TP, LandingConsumer
+from shopper_assets.ingestion.kafka.files import (
+    PartitionRange,
+    file_name,
+    group_files,
+    hour_start,
+    remove_landed,
+    superseded,
+    write_files,
+)
+from shopper_assets.ingestion.kafka.scan import HOUR_MS, Chunk, ChunkScanner
 from shopper_assets.ingestion.landing import LandingZone
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@
 sensor only keeps that key. Accepted: ``.jsonl``/``.jsonl.gz`` (contract events, kept byte for
 byte) and ``.csv``/``.csv.gz`` (REES46, converted by ``rees46.convert_csv``), except under
 ``incoming/ad_spend/``: there ``.csv``/``.csv.gz`` objects are ad-spend reports, split by their
-``date`` into ``landing/ad_spend/date=D/`` (see ``ad_spend_drops.py``). Each event line goes to
+``date`` into ``landing/ad_spend/date=D/`` (see ``ad_spend_drops``). Each event line goes to
 the landing folder of its event_time hour — read with the same pattern and cast as the raw
 routing, so a routed line is never "late" or "from the future" for the cleaning step; a line
 without a readable time goes to the file's earliest hour (or the object's LastModified hour), and
@@ -40,10 +40,10 @@ from isal import igzip
 
 from shopper_assets.contract.ad_spend import INCOMING_PREFIX as AD_SPEND_INCOMING_PREFIX
 from shopper_assets.contract.event_time import with_event_time
-from shopper_assets.ingestion.ad_spend_drops import ad_spend_landing_name, split_by_day
 from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.ingestion.lines import decompress, join_groups, lines_table
 from shopper_assets.ingestion.rees46 import convert_csv
+from shopper_assets.ingestion.s3.ad_spend_drops import ad_spend_landing_name, split_by_day
 from shopper_assets.partitions import MAX_HOURS_AHEAD, first_hour
 from shopper_assets.storage.lake_store import sql_ts
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from shopper_assets.ingestion.kafka_common import base_config, kafka_error
+from shopper_assets.ingestion.kafka.client import base_config, kafka_error
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 _quiet = logging.getLogger(__name__ + ".client")

@@ -38,7 +38,7 @@ from tqdm import tqdm
 from shopper_assets.generator.config import GeneratorConfig
 from shopper_assets.generator.encode import Encoder
 from shopper_assets.generator.simulate import build_world, iter_hours
-from shopper_assets.ingestion.kafka_common import base_config
+from shopper_assets.ingestion.kafka.client import base_config
 from shopper_assets.settings import Settings
 
 log = logging.getLogger(__name__)
