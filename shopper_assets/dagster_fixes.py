@@ -1,7 +1,7 @@
 """A fix for a Dagster bug this project hits, applied when the code location loads (so in every
 run process, before it executes anything).
 
-A step waiting for a slot of a concurrency pool busy-waits: in dagster 1.13 (still in 1.13.29)
+A step waiting for a slot of a concurrency pool busy-waits: in dagster 1.13 (checked up to 1.13.27)
 ``InstanceConcurrencyContext.interval_to_next_pending_claim_check`` returns ``min(0, ...)``, which is
 never positive, so the executor's ``sleep_til_ready`` never sleeps and the run process spins a CPU
 core until its slot frees. Under a stream, a lake run and a dbt run wait for the ``duckdb`` pool
@@ -10,7 +10,7 @@ it waits for. The fix returns the time until the earliest pending claim is due t
 (Dagster's own back-off decides when that is), so the claims happen exactly when they did before.
 
 ``tests/test_dagster_fixes.py`` fails once Dagster returns a positive interval itself: then this
-module can go.
+module can go. Measurements and the upstream report: docs/private-apis.md, docs/upstream.md.
 """
 
 from __future__ import annotations

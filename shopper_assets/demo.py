@@ -80,7 +80,8 @@ def job_run(instance: DagsterInstance, name: str, run_config: dict, tags: dict[s
     demo's runs would show in *Runs* only. So the run is created with the origin ``dagster dev``
     gives its own runs (location ``shopper_assets``, repository ``__repository__``) and executed
     with ``execute_run``; both are internal APIs, and ``tests/serving/test_demo_output.py`` fails when they
-    change (the demo's runs then lose their location).
+    change (the demo's runs then lose their location), or when ``execute_in_process`` records an origin
+    itself (then it can replace them). Why no public way does it: docs/private-apis.md.
     """
     from dagster._core.definitions.reconstruct import ReconstructableRepository
     from dagster._core.execution.api import execute_run

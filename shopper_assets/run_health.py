@@ -26,7 +26,7 @@ code locations) are left to Dagster as before.
 The health check hook and its result types are Dagster internals (``dagster._core.launcher``);
 ``tests/faults/test_pool_after_crash.py`` kills real run workers under a real ``dagster-daemon``, and
 ``test_dagster_still_has_no_worker_health_check`` fails once the default launcher gets a health check
-of its own (then this module can go).
+of its own (then this module can go). Listed with the other private members in docs/private-apis.md.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -40,6 +41,20 @@ def test_ci_runs_the_readme_test_command():
 def test_dagster_yaml_limits_the_duckdb_pool():
     config = yaml.safe_load((ROOT / "dagster.yaml").read_text())
     assert config["concurrency"]["pools"]["default_limit"] == 1
+
+
+def test_the_prod_instance_is_dagster_yaml_plus_postgres_storage():
+    """deploy/dagster.prod.yaml is generated from dagster.yaml (deploy/prod_instance.py): the committed file
+    is what the script writes, and its only setting of its own is the storage."""
+    spec = importlib.util.spec_from_file_location("prod_instance", ROOT / "deploy" / "prod_instance.py")
+    prod_instance = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(prod_instance)
+    written = (ROOT / "deploy" / "dagster.prod.yaml").read_text()
+    assert written == prod_instance.render((ROOT / "dagster.yaml").read_text()), "run python deploy/prod_instance.py"
+    local, prod = yaml.safe_load((ROOT / "dagster.yaml").read_text()), yaml.safe_load(written)
+    assert "storage" not in local
+    assert prod.pop("storage") == {"postgres": {"postgres_url": {"env": "DAGSTER_PG_URL"}}}
+    assert prod == local
 
 
 def test_local_and_prod_instances_schedule_runs_alike():

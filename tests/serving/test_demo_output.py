@@ -54,3 +54,23 @@ def test_the_demos_runs_are_named_jobs_of_the_code_location(demo: Deployment):
         assert origin.repository_origin.code_location_origin.location_name == "shopper_assets"
         assert origin.repository_origin.repository_name == "__repository__"
         assert run.is_success
+
+
+def test_dagster_still_runs_jobs_in_process_without_a_code_location():
+    """Why demo.job_run uses Dagster internals (docs/private-apis.md): a job run in process through the
+    public API records no code-location origin, and the UI's Overview timeline leaves such runs out.
+    When this fails, job_run can use ``execute_in_process`` on the demo's instance."""
+    from dagster import job, op
+
+    @op
+    def one() -> int:
+        return 1
+
+    @job
+    def probe():
+        one()
+
+    with DagsterInstance.ephemeral() as instance:
+        result = probe.execute_in_process(instance=instance)
+        run = instance.get_run_by_id(result.run_id)
+    assert result.success and run is not None and run.remote_job_origin is None

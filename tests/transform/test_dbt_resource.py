@@ -15,6 +15,57 @@ def test_dbt_version_is_read_without_starting_dbt():
     assert f"installed: {resource._cli_version}" in printed.stdout
 
 
+def test_dagster_dbt_still_reads_the_dbt_version_through_the_overridden_property():
+    """dagster-dbt still asks ``_cli_version`` (else the override silently lapses and every run pays
+    ``dbt --version`` again); docs/private-apis.md."""
+    import inspect
+    from functools import cached_property
+
+    from dagster_dbt import DbtCliResource
+
+    assert isinstance(inspect.getattr_static(DbtCliResource, "_cli_version"), cached_property)
+    assert "self._cli_version" in inspect.getsource(DbtCliResource.cli)
+
+
+def test_dagster_dbt_still_takes_no_environment_per_invocation():
+    """Why ShopperDbtCliResource.cli sets os.environ while dbt starts: ``DbtCliResource.cli`` copies the
+    process environment and takes none of its own. When this fails, pass ``extra_env`` to it instead."""
+    import inspect
+
+    from dagster_dbt import DbtCliResource
+
+    parameters = inspect.signature(DbtCliResource.cli).parameters
+    assert not {"env", "extra_env", "environment"} & set(parameters)
+    assert "os.environ.copy()" in inspect.getsource(DbtCliResource.cli)
+
+
+def test_the_extra_environment_reaches_dbt_and_leaves_the_process_as_it_was(tmp_path, monkeypatch):
+    """extra_env and the SHOPPER_PG_* of SHOPPER_PG_URL are in the environment dbt starts with; this
+    process' environment is as before (dbt replaced by ``true``: only its start matters)."""
+    monkeypatch.setenv("SHOPPER_PG_URL", "postgresql://someone:secret@db.example:6543/shop")
+    monkeypatch.delenv("SHOPPER_PG_HOST", raising=False)
+    monkeypatch.setenv("SHOPPER_PG_PORT", "7000")  # already set: wins over the URL's
+    started: list[dict[str, str]] = []
+    real_popen = subprocess.Popen
+
+    def popen(args, **kwargs):
+        started.append(kwargs["env"])
+        return real_popen(["true"], **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    resource = dbt_resource().model_copy(update={"extra_env": {"SHOPPER_PROBE": "from-extra-env"}})
+    before = dict(os.environ)
+    resource.cli(["parse"], target_path=tmp_path / "target", raise_on_error=False).process.wait()
+    (env,) = started
+    assert env["SHOPPER_PROBE"] == "from-extra-env"
+    assert (env["SHOPPER_PG_HOST"], env["SHOPPER_PG_PORT"], env["SHOPPER_PG_PASSWORD"]) == (
+        "db.example",
+        "7000",
+        "secret",
+    )
+    assert dict(os.environ) == before
+
+
 def test_no_dbt_adapter_is_opened_in_the_dagster_process():
     """dagster-dbt still calls the hook this resource overrides (else the override silently lapses)."""
     import inspect
