@@ -74,7 +74,7 @@ def _first(cases: list[tuple[str, str]]) -> str:
     """SQL CASE returning the label of the first true condition, NULL if none."""
     if not cases:
         return "NULL"
-    return "CASE " + " ".join(f"WHEN {cond} THEN '{label}'" for cond, label in cases) + " END"
+    return "CASE " + "\n            ".join(f"WHEN {cond} THEN '{label}'" for cond, label in cases) + " END"
 
 
 def parse_sql(source: str) -> str:
@@ -84,7 +84,7 @@ def parse_sql(source: str) -> str:
     above the contract fields present plus the others means a repeat: cheaper than a distinct count,
     which doubled the cleaning's time. (An unknown field given twice is kept as delivered.)"""
     paths = ", ".join(f"'$.\"{name}\"'" for name in _KNOWN_KEYS)
-    columns = ", ".join(
+    columns = ",\n               ".join(
         f"CAST(f[{i}] AS VARCHAR) AS j_{name}, s[{i}] AS v_{name}" for i, name in enumerate(_KNOWN_KEYS, start=1)
     )
     present = " + ".join(f"CAST(f[{i}] IS NOT NULL AS INTEGER)" for i in range(1, len(_KNOWN_KEYS) + 1))
@@ -273,13 +273,14 @@ def classify_sql(parsed: str) -> str:
     rules = _rules()
     # Most lines are valid: one cheap predicate clears them; only the rest walk the rules in order.
     ok = _fast_valid_sql()
+    # one rule a line, so that the rendered query (tests/lake/snapshots/) reads as a reviewable diff
     reason = (
-        "CASE WHEN is_valid THEN NULL ELSE coalesce(CASE "
-        + " ".join(f"WHEN {c} THEN '{r.value}'" for c, r, _ in rules)
-        + f" END, '{QuarantineReason.INVALID_VALUE.value}') END"
+        "CASE WHEN is_valid THEN NULL ELSE coalesce(CASE\n          "
+        + "\n          ".join(f"WHEN {c} THEN '{r.value}'" for c, r, _ in rules)
+        + f"\n        END, '{QuarantineReason.INVALID_VALUE.value}') END"
     )
-    details = " ".join(f"WHEN {c} THEN {d}" for c, _, d in rules)
-    detail = f"CASE WHEN is_valid THEN NULL ELSE CASE {details} END END"
+    details = "\n          ".join(f"WHEN {c} THEN {d}" for c, _, d in rules)
+    detail = f"CASE WHEN is_valid THEN NULL ELSE CASE\n          {details}\n        END END"
 
     typed = []
     for f in EVENT_FIELDS:

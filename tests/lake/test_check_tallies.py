@@ -12,7 +12,7 @@ from shopper_assets.generator import DirtyDataConfig, GeneratorConfig, write_lan
 from shopper_assets.ingestion.landing import LocalLandingZone
 from shopper_assets.lake.pipeline import clean_window, ingest_raw
 from shopper_assets.quality import checks
-from shopper_assets.quality.checks import CheckThresholds
+from shopper_assets.quality.checks import CheckThresholds, stored_tallies
 from shopper_assets.storage.lake_store import PARTS_MANIFEST, LocalLakeStore, partition_path
 from tests.conftest import write_landing_file
 from tests.lake.events import event
@@ -51,7 +51,8 @@ def test_tallied_micro_batches_give_the_results_of_a_whole_count(tmp_path: Path)
 
     from_tallies = checked(streamed, start, end)
     with store(streamed).session() as s:  # every batch of the window has its tallies stored
-        assert all(b.tallies for h in range(9, 13) for b in s.batches("cleaned_events", DAY + timedelta(hours=h)))
+        hours = [DAY + timedelta(hours=h) for h in range(9, 13)]
+        assert all(stored_tallies(b) for hour in hours for b in s.batches("cleaned_events", hour))
 
     recounted = tmp_path / "recounted"  # the same lake with its manifests gone: each hour counted whole
     shutil.copytree(streamed, recounted)
