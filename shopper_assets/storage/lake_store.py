@@ -334,14 +334,15 @@ class LakeSession:
 def compute_engine(scratch: Scratch, memory_limit: str, threads: int) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-process DuckDB connection in UTC that spills into the session's scratch folder.
 
-    The one session setup of every lake store (``LakeStore.session``); set at connect time, so no
-    query of the session runs before it.
+    The one session setup of every lake store (``LakeStore.session``). Limits are connection
+    config, not SQL text, so a configured value can never be read as SQL.
     """
-    config = {"TimeZone": "UTC", "memory_limit": memory_limit, "temp_directory": str(scratch.path / "spill")}
+    config = {"memory_limit": memory_limit, "temp_directory": str(scratch.path / "spill")}
     if threads:
         config["threads"] = int(threads)
     con = duckdb.connect(config=config)
     try:
+        con.execute("SET TimeZone = 'UTC'")  # not at connect: ICU, which owns the setting, loads on first use
         yield con
     finally:
         con.close()
