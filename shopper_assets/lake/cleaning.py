@@ -271,16 +271,18 @@ def _rules() -> list[tuple[str, QuarantineReason, str]]:
 def classify_sql(parsed: str) -> str:
     """Typed columns plus ``reason``/``detail`` (NULL reason = valid) for parsed rows."""
     rules = _rules()
-    # Most lines are valid: one cheap predicate clears them; only the rest walk the rules in order.
+    # Most lines are valid: one cheap predicate clears them; only the rest walk the rules in order,
+    # once: the first rule that fires is numbered (``_rule``), and names the reason and the detail.
+    # One rule a line, so that the rendered query (tests/lake/snapshots/) reads as a reviewable diff.
     ok = _fast_valid_sql()
-    # one rule a line, so that the rendered query (tests/lake/snapshots/) reads as a reviewable diff
+    first_rule = "\n          ".join(f"WHEN {c} THEN {i}" for i, (c, _, _) in enumerate(rules, start=1))
+    rule = f"CASE WHEN is_valid THEN NULL ELSE CASE\n          {first_rule}\n        END END"
+    reasons = _sql_list(r.value for _, r, _ in rules)
     reason = (
-        "CASE WHEN is_valid THEN NULL ELSE coalesce(CASE\n          "
-        + "\n          ".join(f"WHEN {c} THEN '{r.value}'" for c, r, _ in rules)
-        + f"\n        END, '{QuarantineReason.INVALID_VALUE.value}') END"
+        f"CASE WHEN is_valid THEN NULL ELSE coalesce({reasons}[_rule], '{QuarantineReason.INVALID_VALUE.value}') END"
     )
-    details = "\n          ".join(f"WHEN {c} THEN {d}" for c, _, d in rules)
-    detail = f"CASE WHEN is_valid THEN NULL ELSE CASE\n          {details}\n        END END"
+    details = "\n          ".join(f"WHEN {i} THEN {d}" for i, (_, _, d) in enumerate(rules, start=1))
+    detail = f"CASE _rule\n          {details}\n        END"
 
     typed = []
     for f in EVENT_FIELDS:
@@ -303,14 +305,17 @@ def classify_sql(parsed: str) -> str:
     typed.append(f"CASE WHEN is_object AND n_extra > 0 THEN CAST({without_known} AS VARCHAR) END AS extra_fields")
     typed_sql = ",\n               ".join(typed)
     return f"""
-        SELECT *, {reason} AS reason, {detail} AS detail
+        SELECT * EXCLUDE (_rule), {reason} AS reason, {detail} AS detail
         FROM (
-            SELECT *, {ok} AS is_valid
+            SELECT *, {rule} AS _rule
             FROM (
-                SELECT p.*,
-                   {typed_sql}
-                FROM ({parsed}) AS p
-            ) AS t
+                SELECT *, {ok} AS is_valid
+                FROM (
+                    SELECT p.*,
+                       {typed_sql}
+                    FROM ({parsed}) AS p
+                ) AS t
+            ) AS v
         ) AS typed
     """
 
