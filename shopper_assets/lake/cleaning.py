@@ -74,7 +74,7 @@ def _first(cases: list[tuple[str, str]]) -> str:
     """SQL CASE returning the label of the first true condition, NULL if none."""
     if not cases:
         return "NULL"
-    return "CASE " + " ".join(f"WHEN {cond} THEN '{label}'" for cond, label in cases) + " END"
+    return "CASE " + "\n            ".join(f"WHEN {cond} THEN '{label}'" for cond, label in cases) + " END"
 
 
 def parse_sql(source: str) -> str:
@@ -84,7 +84,7 @@ def parse_sql(source: str) -> str:
     above the contract fields present plus the others means a repeat: cheaper than a distinct count,
     which doubled the cleaning's time. (An unknown field given twice is kept as delivered.)"""
     paths = ", ".join(f"'$.\"{name}\"'" for name in _KNOWN_KEYS)
-    columns = ", ".join(
+    columns = ",\n               ".join(
         f"CAST(f[{i}] AS VARCHAR) AS j_{name}, s[{i}] AS v_{name}" for i, name in enumerate(_KNOWN_KEYS, start=1)
     )
     present = " + ".join(f"CAST(f[{i}] IS NOT NULL AS INTEGER)" for i in range(1, len(_KNOWN_KEYS) + 1))
@@ -183,8 +183,12 @@ def _exact(name: str) -> str:
     return f"coalesce(try_cast(v_{name} AS DECIMAL(38, 10)) = {name}, false)"
 
 
-def _rules() -> list[tuple[str, QuarantineReason, str]]:
-    """(condition, reason, detail expression) in the order they are tried."""
+def _labels() -> dict[str, str]:
+    """Per group of like rules, a column naming what the first failing one is about (NULL if none fails).
+
+    Worked out once per rejected line: the rule of a group fires when its column is not NULL, and the
+    column is its detail.
+    """
     always = [f for f in EVENT_FIELDS if f.required_for == ALL]
     per_type = [f for f in EVENT_FIELDS if f.required_for and f.required_for != ALL]
     missing_always = [(f"NOT {_present(f.name)}", f.name) for f in always]
@@ -214,6 +218,16 @@ def _rules() -> list[tuple[str, QuarantineReason, str]]:
             for f in _STRINGS
         ],
     ]
+    return {
+        "_missing_field": _first(missing_always),
+        "_wrong_type": _first(wrong_type),
+        "_missing_for_type": _first(missing_for_type),
+        "_bad_value": _first(bad_value),
+    }
+
+
+def _rules() -> list[tuple[str, QuarantineReason, str]]:
+    """(condition, reason, detail expression) in the order they are tried (on the columns of ``_labels``)."""
     q = QuarantineReason
     start = first_hour()
     return [
@@ -237,17 +251,17 @@ def _rules() -> list[tuple[str, QuarantineReason, str]]:
             f"'key ' || (list_filter(keys, lambda k, i: list_contains({_sql_list(_KNOWN_KEYS)}, k) "
             "AND list_position(keys, k) < i))[1] || ' appears more than once'",
         ),
-        (f"{_first(missing_always)} IS NOT NULL", q.MISSING_REQUIRED_FIELD, _first(missing_always)),
-        (f"{_first(wrong_type)} IS NOT NULL", q.INVALID_TYPE, _first(wrong_type)),
+        ("_missing_field IS NOT NULL", q.MISSING_REQUIRED_FIELD, "_missing_field"),
+        ("_wrong_type IS NOT NULL", q.INVALID_TYPE, "_wrong_type"),
         (
             f"{_present('schema_version')} AND v_schema_version <> '{SCHEMA_VERSION}'",
             q.UNSUPPORTED_SCHEMA_VERSION,
             "'schema_version ' || v_schema_version",
         ),
         (f"v_event_type NOT IN {_sql_tuple(EVENT_TYPES)}", q.UNKNOWN_EVENT_TYPE, "v_event_type"),
-        (f"{_first(missing_for_type)} IS NOT NULL", q.MISSING_REQUIRED_FIELD, _first(missing_for_type)),
+        ("_missing_for_type IS NOT NULL", q.MISSING_REQUIRED_FIELD, "_missing_for_type"),
         ("event_time IS NULL", q.INVALID_TIMESTAMP, "v_event_time"),
-        (f"{_first(bad_value)} IS NOT NULL", q.INVALID_VALUE, _first(bad_value)),
+        ("_bad_value IS NOT NULL", q.INVALID_VALUE, "_bad_value"),
         ("price < 0", q.NEGATIVE_PRICE, "CAST(price AS VARCHAR)"),
         ("quantity < 1", q.INVALID_QUANTITY, "CAST(quantity AS VARCHAR)"),
         (
@@ -271,15 +285,23 @@ def _rules() -> list[tuple[str, QuarantineReason, str]]:
 def classify_sql(parsed: str) -> str:
     """Typed columns plus ``reason``/``detail`` (NULL reason = valid) for parsed rows."""
     rules = _rules()
-    # Most lines are valid: one cheap predicate clears them; only the rest walk the rules in order.
+    # Most lines are valid: one cheap predicate clears them; only the rest get the group labels and
+    # walk the rules in order, once: the first rule that fires is numbered (``_rule``), and names the
+    # reason and the detail. One rule a line, so that the rendered query (tests/lake/snapshots/)
+    # reads as a reviewable diff.
     ok = _fast_valid_sql()
+    labels = _labels()
+    first_rule = "\n          ".join(f"WHEN {c} THEN {i}" for i, (c, _, _) in enumerate(rules, start=1))
+    rule = f"CASE WHEN is_valid THEN NULL ELSE CASE\n          {first_rule}\n        END END"
+    reasons = _sql_list(r.value for _, r, _ in rules)
     reason = (
-        "CASE WHEN is_valid THEN NULL ELSE coalesce(CASE "
-        + " ".join(f"WHEN {c} THEN '{r.value}'" for c, r, _ in rules)
-        + f" END, '{QuarantineReason.INVALID_VALUE.value}') END"
+        f"CASE WHEN is_valid THEN NULL ELSE coalesce({reasons}[_rule], '{QuarantineReason.INVALID_VALUE.value}') END"
     )
-    details = " ".join(f"WHEN {c} THEN {d}" for c, _, d in rules)
-    detail = f"CASE WHEN is_valid THEN NULL ELSE CASE {details} END END"
+    label_columns = ",\n                   ".join(
+        f"CASE WHEN is_valid THEN NULL ELSE {expr} END AS {name}" for name, expr in labels.items()
+    )
+    details = "\n          ".join(f"WHEN {i} THEN {d}" for i, (_, _, d) in enumerate(rules, start=1))
+    detail = f"CASE _rule\n          {details}\n        END"
 
     typed = []
     for f in EVENT_FIELDS:
@@ -302,14 +324,20 @@ def classify_sql(parsed: str) -> str:
     typed.append(f"CASE WHEN is_object AND n_extra > 0 THEN CAST({without_known} AS VARCHAR) END AS extra_fields")
     typed_sql = ",\n               ".join(typed)
     return f"""
-        SELECT *, {reason} AS reason, {detail} AS detail
+        SELECT * EXCLUDE (_rule, {", ".join(labels)}), {reason} AS reason, {detail} AS detail
         FROM (
-            SELECT *, {ok} AS is_valid
+            SELECT *, {rule} AS _rule
             FROM (
-                SELECT p.*,
-                   {typed_sql}
-                FROM ({parsed}) AS p
-            ) AS t
+                SELECT *, {label_columns}
+                FROM (
+                    SELECT *, {ok} AS is_valid
+                    FROM (
+                        SELECT p.*,
+                           {typed_sql}
+                        FROM ({parsed}) AS p
+                    ) AS t
+                ) AS v
+            ) AS l
         ) AS typed
     """
 

@@ -6,8 +6,9 @@ ERROR and blocking (dbt does not run on top of them); the volume anomaly is a WA
 
 The row checks count per write batch of a partition (see ``Batch``): a batch's tallies are counted
 once, on its own rows (against the rows before it where a check needs them), and stored in the
-partition's manifest; an hour's result adds up the tallies of its batches. So a micro-batch costs
-the checks its own size, not its hour's, and a rebuilt or hand-changed hour is counted whole again.
+partition's manifest as the batch's note ``TALLIES`` (storage keeps notes without knowing them); an
+hour's result adds up the tallies of its batches. So a micro-batch costs the checks its own size,
+not its hour's, and a rebuilt or hand-changed hour is counted whole again.
 Each batch is counted against the lake as it was when the batch was written.
 """
 
@@ -27,6 +28,12 @@ from shopper_assets.storage.lake_store import Batch, LakeSession
 
 CLEANED = "cleaned_events"
 QUARANTINED = "quarantined_events"
+TALLIES = "tallies"  # the note (``Batch.notes``) holding what the checks counted on a batch
+
+
+def stored_tallies(batch: Batch) -> dict | None:
+    """What the checks counted on ``batch`` when it was checked; None if it was not yet."""
+    return batch.notes.get(TALLIES)
 
 
 @dataclass(frozen=True)
@@ -282,7 +289,7 @@ def _hour_batches(session: LakeSession, hour: datetime) -> list[tuple[Batch | No
     listed, earlier = [], []
     for b in cleaned:
         rows = None
-        if b.tallies is None:
+        if stored_tallies(b) is None:
             rows = BatchRows(
                 hour,
                 cleaned=session.scan_parts(CLEANED, {hour: b.parts}),
@@ -318,15 +325,15 @@ def window_tallies(session: LakeSession, start: datetime, end: datetime, neighbo
         fresh = []
         for batch, rows in listed:
             if rows is None:  # counted before
-                tallies.append(batch.tallies)
+                tallies.append(stored_tallies(batch))
                 continue
             tally = _tally(session, rows)
             tally["unique_event_id"]["ids_also_in_neighbouring_hours"] = next(across)
             tallies.append(tally)
             if batch is not None:
-                fresh.append(replace(batch, tallies=tally))
+                fresh.append(replace(batch, notes={TALLIES: tally}))
         if fresh:
-            session.record_tallies(CLEANED, hour, fresh)
+            session.record_notes(CLEANED, hour, fresh)
     return {name: _add([t[name] for t in tallies]) for name in tallies[0]} if tallies else {}
 
 

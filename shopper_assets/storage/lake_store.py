@@ -23,9 +23,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from dagster import ConfigurableResource
+from pydantic import Field
 
 from shopper_assets.contract.tables import LAKE_TABLES, PARTITION_COLUMN, LakeTable
 from shopper_assets.sql_text import glob_literal, literal
@@ -45,27 +47,26 @@ class Batch:
 
     parts: tuple[str, ...] = ()
     inputs: dict[str, str] = field(default_factory=dict)
-    # What the asset checks counted on this batch's rows (see quality/checks.py), once they have:
-    # the checks of a partition add up its batches' tallies, so a micro-batch is checked on its own.
-    tallies: dict | None = field(default=None, compare=False)
     # raw_events: per landing file read, [lines in the file, lines of it in this partition], so every
-    # landed line can be accounted for from the manifests alone (quality/landing_checks.py)
+    # landed line can be accounted for from the manifests alone
     lines: dict[str, list[int]] | None = field(default=None, compare=False)
+    # What readers of the batch recorded about it, by name (``record_notes``); opaque to storage,
+    # kept as further keys of the batch's manifest entry. Same parts and inputs is the same batch.
+    notes: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict:
         data = {"parts": list(self.parts), "inputs": self.inputs}
         if self.lines is not None:
             data["lines"] = self.lines
-        return data if self.tallies is None else {**data, "tallies": self.tallies}
+        return {**data, **{k: v for k, v in self.notes.items() if k not in _BATCH_KEYS}}
 
     @classmethod
     def from_json(cls, data: dict) -> Batch:
-        return cls(
-            parts=tuple(data["parts"]),
-            inputs=dict(data["inputs"]),
-            tallies=data.get("tallies"),
-            lines=data.get("lines"),
-        )
+        notes = {k: v for k, v in data.items() if k not in _BATCH_KEYS}
+        return cls(parts=tuple(data["parts"]), inputs=dict(data["inputs"]), lines=data.get("lines"), notes=notes)
+
+
+_BATCH_KEYS = ("parts", "inputs", "lines")
 
 
 InputsByHour = dict[datetime, dict[str, str]]
@@ -188,16 +189,16 @@ class LakeSession:
         files = [self.root / partition_path(table, h) / name for h, names in parts.items() for name in names]
         return parquet_relation(LAKE_TABLES[table], files)
 
-    def record_tallies(self, table: str, hour: datetime, tallied: list[Batch]) -> None:
-        """Store the tallies of the given batches (same parts and inputs) in the partition's manifest.
+    def record_notes(self, table: str, hour: datetime, noted: list[Batch]) -> None:
+        """Store the notes of the given batches (same parts and inputs) in the partition's manifest.
 
-        A batch no longer in the partition (rewritten meanwhile) is skipped: its tallies are stale.
+        A batch no longer in the partition (rewritten meanwhile) is skipped: its notes are stale.
         """
         batches = self.batches(table, hour)
         if not batches:
             return
-        # Batch equality ignores tallies: same parts and inputs is the same batch
-        updated = [next((replace(b, tallies=t.tallies) for t in tallied if t == b), b) for b in batches]
+        # Batch equality ignores notes: same parts and inputs is the same batch
+        updated = [next((replace(b, notes={**b.notes, **n.notes}) for n in noted if n == b), b) for b in batches]
         _write_manifest(self.root / partition_path(table, hour), updated)
         self.publish(table, [hour])
 
@@ -331,26 +332,42 @@ class LakeSession:
 
 @contextmanager
 def compute_engine(scratch: Scratch, memory_limit: str, threads: int) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-process DuckDB connection in UTC that spills into the session's scratch folder."""
-    con = duckdb.connect()
+    """An in-process DuckDB connection in UTC that spills into the session's scratch folder.
+
+    The one session setup of every lake store (``LakeStore.session``). Limits are connection
+    config, not SQL text, so a configured value can never be read as SQL.
+    """
+    config = {"memory_limit": memory_limit, "temp_directory": str(scratch.path / "spill")}
+    if threads:
+        config["threads"] = int(threads)
+    con = duckdb.connect(config=config)
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"SET memory_limit = {literal(memory_limit)}")
-        con.execute(f"SET temp_directory = {literal(scratch.path / 'spill')}")
-        if threads:
-            con.execute(f"SET threads = {int(threads)}")
+        con.execute("SET TimeZone = 'UTC'")  # not at connect: ICU, which owns the setting, loads on first use
         yield con
     finally:
         con.close()
 
 
 class LakeStore(ConfigurableResource):
-    """Opens compute sessions on the lake. Subclasses decide where the Parquet files live."""
+    """Opens compute sessions on the lake. Subclasses decide where the Parquet files live (``root``,
+    and the session's ``fetch``/``publish`` hooks); every store computes in the same engine."""
+
+    memory_limit: str = Field(default="60%", description="DuckDB memory limit of a session (spills beyond it)")
+    threads: int = Field(default=0, description="DuckDB threads of a session; 0 = all cores")
+
+    @property
+    def root(self) -> Path:
+        """The local folder the sessions read and write partitions under."""
+        raise NotImplementedError
 
     @contextmanager
     def session(self) -> Iterator[LakeSession]:
-        raise NotImplementedError
-        yield  # pragma: no cover
+        # runs may share the root: each session stages and spills in its own scratch folder
+        with Scratch(self.root) as scratch, compute_engine(scratch, self.memory_limit, self.threads) as con:
+            yield self._open_session(con, scratch)
+
+    def _open_session(self, con: duckdb.DuckDBPyConnection, scratch: Scratch) -> LakeSession:
+        return LakeSession(con, self.root, scratch)
 
     def publish_to_warehouse(self) -> None:
         """Make the lake tables readable from the warehouse as ``lake.<table>``, where dbt reads them."""
@@ -362,17 +379,10 @@ class LocalLakeStore(LakeStore):
 
     data_dir: str
     duckdb_path: str
-    memory_limit: str = "60%"
-    threads: int = 0  # 0 = all cores
 
     @property
     def root(self) -> Path:
         return Path(self.data_dir) / "lake"
-
-    @contextmanager
-    def session(self) -> Iterator[LakeSession]:
-        with Scratch(self.root) as scratch, compute_engine(scratch, self.memory_limit, self.threads) as con:
-            yield LakeSession(con, self.root, scratch)
 
     def publish_to_warehouse(self) -> None:
         """``lake.<table>`` views in the DuckDB warehouse over all partition files, for every lake table.

@@ -18,9 +18,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -37,7 +36,6 @@ from shopper_assets.storage.lake_store import (
     Batch,
     LakeSession,
     LakeStore,
-    compute_engine,
     link_or_copy,
     partition_path,
     write_text_atomically,
@@ -205,8 +203,6 @@ class S3LakeStore(LakeStore):
     cache_dir: str = Field(description="local cache of the bucket's lake prefix; the sessions' root")
     prefix: str = "lake"
     pg_schema: str = "lake"
-    memory_limit: str = "60%"
-    threads: int = 0  # 0 = all cores
     workers: int = 8  # parallel S3 transfers
 
     @property
@@ -224,11 +220,8 @@ class S3LakeStore(LakeStore):
     def root(self) -> Path:
         return Path(self.cache_dir)
 
-    @contextmanager
-    def session(self) -> Iterator[S3LakeSession]:
-        # runs may share the cache: each session stages and spills in its own scratch folder
-        with Scratch(self.root) as scratch, compute_engine(scratch, self.memory_limit, self.threads) as con:
-            yield S3LakeSession(con, self.root, scratch, self)
+    def _open_session(self, con: duckdb.DuckDBPyConnection, scratch: Scratch) -> S3LakeSession:
+        return S3LakeSession(con, self.root, scratch, self)
 
     def publish_to_warehouse(self) -> None:
         """Make sure the warehouse tables (``pg.WAREHOUSE_TABLES``) exist for dbt-postgres, typed, even

@@ -4,7 +4,9 @@ a rebuilt hour is counted afresh."""
 
 from __future__ import annotations
 
+import json
 import shutil
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -12,8 +14,8 @@ from shopper_assets.generator import DirtyDataConfig, GeneratorConfig, write_lan
 from shopper_assets.ingestion.landing import LocalLandingZone
 from shopper_assets.lake.pipeline import clean_window, ingest_raw
 from shopper_assets.quality import checks
-from shopper_assets.quality.checks import CheckThresholds
-from shopper_assets.storage.lake_store import PARTS_MANIFEST, LocalLakeStore, partition_path
+from shopper_assets.quality.checks import CheckThresholds, stored_tallies
+from shopper_assets.storage.lake_store import PARTS_MANIFEST, Batch, LocalLakeStore, partition_path
 from tests.conftest import write_landing_file
 from tests.lake.events import event
 from tests.lake.test_incremental import chunks
@@ -51,7 +53,8 @@ def test_tallied_micro_batches_give_the_results_of_a_whole_count(tmp_path: Path)
 
     from_tallies = checked(streamed, start, end)
     with store(streamed).session() as s:  # every batch of the window has its tallies stored
-        assert all(b.tallies for h in range(9, 13) for b in s.batches("cleaned_events", DAY + timedelta(hours=h)))
+        hours = [DAY + timedelta(hours=h) for h in range(9, 13)]
+        assert all(stored_tallies(b) for hour in hours for b in s.batches("cleaned_events", hour))
 
     recounted = tmp_path / "recounted"  # the same lake with its manifests gone: each hour counted whole
     shutil.copytree(streamed, recounted)
@@ -100,3 +103,23 @@ def test_a_micro_batch_is_counted_on_its_own_and_a_bad_one_keeps_its_hour_failin
     # The bad row's file is rewritten (the cleaning fixed, the hour re-landed): a rebuild, counted afresh.
     write_landing_file(data_dir, H10, "b.jsonl.gz", [event(at=H10 + timedelta(minutes=11))])
     assert all(passed for passed, _ in checked(data_dir, H10, hour_end).values())
+
+
+def test_storage_keeps_the_checks_tallies_as_an_opaque_note(data_dir: Path):
+    """A manifest entry with tallies (as written before storage stopped knowing them) reads back as a
+    note and is written out unchanged; recording a note keeps the batch's other notes."""
+    entry = {"parts": ["part-a-0.parquet"], "inputs": {"raw-a": ""}, "lines": {"f": [3, 3]}, "tallies": {"n": 1}}
+    batch = Batch.from_json(entry)
+    assert stored_tallies(batch) == {"n": 1} and batch.to_json() == entry
+    assert batch == Batch(parts=("part-a-0.parquet",), inputs={"raw-a": ""})  # notes are not identity
+
+    hour = DAY + timedelta(hours=9)
+    lake = store(data_dir)
+    folder = lake.root / partition_path("cleaned_events", hour)
+    folder.mkdir(parents=True)
+    (folder / "part-a-0.parquet").touch()
+    (folder / PARTS_MANIFEST).write_text(json.dumps({"batches": [{**entry, "other": True}]}))
+    with lake.session() as s:
+        s.record_notes("cleaned_events", hour, [replace(batch, notes={"tallies": {"n": 2}})])
+        (stored,) = s.batches("cleaned_events", hour)
+    assert stored.notes == {"tallies": {"n": 2}, "other": True}
