@@ -18,7 +18,7 @@ from dagster import (
     SensorEvaluationContext,
 )
 
-from shopper_assets.partitions import daily_partitions, hourly_partitions
+from shopper_assets.partitions import current_partitions
 
 # Dagster's documented run tags: a single-run range of partitions, one partition, run priority.
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -146,11 +146,10 @@ def _from_key(key: str) -> datetime:
     return datetime.strptime(key, "%Y-%m-%d-%H:%M")
 
 
-def split_existing(
-    hours: list[datetime], partitions_def=hourly_partitions
-) -> tuple[list[datetime], list[datetime], list[datetime]]:
+def split_existing(hours: list[datetime], partitions_def=None) -> tuple[list[datetime], list[datetime], list[datetime]]:
     """(hours that are partitions, hours still ahead of the clock, hours before the first partition);
-    with ``daily_partitions``, the same for days (midnights)."""
+    with the daily partitions, the same for days (midnights). Default: the hourly partitions."""
+    partitions_def = partitions_def or current_partitions().hourly
     first = partitions_def.get_first_partition_window()
     last = partitions_def.get_last_partition_window()
     start = first.start.astimezone(UTC).replace(tzinfo=None) if first else datetime.max
@@ -191,7 +190,7 @@ class LandedDays(NamedTuple):
 def landed_days(context: SensorEvaluationContext, pending: Iterable[str], landed: Iterable[date]) -> LandedDays:
     """Ad-spend days landed by this tick plus those still waiting (ISO dates in the cursor); see landed_hours."""
     starts = {datetime.fromisoformat(d) for d in pending} | {datetime(d.year, d.month, d.day) for d in landed}
-    ready, waiting, too_early = split_existing(sorted(starts), daily_partitions)
+    ready, waiting, too_early = split_existing(sorted(starts), current_partitions().daily)
     if too_early:
         _warn_too_early(context, f"{len(too_early)} landed ad-spend days", f"{too_early[0]:%Y-%m-%d}")
     return LandedDays(ready=[d.date() for d in ready], waiting=[d.date() for d in waiting])
