@@ -18,7 +18,7 @@ from dagster import (
     SensorEvaluationContext,
 )
 
-from shopper_assets.partitions import current_partitions
+from shopper_assets.partitions import Partitions, current_partitions
 
 # Dagster's documented run tags: a single-run range of partitions, one partition, run priority.
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -146,10 +146,18 @@ def _from_key(key: str) -> datetime:
     return datetime.strptime(key, "%Y-%m-%d-%H:%M")
 
 
-def split_existing(hours: list[datetime], partitions_def=None) -> tuple[list[datetime], list[datetime], list[datetime]]:
-    """(hours that are partitions, hours still ahead of the clock, hours before the first partition);
-    with the daily partitions, the same for days (midnights). Default: the hourly partitions."""
-    partitions_def = partitions_def or current_partitions().hourly
+def location_partitions(context: SensorEvaluationContext) -> Partitions:
+    """The partitions of the sensor's code location (as its definitions were built), or those of the
+    settings when the sensor is evaluated outside a code location."""
+    if context.repository_def is None:
+        return current_partitions()
+    graph = context.repository_def.asset_graph
+    return Partitions(graph.get(LAKE_STEP[0]).partitions_def, graph.get(AD_SPEND[0]).partitions_def)
+
+
+def split_existing(hours: list[datetime], partitions_def) -> tuple[list[datetime], list[datetime], list[datetime]]:
+    """(hours that are partitions, hours still ahead of the clock, hours before the first partition)
+    of the hourly ``partitions_def``; with the daily partitions, the same for days (midnights)."""
     first = partitions_def.get_first_partition_window()
     last = partitions_def.get_last_partition_window()
     start = first.start.astimezone(UTC).replace(tzinfo=None) if first else datetime.max
@@ -174,7 +182,8 @@ def landed_hours(context: SensorEvaluationContext, pending: Iterable[str], lande
     Hours before SHOPPER_START_DATE cannot be materialized: they stay in the landing zone, with a
     warning that says how to process them.
     """
-    ready, waiting, too_early = split_existing(sorted({datetime.fromisoformat(h) for h in pending} | set(landed)))
+    hours = sorted({datetime.fromisoformat(h) for h in pending} | set(landed))
+    ready, waiting, too_early = split_existing(hours, location_partitions(context).hourly)
     if too_early:
         _warn_too_early(context, f"{len(too_early)} landed hours", f"{too_early[0]:%Y-%m-%d %H}:00")
     return LandedHours(ready=ready, waiting=waiting)
@@ -190,7 +199,7 @@ class LandedDays(NamedTuple):
 def landed_days(context: SensorEvaluationContext, pending: Iterable[str], landed: Iterable[date]) -> LandedDays:
     """Ad-spend days landed by this tick plus those still waiting (ISO dates in the cursor); see landed_hours."""
     starts = {datetime.fromisoformat(d) for d in pending} | {datetime(d.year, d.month, d.day) for d in landed}
-    ready, waiting, too_early = split_existing(sorted(starts), current_partitions().daily)
+    ready, waiting, too_early = split_existing(sorted(starts), location_partitions(context).daily)
     if too_early:
         _warn_too_early(context, f"{len(too_early)} landed ad-spend days", f"{too_early[0]:%Y-%m-%d}")
     return LandedDays(ready=[d.date() for d in ready], waiting=[d.date() for d in waiting])

@@ -55,10 +55,10 @@ from shopper_assets.automation.lake_runs import (
     RANGE_END_TAG,
     RANGE_START_TAG,
     contiguous_ranges,
+    location_partitions,
     partition_key_range,
     steps_started,
 )
-from shopper_assets.partitions import current_partitions
 
 _LAKE_TABLE = AssetKey("cleaned_events")  # the table the dbt models read
 TESTS_AT_LEAST_EVERY = timedelta(minutes=5)
@@ -177,7 +177,7 @@ def marts_follow_sensor(context: SensorEvaluationContext) -> SensorResult:
     now = datetime.now(UTC)
 
     # a lake run of days this code location has no partitions for (SHOPPER_START_DATE changed under it) is not followed
-    first = current_partitions().daily.get_first_partition_window()
+    first = location_partitions(context).daily.get_first_partition_window()
     follow = {d for d in following.lake_days - following.covered if first and d >= first.start.date()}
     tested = {d for d in follow if tests_due(context.instance, d, now, dbt_models, jobs)}
     # a stream that paused leaves days built without their tests: one last build runs them
