@@ -17,17 +17,18 @@ from dagster import AssetKey, AssetSelection, DagsterRun, RepositoryDefinition, 
 
 from shopper_assets.automation.lake_runs import AD_SPEND, LAKE_JOB, LAKE_STEP, MARTS_JOB
 from shopper_assets.contract.tables import DATA_QUALITY, DATA_QUALITY_LOSSES
+from shopper_assets.transform.assets import DATA_QUALITY_TAG, WHOLE_HISTORY_TAG
 
 #: The dbt models (dagster-dbt gives each the kind ``dbt`` and its dbt tags, dbt/dbt_project.yml).
 DBT_MODELS = AssetSelection.kind("dbt")
 #: The whole-history marts (transform/assets.py: ``shopper_history_dbt_assets``).
-HISTORY_MODELS = AssetSelection.tag("whole_history", "")
+HISTORY_MODELS = AssetSelection.tag(WHOLE_HISTORY_TAG, "")
+#: The data-quality marts (``shopper_quality_dbt_assets``).
+QUALITY_MODELS = AssetSelection.tag(DATA_QUALITY_TAG, "")
 #: The data-quality score and losses (operations/data_quality_asset.py) and their dbt marts.
-QUALITY = AssetSelection.assets(AssetKey(DATA_QUALITY.name), AssetKey(DATA_QUALITY_LOSSES.name)) | AssetSelection.tag(
-    "data_quality", ""
-)
+QUALITY = AssetSelection.assets(AssetKey(DATA_QUALITY.name), AssetKey(DATA_QUALITY_LOSSES.name)) | QUALITY_MODELS
 #: The daily dbt models (transform/assets.py: ``shopper_dbt_assets``).
-DAILY_MODELS = DBT_MODELS - HISTORY_MODELS - AssetSelection.tag("data_quality", "")
+DAILY_MODELS = DBT_MODELS - HISTORY_MODELS - QUALITY_MODELS
 
 JOB_SELECTIONS: dict[str, AssetSelection] = {
     LAKE_JOB: AssetSelection.assets(*LAKE_STEP),

@@ -142,10 +142,13 @@ def partition_days(context: AssetExecutionContext) -> tuple[date, date] | None:
     return start.date(), end.date()
 
 
-#: dbt selector of the whole-history marts (and their tests, tagged in dbt_project.yml).
-WHOLE_HISTORY = "tag:whole_history"
+#: dbt tags of the whole-history and of the data-quality marts (dbt_project.yml); dagster-dbt gives each
+#: model its dbt tags as asset tags, which the jobs select by (automation/jobs.py).
+WHOLE_HISTORY_TAG, DATA_QUALITY_TAG = "whole_history", "data_quality"
+#: dbt selector of the whole-history marts (and their tests).
+WHOLE_HISTORY = f"tag:{WHOLE_HISTORY_TAG}"
 #: dbt selector of the data-quality marts (and their tests).
-DATA_QUALITY_MARTS = "tag:data_quality"
+DATA_QUALITY_MARTS = f"tag:{DATA_QUALITY_TAG}"
 
 
 def _build(
