@@ -11,10 +11,10 @@ COPY pyproject.toml README.md ./
 COPY shopper_assets ./shopper_assets
 COPY dbt ./dbt
 COPY workspace.yaml ./
-# Importing the definitions parses the dbt project into dbt/target/manifest.json.
+# Building the definitions parses the dbt project into dbt/target/manifest.json.
 RUN pip install -e . \
  && mkdir -p "$DAGSTER_HOME" /data \
- && python -c "import shopper_assets.definitions"
+ && python -c "from shopper_assets.definitions import defs; defs()"
 COPY dagster.yaml "$DAGSTER_HOME/dagster.yaml"
 
 EXPOSE 3000 4000

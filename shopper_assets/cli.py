@@ -1,4 +1,7 @@
-"""The ``shopper`` command line (CONTRACT.md): generate events, run the demo, print KPIs."""
+"""The ``shopper`` command line (CONTRACT.md): generate events, run the demo, print KPIs.
+
+Commands import what they run inside their function: ``shopper --help`` takes 0.1 s so, 4.3 s with them at the top.
+"""
 
 from __future__ import annotations
 

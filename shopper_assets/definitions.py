@@ -1,13 +1,22 @@
-"""The Dagster code location: assets, checks, sensors and resources for the environment in SHOPPER_ENV."""
+"""The Dagster code location: assets, checks, sensors and resources for the environment in SHOPPER_ENV.
+
+Importing this module does nothing but define :func:`defs`: Dagster (``-m shopper_assets.definitions``,
+workspace.yaml, ``dagster dev``) calls it when it loads the code location, and only then are the
+settings read, the dbt manifest prepared and the definitions built (:func:`build_definitions`).
+"""
+
+from typing import NamedTuple
 
 from dagster import (
     AssetDep,
     AssetKey,
+    AssetsDefinition,
     AssetSelection,
     AssetSpec,
     AutomationConditionSensorDefinition,
     DefaultSensorStatus,
     Definitions,
+    definitions,
 )
 
 from shopper_assets import dagster_fixes
@@ -17,30 +26,47 @@ from shopper_assets.automation.kafka_sensor import KafkaResource, kafka_landing_
 from shopper_assets.automation.marts_runs import marts_follow_sensor
 from shopper_assets.automation.s3_sensor import S3DropsResource, s3_drop_sensor
 from shopper_assets.deployments import resources_for
-from shopper_assets.lake.ad_spend_assets import ad_spend, landing_ad_spend
-from shopper_assets.lake.assets import lake_step, landing_events
+from shopper_assets.lake.ad_spend_assets import build_ad_spend_assets
+from shopper_assets.lake.assets import build_lake_assets
 from shopper_assets.operations import freshness
 from shopper_assets.operations.alert_sensor import build_alert_sensor
-from shopper_assets.operations.data_quality_asset import data_quality
+from shopper_assets.operations.data_quality_asset import build_data_quality_asset
 from shopper_assets.operations.destinations import destinations_from
+from shopper_assets.partitions import partitions_from
 from shopper_assets.run_health import in_process_with_heartbeat
 from shopper_assets.settings import Settings
-from shopper_assets.transform import (
-    dbt_resource,
-    shopper_dbt_assets,
-    shopper_history_dbt_assets,
-    shopper_quality_dbt_assets,
-)
+from shopper_assets.transform import DbtModels, build_dbt_assets, build_dbt_project, dbt_resource, ensure_manifest
 from shopper_assets.transform.assets import LAKE_HOURS_OF_DAY
-
-dagster_fixes.apply()  # before any run of this code location executes (see dagster_fixes.py)
-settings = Settings.from_env()
-
 
 #: Daily models that do not read the lake but belong to every day's run: the calendar (a day's row
 #: is referenced by the day's facts) and the ad-spend view (the day's campaign performance reads it,
 #: and it must exist before the first ad-spend report lands).
 TIED_TO_THE_DAY = (AssetKey("dim_dates"), AssetKey("stg_ad_spend"))
+
+
+class ShopperAssets(NamedTuple):
+    """Every asset of the code location, as built from the settings (before automation and freshness)."""
+
+    landing_events: AssetSpec
+    lake_step: AssetsDefinition
+    landing_ad_spend: AssetSpec
+    ad_spend: AssetsDefinition
+    dbt: DbtModels
+    data_quality: AssetsDefinition
+
+
+def build_assets(settings: Settings) -> ShopperAssets:
+    """The assets over the partitions of ``settings``; runs ``dbt parse`` first when the dbt manifest is
+    missing or stale (transform/project.py)."""
+    partitions = partitions_from(settings.start_date)
+    project = build_dbt_project(settings)
+    ensure_manifest(project, dbt_resource(settings))
+    return ShopperAssets(
+        *build_lake_assets(partitions.hourly, settings.late_arrival_hours),
+        *build_ad_spend_assets(partitions.daily),
+        dbt=build_dbt_assets(project, partitions.daily),
+        data_quality=build_data_quality_asset(partitions.daily, settings.late_arrival_hours),
+    )
 
 
 def _automate(spec: AssetSpec) -> AssetSpec:
@@ -55,60 +81,72 @@ def _automate(spec: AssetSpec) -> AssetSpec:
     return spec.replace_attributes(automation_condition=on_updated_hours() if reads_lake else with_upstream_models())
 
 
-dbt_models = shopper_dbt_assets.map_asset_specs(_automate)
-history_models = shopper_history_dbt_assets.map_asset_specs(
-    lambda spec: spec.replace_attributes(automation_condition=after_daily_models())
-)
-# the data-quality marts: rebuilt with each recount of data_quality_daily (operations/data_quality_asset.py)
-quality_models = shopper_quality_dbt_assets.map_asset_specs(
-    lambda spec: spec.replace_attributes(automation_condition=with_upstream_models())
-)
+def build_definitions(settings: Settings) -> Definitions:
+    """The code location of ``settings``: assets with their automation and freshness, jobs, sensors,
+    the executor and the resources of the deployment."""
+    built = build_assets(settings)
+    dbt_models = built.dbt.daily.map_asset_specs(_automate)
+    history_models = built.dbt.history.map_asset_specs(
+        lambda spec: spec.replace_attributes(automation_condition=after_daily_models())
+    )
+    # the data-quality marts: rebuilt with each recount of data_quality_daily (operations/data_quality_asset.py)
+    quality_models = built.dbt.quality.map_asset_specs(
+        lambda spec: spec.replace_attributes(automation_condition=with_upstream_models())
+    )
 
-# Every lake table and mart says how fresh it must be (operations/freshness.py); the daemon judges it.
-lake_assets, ad_spend, dbt_models, history_models, quality_models = (
-    freshness.with_freshness(a, settings.freshness)
-    for a in (lake_step, ad_spend, dbt_models, history_models, quality_models)
-)
-alert_sensor = build_alert_sensor(
-    freshness.watched([lake_assets, ad_spend, dbt_models, history_models, quality_models]), settings.alerting.ui_url
-)
+    # Every lake table and mart says how fresh it must be (operations/freshness.py); the daemon judges it.
+    lake_assets, ad_spend, dbt_models, history_models, quality_models = (
+        freshness.with_freshness(a, settings.freshness)
+        for a in (built.lake_step, built.ad_spend, dbt_models, history_models, quality_models)
+    )
+    alert_sensor = build_alert_sensor(
+        freshness.watched([lake_assets, ad_spend, dbt_models, history_models, quality_models]),
+        settings.alerting.ui_url,
+    )
 
-# Streams are followed by marts_follow_sensor; declarative automation covers every other update,
-# so it evaluates at Dagster's default pace (each evaluation costs the daemon about a second of CPU).
-automation = AutomationConditionSensorDefinition(
-    "shopper_automation",
-    target=AssetSelection.all(),
-    minimum_interval_seconds=30,
-    default_status=DefaultSensorStatus.RUNNING,
-)
+    # Streams are followed by marts_follow_sensor; declarative automation covers every other update,
+    # so it evaluates at Dagster's default pace (each evaluation costs the daemon about a second of CPU).
+    automation = AutomationConditionSensorDefinition(
+        "shopper_automation",
+        target=AssetSelection.all(),
+        minimum_interval_seconds=30,
+        default_status=DefaultSensorStatus.RUNNING,
+    )
 
-defs = Definitions(
-    assets=[
-        landing_events,
-        lake_assets,
-        landing_ad_spend,
-        ad_spend,
-        dbt_models,
-        history_models,
-        data_quality,
-        quality_models,
-    ],
-    # Steps run in the run's own process: the heavy ones share the one-slot "duckdb" pool anyway, and
-    # a process per step would add seconds to every small sensor-driven run. The run worker's heartbeat
-    # lets run monitoring free the pool slot of a worker that died (see run_health.py).
-    executor=in_process_with_heartbeat,
-    jobs=[lake_job, marts_job, quality_job, history_job],
-    sensors=[kafka_landing_sensor, s3_drop_sensor, marts_follow_sensor, automation, alert_sensor],
-    resources={
-        **resources_for(settings),
-        "dbt": dbt_resource(),
-        "kafka": KafkaResource(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            topics=",".join(settings.kafka_topics),
-            client_overrides=settings.kafka_consumer_config,
-            lag_alert_threshold=settings.alerting.kafka_lag_threshold,
-        ),
-        "s3_drops": S3DropsResource(bucket=settings.s3_bucket, endpoint_url=settings.aws_endpoint_url),
-        "alerts": destinations_from(settings.alerting),
-    },
-)
+    return Definitions(
+        assets=[
+            built.landing_events,
+            lake_assets,
+            built.landing_ad_spend,
+            ad_spend,
+            dbt_models,
+            history_models,
+            built.data_quality,
+            quality_models,
+        ],
+        # Steps run in the run's own process: the heavy ones share the one-slot "duckdb" pool anyway, and
+        # a process per step would add seconds to every small sensor-driven run. The run worker's heartbeat
+        # lets run monitoring free the pool slot of a worker that died (see run_health.py).
+        executor=in_process_with_heartbeat,
+        jobs=[lake_job, marts_job, quality_job, history_job],
+        sensors=[kafka_landing_sensor, s3_drop_sensor, marts_follow_sensor, automation, alert_sensor],
+        resources={
+            **resources_for(settings),
+            "dbt": dbt_resource(settings),
+            "kafka": KafkaResource(
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                topics=",".join(settings.kafka_topics),
+                client_overrides=settings.kafka_consumer_config,
+                lag_alert_threshold=settings.alerting.kafka_lag_threshold,
+            ),
+            "s3_drops": S3DropsResource(bucket=settings.s3_bucket, endpoint_url=settings.aws_endpoint_url),
+            "alerts": destinations_from(settings.alerting),
+        },
+    )
+
+
+@definitions
+def defs() -> Definitions:
+    """The code location of the environment (SHOPPER_* variables, read here, once)."""
+    dagster_fixes.apply()  # before any run of this code location executes (see dagster_fixes.py)
+    return build_definitions(Settings.from_env())

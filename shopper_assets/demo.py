@@ -18,13 +18,28 @@ import sys
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from dagster import AssetCheckEvaluation, DagsterInstance
 
+from shopper_assets.deployments import resources_for
+from shopper_assets.generator import GeneratorConfig, write_landing
+from shopper_assets.generator.traffic import events_for_day
+from shopper_assets.inputs import start_moved
+from shopper_assets.partitions import partitions_from
+from shopper_assets.serving.marts import NOTHING_PUBLISHED, not_built_message
+from shopper_assets.serving.reader import ReadError, open_reader
 from shopper_assets.settings import Settings, record_start_date
+from shopper_assets.transform import (
+    build_dbt_assets,
+    build_dbt_project,
+    dbt_resource,
+    ensure_manifest,
+    format_kpi_summary,
+    kpi_summary,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAKE_ASSETS = ("raw_events", "cleaned_events", "quarantined_events")
@@ -156,12 +171,8 @@ def run_demo(
     echo: Echo = print,
     verbose: bool = False,
 ) -> bool:
-    from shopper_assets.generator import GeneratorConfig, write_landing
-    from shopper_assets.generator.traffic import events_for_day
-    from shopper_assets.inputs import start_moved
-
     ensure_dagster_home(settings)
-    before, settings = settings, record_start_date(settings, day)  # before the definitions are imported
+    before, settings = settings, record_start_date(settings, day)  # before the definitions are built
     if moved := start_moved(before, settings):
         echo(moved)
     last_day = day + timedelta(days=days - 1)
@@ -229,7 +240,7 @@ def process_days(
     checks = [c for result in results for c in result.get_asset_check_evaluations()]
     if results and results[0].success:
         _print_stage_counts(settings, day, last_day, echo)
-    print_check_summary(checks, echo)
+    print_check_summary(checks, echo, dbt_model_names(settings))
     if ok:
         print_kpis(settings, last_day, echo)
     echo(f"\nDuckDB warehouse: {settings.duckdb_path}")
@@ -258,11 +269,20 @@ def _quote(value: str) -> str:
     return shlex.quote(value)
 
 
-def print_check_summary(checks: list[AssetCheckEvaluation], echo: Echo) -> None:
-    """Each lake check, then the dbt tests grouped by model; every check that did not pass spelled out."""
-    from shopper_assets.transform import shopper_dbt_assets, shopper_history_dbt_assets
+def dbt_model_names(settings: Settings) -> set[str]:
+    """The daily and whole-history dbt models, whose tests the summary groups by model."""
+    project = build_dbt_project(settings)
+    ensure_manifest(project, dbt_resource(settings))
+    models = build_dbt_assets(project, partitions_from(settings.start_date).daily)
+    return {k.to_user_string() for k in (*models.daily.keys, *models.history.keys)}
 
-    dbt_models = {k.to_user_string() for k in (*shopper_dbt_assets.keys, *shopper_history_dbt_assets.keys)}
+
+def print_check_summary(
+    checks: list[AssetCheckEvaluation], echo: Echo, dbt_models: Collection[str] | None = None
+) -> None:
+    """Each lake check, then the dbt tests grouped by model; every check that did not pass spelled out.
+    ``dbt_models``: see ``dbt_model_names`` (default: those of the environment's settings)."""
+    dbt_models = dbt_model_names(Settings.from_env()) if dbt_models is None else dbt_models
     lake = [c for c in checks if c.asset_key.to_user_string() not in dbt_models]
     dbt = [c for c in checks if c.asset_key.to_user_string() in dbt_models]
     failed = [c for c in checks if not c.passed]
@@ -292,8 +312,6 @@ def print_check_summary(checks: list[AssetCheckEvaluation], echo: Echo) -> None:
 
 
 def _print_stage_counts(settings: Settings, first: date, last: date, echo: Echo) -> None:
-    from shopper_assets.deployments import resources_for
-
     start = datetime(first.year, first.month, first.day)
     end = datetime(last.year, last.month, last.day) + timedelta(days=1)
     with resources_for(settings)["lake"].session() as session:
@@ -318,10 +336,6 @@ def print_kpis(settings: Settings, day: date | None, echo: Echo = print) -> bool
     Locally it reads the serving copy (never the warehouse file, which runs keep writing), in prod
     Postgres; see shopper_assets/serving.
     """
-    from shopper_assets.serving.marts import NOTHING_PUBLISHED, not_built_message
-    from shopper_assets.serving.reader import ReadError, open_reader
-    from shopper_assets.transform import format_kpi_summary, kpi_summary
-
     reader = open_reader(settings)
     try:
         with reader.snapshot() as snapshot:

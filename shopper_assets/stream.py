@@ -35,6 +35,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from shopper_assets.demo import ensure_dagster_home
+from shopper_assets.ingestion.kafka.broker import LocalBroker, broker_error, ensure_topic, local_port
+from shopper_assets.ingestion.kafka.produce import produce_events, stop_on_signals
 from shopper_assets.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -61,8 +64,6 @@ class Broker:
 
 def start_broker(settings: Settings, log_dir: Path, echo: Echo) -> Broker:
     """The broker at KAFKA_BOOTSTRAP_SERVERS, or a local one started on that (local) address."""
-    from shopper_assets.ingestion.kafka.broker import LocalBroker, broker_error, local_port
-
     bootstrap = settings.kafka_bootstrap_servers
     error = broker_error(bootstrap, 2.0)
     if error is None:
@@ -245,10 +246,6 @@ def run_stream(
 
     from confluent_kafka import KafkaException
     from tqdm import tqdm
-
-    from shopper_assets.demo import ensure_dagster_home
-    from shopper_assets.ingestion.kafka.broker import ensure_topic
-    from shopper_assets.ingestion.kafka.produce import produce_events, stop_on_signals
 
     if settings.env != "local":
         raise StreamError(

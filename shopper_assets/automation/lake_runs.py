@@ -20,6 +20,7 @@ from dagster import (
 )
 
 from shopper_assets.contract.time_grid import hour_key, hours_in
+from shopper_assets.partitions import Partitions, current_partitions
 
 # Dagster's documented run tags: a single-run range of partitions, one partition, run priority.
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -138,6 +139,15 @@ def steps_started(instance: DagsterInstance, run: DagsterRun) -> bool:
 
 def _from_key(key: str) -> datetime:
     return datetime.strptime(key, "%Y-%m-%d-%H:%M")
+
+
+def location_partitions(context: SensorEvaluationContext) -> Partitions:
+    """The partitions of the sensor's code location (as its definitions were built), or those of the
+    settings when the sensor is evaluated outside a code location."""
+    if context.repository_def is None:
+        return current_partitions()
+    graph = context.repository_def.asset_graph
+    return Partitions(graph.get(LAKE_STEP[0]).partitions_def, graph.get(AD_SPEND[0]).partitions_def)
 
 
 def lake_runs_for(context: SensorEvaluationContext, hours: list[datetime], reason: str) -> list[RunRequest]:

@@ -19,9 +19,8 @@ from typing import Any, NamedTuple
 
 from dagster import AssetMaterialization, SensorEvaluationContext, SensorResult
 
-from shopper_assets.automation.lake_runs import ad_spend_run_requests, day_key, lake_runs_for
+from shopper_assets.automation.lake_runs import ad_spend_run_requests, day_key, lake_runs_for, location_partitions
 from shopper_assets.contract.time_grid import hour_key
-from shopper_assets.partitions import daily_partitions, hourly_partitions
 
 
 def read_cursor(context: SensorEvaluationContext) -> dict[str, Any]:
@@ -29,11 +28,9 @@ def read_cursor(context: SensorEvaluationContext) -> dict[str, Any]:
     return json.loads(context.cursor) if context.cursor else {}
 
 
-def split_existing(
-    hours: list[datetime], partitions_def=hourly_partitions
-) -> tuple[list[datetime], list[datetime], list[datetime]]:
-    """(hours that are partitions, hours still ahead of the clock, hours before the first partition);
-    with ``daily_partitions``, the same for days (midnights)."""
+def split_existing(hours: list[datetime], partitions_def) -> tuple[list[datetime], list[datetime], list[datetime]]:
+    """(hours that are partitions, hours still ahead of the clock, hours before the first partition)
+    of the hourly ``partitions_def``; with the daily partitions, the same for days (midnights)."""
     first = partitions_def.get_first_partition_window()
     last = partitions_def.get_last_partition_window()
     start = first.start.astimezone(UTC).replace(tzinfo=None) if first else datetime.max
@@ -58,7 +55,8 @@ def landed_hours(context: SensorEvaluationContext, pending: Iterable[str], lande
     Hours before SHOPPER_START_DATE cannot be materialized: they stay in the landing zone, with a
     warning that says how to process them.
     """
-    ready, waiting, too_early = split_existing(sorted({datetime.fromisoformat(h) for h in pending} | set(landed)))
+    hours = sorted({datetime.fromisoformat(h) for h in pending} | set(landed))
+    ready, waiting, too_early = split_existing(hours, location_partitions(context).hourly)
     if too_early:
         _warn_too_early(context, f"{len(too_early)} landed hours", f"{too_early[0]:%Y-%m-%d %H}:00")
     return LandedHours(ready=ready, waiting=waiting)
@@ -74,7 +72,7 @@ class LandedDays(NamedTuple):
 def landed_days(context: SensorEvaluationContext, pending: Iterable[str], landed: Iterable[date]) -> LandedDays:
     """Ad-spend days landed by this tick plus those still waiting (ISO dates in the cursor); see landed_hours."""
     starts = {datetime.fromisoformat(d) for d in pending} | {datetime(d.year, d.month, d.day) for d in landed}
-    ready, waiting, too_early = split_existing(sorted(starts), daily_partitions)
+    ready, waiting, too_early = split_existing(sorted(starts), location_partitions(context).daily)
     if too_early:
         _warn_too_early(context, f"{len(too_early)} landed ad-spend days", f"{too_early[0]:%Y-%m-%d}")
     return LandedDays(ready=[d.date() for d in ready], waiting=[d.date() for d in waiting])

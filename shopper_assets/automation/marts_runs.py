@@ -30,6 +30,7 @@ The lake's row checks still judge every micro-batch.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
@@ -47,19 +48,18 @@ from dagster import (
     sensor,
 )
 
-from shopper_assets.automation.jobs import DAILY_MODELS, marts_job, run_assets
+from shopper_assets.automation.jobs import daily_models, job_assets, marts_job, run_assets
 from shopper_assets.automation.lake_runs import (
     IN_PROGRESS,
     PARTITION_TAG,
     RANGE_END_TAG,
     RANGE_START_TAG,
     contiguous_ranges,
+    location_partitions,
     partition_key_range,
     steps_started,
 )
-from shopper_assets.partitions import daily_partitions
 
-DBT_MODELS = DAILY_MODELS
 _LAKE_TABLE = AssetKey("cleaned_events")  # the table the dbt models read
 TESTS_AT_LEAST_EVERY = timedelta(minutes=5)
 TESTS_TAG = "shopper/dbt_tests"  # "run" or "skipped", on the runs this sensor requests
@@ -80,8 +80,14 @@ class Following(NamedTuple):
     building: set[date]  # days with a dbt run in progress
 
 
-def days_to_follow(instance: DagsterInstance, lake_readers: list[AssetKey]) -> Following:
-    """The days of the lake runs in progress, and of the dbt runs in progress.
+def days_to_follow(
+    instance: DagsterInstance,
+    lake_readers: list[AssetKey],
+    dbt_models: list[AssetKey],
+    jobs: Mapping[str, frozenset[AssetKey]],
+) -> Following:
+    """The days of the lake runs in progress, and of the dbt runs in progress (runs of ``dbt_models``,
+    the daily models; ``jobs``: the assets of each named job, ``jobs.job_assets``).
 
     A day is taken care of while one of its dbt runs waits for the pool, and also while one of its
     dbt steps has started but not yet rebuilt the day's ``lake_readers`` (the models declarative
@@ -93,10 +99,10 @@ def days_to_follow(instance: DagsterInstance, lake_readers: list[AssetKey]) -> F
     lake_days: set[date] = set()
     dbt_runs: list[DagsterRun] = []
     for run in instance.get_runs(RunsFilter(statuses=IN_PROGRESS)):
-        selection = run_assets(run)
+        selection = run_assets(run, jobs)
         if _LAKE_TABLE in selection:
             lake_days |= _days(run)
-        elif selection & set(DBT_MODELS):
+        elif selection & set(dbt_models):
             dbt_runs.append(run)
     covered: set[date] = set()
     for run in dbt_runs if lake_days else []:
@@ -123,12 +129,18 @@ def runs_tests(run: DagsterRun) -> bool:
     return run.asset_check_selection is None or bool(run.asset_check_selection)
 
 
-def tests_due(instance: DagsterInstance, day: date, now: datetime) -> bool:
+def tests_due(
+    instance: DagsterInstance,
+    day: date,
+    now: datetime,
+    dbt_models: list[AssetKey],
+    jobs: Mapping[str, frozenset[AssetKey]],
+) -> bool:
     """Whether the day's next followed build must run the dbt tests: no tested build of the day
     yet, the latest one did not pass, or it started ``TESTS_AT_LEAST_EVERY`` ago or more."""
     for record in instance.get_run_records(RunsFilter(tags={PARTITION_TAG: day.isoformat()}), limit=100):
         run = record.dagster_run
-        if not run_assets(run) & set(DBT_MODELS) or not runs_tests(run):
+        if not run_assets(run, jobs) & set(dbt_models) or not runs_tests(run):
             continue
         if run.status in IN_PROGRESS:
             return False  # a tested build is on its way
@@ -136,8 +148,8 @@ def tests_due(instance: DagsterInstance, day: date, now: datetime) -> bool:
     return True
 
 
-def marts_run_requests(days: set[date], tests: bool = True) -> list[RunRequest]:
-    """One single run of every dbt model per contiguous range of days, with or without the dbt
+def marts_run_requests(days: set[date], dbt_models: list[AssetKey], tests: bool = True) -> list[RunRequest]:
+    """One single run of every daily dbt model per contiguous range of days, with or without the dbt
     tests; a lone day is requested as that partition, the way declarative automation requests it."""
     requests = []
     for first, last in contiguous_ranges(days, step=timedelta(days=1)):
@@ -145,7 +157,7 @@ def marts_run_requests(days: set[date], tests: bool = True) -> list[RunRequest]:
         window = {} if partition else {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
         tags = {**window, "shopper/trigger": "marts_follow", TESTS_TAG: "run" if tests else "skipped"}
         checks = {} if tests else {"asset_check_keys": []}
-        requests.append(RunRequest(asset_selection=DBT_MODELS, tags=tags, **partition, **checks))
+        requests.append(RunRequest(asset_selection=dbt_models, tags=tags, **partition, **checks))
     return requests
 
 
@@ -157,20 +169,23 @@ def marts_run_requests(days: set[date], tests: bool = True) -> list[RunRequest]:
     description="Keeps one dbt run of a day waiting behind the lake runs of its hours: the marts follow at once.",
 )
 def marts_follow_sensor(context: SensorEvaluationContext) -> SensorResult:
+    dbt_models, jobs = daily_models(context.repository_def), job_assets(context.repository_def)
     graph = context.repository_def.asset_graph
-    lake_readers = [key for key in DBT_MODELS if _LAKE_TABLE in graph.get(key).parent_keys]
-    following = days_to_follow(context.instance, lake_readers)
+    lake_readers = [key for key in dbt_models if _LAKE_TABLE in graph.get(key).parent_keys]
+    following = days_to_follow(context.instance, lake_readers, dbt_models, jobs)
     untested = {date.fromisoformat(d) for d in json.loads(context.cursor or "{}").get("untested_days", [])}
     now = datetime.now(UTC)
 
     # a lake run of days this code location has no partitions for (SHOPPER_START_DATE changed under it) is not followed
-    first = daily_partitions.get_first_partition_window()
+    first = location_partitions(context).daily.get_first_partition_window()
     follow = {d for d in following.lake_days - following.covered if first and d >= first.start.date()}
-    tested = {d for d in follow if tests_due(context.instance, d, now)}
+    tested = {d for d in follow if tests_due(context.instance, d, now, dbt_models, jobs)}
     # a stream that paused leaves days built without their tests: one last build runs them
     closing = {d for d in untested if d not in following.lake_days | following.building}
     untested = (untested | (follow - tested)) - tested - closing
-    requests = marts_run_requests(tested | closing) + marts_run_requests(follow - tested, tests=False)
+    requests = marts_run_requests(tested | closing, dbt_models) + marts_run_requests(
+        follow - tested, dbt_models, tests=False
+    )
     cursor = json.dumps({"untested_days": sorted(d.isoformat() for d in untested)})
     if not requests:
         waiting = ", ".join(sorted(map(str, following.lake_days)))

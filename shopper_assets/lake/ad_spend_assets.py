@@ -9,13 +9,16 @@ warehouse, so it runs in the ``duckdb`` pool like the lake step.
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from typing import NamedTuple
 
 import pyarrow as pa
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     AssetSpec,
     BackfillPolicy,
+    DailyPartitionsDefinition,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -25,23 +28,12 @@ from shopper_assets.contract.ad_spend import LANDING_PREFIX
 from shopper_assets.contract.time_grid import days_in
 from shopper_assets.ingestion.landing import LandingZone, day_folder
 from shopper_assets.lake.ad_spend import ValidatedDay, validate_day
-from shopper_assets.partitions import daily_partitions, window_bounds
+from shopper_assets.partitions import window_bounds
 from shopper_assets.quality.ad_spend_checks import AD_SPEND_CHECK_SPECS, run_all
 from shopper_assets.storage.lake_store import LakeSession, LakeStore
 
 AD_SPEND = AssetKey("ad_spend")
 READERS = 4  # landing files fetched in parallel (S3 round trips)
-
-landing_ad_spend = AssetSpec(
-    "landing_ad_spend",
-    description=(
-        f"Ad-spend CSV files delivered to the landing zone ({LANDING_PREFIX}/date=/), by the generator or "
-        "split by day from S3 drops under incoming/ad_spend/."
-    ),
-    partitions_def=daily_partitions,
-    group_name="landing",
-    kinds={"file", "csv"},
-)
 
 
 def load_ad_spend(session: LakeSession, landing: LandingZone, start: datetime, end: datetime) -> list[ValidatedDay]:
@@ -89,40 +81,60 @@ def day_metadata(v: ValidatedDay) -> dict:
     return metadata
 
 
-@asset(
-    name="ad_spend",
-    deps=[landing_ad_spend],
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    pool="duckdb",  # it writes the lake and the warehouse: one writer at a time, like the lake step
-    group_name="lake",
-    kinds={"duckdb", "parquet", "csv"},
-    check_specs=AD_SPEND_CHECK_SPECS,
-    description=(
-        "Daily ad spend per (spend_date, campaign_id, ad_id) from the landed CSV files, validated: bad rows go "
-        "to lake.ad_spend_quarantine with a reason, a repeated row is superseded by the one of the file that "
-        "sorts last. Feeds the dbt source lake.ad_spend."
-    ),
-)
-def ad_spend(context: AssetExecutionContext, landing: LandingZone, lake: LakeStore) -> MaterializeResult:
-    """Replace the window's days of lake.ad_spend and lake.ad_spend_quarantine from the landing zone,
-    check them (blocking checks stop dbt in the same run) and publish them to the warehouse."""
-    start, end = window_bounds(context.partition_time_window)
-    with lake.session() as session:
-        validated = load_ad_spend(session, landing, start, end)
-        for v in validated:
-            _log_day(context, v)
-            context.add_asset_metadata(day_metadata(v), partition_key=f"{v.day:%Y-%m-%d}")
-        lines_by_file = {name: c.lines for v in validated for name, c in v.by_file.items()}
-        checks = list(run_all(session, start, end, lines_by_file))  # an @asset always runs all its checks
-    lake.publish_to_warehouse()
-    if len(validated) > 1:
-        context.log.info(
-            f"ad_spend {validated[0].day}..{validated[-1].day}: {sum(v.kept for v in validated):,} rows kept, "
-            f"{sum(v.quarantined for v in validated):,} quarantined, from {sum(v.files for v in validated)} files; "
-            f"{sum(not v.files for v in validated)} days without files"
-        )
-    return MaterializeResult(check_results=checks)
+class AdSpendAssets(NamedTuple):
+    landing_ad_spend: AssetSpec
+    ad_spend: AssetsDefinition
+
+
+def build_ad_spend_assets(daily_partitions: DailyPartitionsDefinition) -> AdSpendAssets:
+    """The landed ad-spend files and the ``ad_spend`` lake tables over ``daily_partitions``."""
+    landing_ad_spend = AssetSpec(
+        "landing_ad_spend",
+        description=(
+            f"Ad-spend CSV files delivered to the landing zone ({LANDING_PREFIX}/date=/), by the generator or "
+            "split by day from S3 drops under incoming/ad_spend/."
+        ),
+        partitions_def=daily_partitions,
+        group_name="landing",
+        kinds={"file", "csv"},
+    )
+
+    @asset(
+        name="ad_spend",
+        deps=[landing_ad_spend],
+        partitions_def=daily_partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        pool="duckdb",  # it writes the lake and the warehouse: one writer at a time, like the lake step
+        group_name="lake",
+        kinds={"duckdb", "parquet", "csv"},
+        check_specs=AD_SPEND_CHECK_SPECS,
+        description=(
+            "Daily ad spend per (spend_date, campaign_id, ad_id) from the landed CSV files, validated: bad rows go "
+            "to lake.ad_spend_quarantine with a reason, a repeated row is superseded by the one of the file that "
+            "sorts last. Feeds the dbt source lake.ad_spend."
+        ),
+    )
+    def ad_spend(context: AssetExecutionContext, landing: LandingZone, lake: LakeStore) -> MaterializeResult:
+        """Replace the window's days of lake.ad_spend and lake.ad_spend_quarantine from the landing zone,
+        check them (blocking checks stop dbt in the same run) and publish them to the warehouse."""
+        start, end = window_bounds(context.partition_time_window)
+        with lake.session() as session:
+            validated = load_ad_spend(session, landing, start, end)
+            for v in validated:
+                _log_day(context, v)
+                context.add_asset_metadata(day_metadata(v), partition_key=f"{v.day:%Y-%m-%d}")
+            lines_by_file = {name: c.lines for v in validated for name, c in v.by_file.items()}
+            checks = list(run_all(session, start, end, lines_by_file))  # an @asset always runs all its checks
+        lake.publish_to_warehouse()
+        if len(validated) > 1:
+            context.log.info(
+                f"ad_spend {validated[0].day}..{validated[-1].day}: {sum(v.kept for v in validated):,} rows kept, "
+                f"{sum(v.quarantined for v in validated):,} quarantined, from {sum(v.files for v in validated)} files; "
+                f"{sum(not v.files for v in validated)} days without files"
+            )
+        return MaterializeResult(check_results=checks)
+
+    return AdSpendAssets(landing_ad_spend, ad_spend)
 
 
 def _log_day(context: AssetExecutionContext, v: ValidatedDay) -> None:

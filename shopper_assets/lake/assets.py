@@ -10,16 +10,19 @@ that streams through its hours, not one run per hour.
 """
 
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from dagster import (
     AssetCheckKey,
     AssetDep,
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     AssetSpec,
     BackfillPolicy,
     Config,
     DagsterInvalidSubsetError,
+    HourlyPartitionsDefinition,
     MaterializeResult,
     MetadataValue,
     TimeWindowPartitionMapping,
@@ -30,22 +33,12 @@ from shopper_assets.contract.time_grid import hour_key, hours_in
 from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.lake.hourly_stats import hour_figures, raw_rows_per_hour
 from shopper_assets.lake.pipeline import clean_window, ingest_raw
-from shopper_assets.partitions import hourly_partitions, window_bounds
+from shopper_assets.partitions import window_bounds
 from shopper_assets.quality.checks import CHECK_SPECS, CheckThresholds, run_all
 from shopper_assets.quality.landing_checks import LANDING_CHECK_SPEC, landing_reconciles
-from shopper_assets.settings import Settings
 from shopper_assets.storage.lake_store import LakeStore
 
-LATE_ARRIVAL_HOURS = Settings.from_env().late_arrival_hours
 RAW, CLEANED, QUARANTINED = AssetKey("raw_events"), AssetKey("cleaned_events"), AssetKey("quarantined_events")
-
-landing_events = AssetSpec(
-    "landing_events",
-    description="Files delivered to the landing zone (landing/events/date=/hour=), by generator, Kafka or S3 drops.",
-    partitions_def=hourly_partitions,
-    group_name="landing",
-    kinds={"file"},
-)
 
 
 class CleaningConfig(Config):
@@ -55,71 +48,91 @@ class CleaningConfig(Config):
     volume_tolerance: float = CheckThresholds.volume_tolerance
 
 
-@multi_asset(
-    name="lake_step",
-    specs=[
-        AssetSpec(
-            RAW,
-            deps=[
-                AssetDep(
-                    landing_events,
-                    partition_mapping=TimeWindowPartitionMapping(
-                        start_offset=0, end_offset=LATE_ARRIVAL_HOURS, allow_nonexistent_upstream_partitions=True
-                    ),
-                )
-            ],
-            group_name="lake",
-            kinds={"duckdb", "parquet"},
-            skippable=True,
-            description=(
-                "Every landed line as delivered, with its file and line number, in the hour of its event_time "
-                f"(read from the hour's folder and the {LATE_ARRIVAL_HOURS} folders after it, for late arrivals)."
+class LakeAssets(NamedTuple):
+    landing_events: AssetSpec
+    lake_step: AssetsDefinition
+
+
+def build_lake_assets(hourly_partitions: HourlyPartitionsDefinition, late_arrival_hours: int) -> LakeAssets:
+    """The landing files and the lake step over ``hourly_partitions``; an hour's raw_events read its own
+    landing folder and the ``late_arrival_hours`` folders after it (SHOPPER_LATE_ARRIVAL_HOURS)."""
+    landing_events = AssetSpec(
+        "landing_events",
+        description=(
+            "Files delivered to the landing zone (landing/events/date=/hour=), by generator, Kafka or S3 drops."
+        ),
+        partitions_def=hourly_partitions,
+        group_name="landing",
+        kinds={"file"},
+    )
+
+    @multi_asset(
+        name="lake_step",
+        specs=[
+            AssetSpec(
+                RAW,
+                deps=[
+                    AssetDep(
+                        landing_events,
+                        partition_mapping=TimeWindowPartitionMapping(
+                            start_offset=0, end_offset=late_arrival_hours, allow_nonexistent_upstream_partitions=True
+                        ),
+                    )
+                ],
+                group_name="lake",
+                kinds={"duckdb", "parquet"},
+                skippable=True,
+                description=(
+                    "Every landed line as delivered, with its file and line number, in the hour of its event_time "
+                    f"(read from the hour's folder and the {late_arrival_hours} folders after it, for late arrivals)."
+                ),
             ),
-        ),
-        AssetSpec(
-            CLEANED,
-            deps=[RAW],
-            group_name="lake",
-            kinds={"duckdb", "parquet"},
-            skippable=True,
-            description="Typed, valid events, one row per event_id, in the hour of their event_time.",
-        ),
-        AssetSpec(
-            QUARANTINED,
-            deps=[RAW],
-            group_name="lake",
-            kinds={"duckdb", "parquet"},
-            skippable=True,
-            description="Lines removed for a reason other than duplication, with the raw line and a reason code.",
-        ),
-    ],
-    check_specs=[LANDING_CHECK_SPEC, *CHECK_SPECS],
-    partitions_def=hourly_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    can_subset=True,
-    pool="duckdb",  # one lake/warehouse writer at a time: a partition never changes under a reader
-)
-def lake_step(context: AssetExecutionContext, config: CleaningConfig, landing: LandingZone, lake: LakeStore):
-    """Land the window's lines into raw_events, then clean, deduplicate and quarantine them and
-    check the result. Blocking checks stop dbt on bad data (in the same run)."""
-    selected = context.selected_asset_keys
-    cleaning = selected & {CLEANED, QUARANTINED}
-    if cleaning and cleaning != {CLEANED, QUARANTINED}:
-        raise DagsterInvalidSubsetError(
-            "cleaned_events and quarantined_events are written together: select both (or neither)"
-        )
-    start, end = window_bounds(context.partition_time_window)
-    if RAW in selected:
-        yield from _land_raw(context, landing, lake, start, end)
-    if cleaning:
-        yield from _clean(context, config, lake, start, end)
+            AssetSpec(
+                CLEANED,
+                deps=[RAW],
+                group_name="lake",
+                kinds={"duckdb", "parquet"},
+                skippable=True,
+                description="Typed, valid events, one row per event_id, in the hour of their event_time.",
+            ),
+            AssetSpec(
+                QUARANTINED,
+                deps=[RAW],
+                group_name="lake",
+                kinds={"duckdb", "parquet"},
+                skippable=True,
+                description="Lines removed for a reason other than duplication, with the raw line and a reason code.",
+            ),
+        ],
+        check_specs=[LANDING_CHECK_SPEC, *CHECK_SPECS],
+        partitions_def=hourly_partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        can_subset=True,
+        pool="duckdb",  # one lake/warehouse writer at a time: a partition never changes under a reader
+    )
+    def lake_step(context: AssetExecutionContext, config: CleaningConfig, landing: LandingZone, lake: LakeStore):
+        """Land the window's lines into raw_events, then clean, deduplicate and quarantine them and
+        check the result. Blocking checks stop dbt on bad data (in the same run)."""
+        selected = context.selected_asset_keys
+        cleaning = selected & {CLEANED, QUARANTINED}
+        if cleaning and cleaning != {CLEANED, QUARANTINED}:
+            raise DagsterInvalidSubsetError(
+                "cleaned_events and quarantined_events are written together: select both (or neither)"
+            )
+        start, end = window_bounds(context.partition_time_window)
+        if RAW in selected:
+            yield from _land_raw(context, landing, lake, start, end, late_arrival_hours)
+        if cleaning:
+            yield from _clean(context, config, lake, start, end, late_arrival_hours)
+
+    return LakeAssets(landing_events, lake_step)
 
 
-def _land_raw(context: AssetExecutionContext, landing: LandingZone, lake: LakeStore, start, end):
-    context.log.info(f"Landing lines for [{start}, {end}) with a {LATE_ARRIVAL_HOURS} h late-arrival window")
+def _land_raw(context: AssetExecutionContext, landing: LandingZone, lake: LakeStore, start, end, late_hours: int):
+    context.log.info(f"Landing lines for [{start}, {end}) with a {late_hours} h late-arrival window")
     with lake.session() as session:
-        stats = ingest_raw(session, landing, start, end, LATE_ARRIVAL_HOURS)
-        landed = landing_reconciles(session, stats.versions, start, end, LATE_ARRIVAL_HOURS)
+        stats = ingest_raw(session, landing, start, end, late_hours)
+        landed = landing_reconciles(session, stats.versions, start, end, late_hours)
         per_hour = raw_rows_per_hour(session, start, end)
     for hour, rows in per_hour.items():  # each hour's materialization carries that hour's rows
         context.add_asset_metadata({"dagster/row_count": rows}, asset_key=RAW, partition_key=hour_key(hour))
@@ -158,7 +171,7 @@ def _land_raw(context: AssetExecutionContext, landing: LandingZone, lake: LakeSt
         yield landed
 
 
-def _clean(context: AssetExecutionContext, config: CleaningConfig, lake: LakeStore, start, end):
+def _clean(context: AssetExecutionContext, config: CleaningConfig, lake: LakeStore, start, end, late_hours: int):
     thresholds = CheckThresholds(
         max_quarantine_ratio=config.max_quarantine_ratio,
         min_quarantined_rows=config.min_quarantined_rows,
@@ -197,7 +210,7 @@ def _clean(context: AssetExecutionContext, config: CleaningConfig, lake: LakeSto
         )
         selected_checks = context.selected_asset_check_keys
         if selected_checks:
-            for result in run_all(session, start, end, thresholds, LATE_ARRIVAL_HOURS):
+            for result in run_all(session, start, end, thresholds, late_hours):
                 if AssetCheckKey(result.asset_key or CLEANED, result.check_name) in selected_checks:
                     yield result if result.asset_key else result._replace(asset_key=CLEANED)
     lake.publish_to_warehouse()

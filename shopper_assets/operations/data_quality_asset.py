@@ -15,8 +15,10 @@ from dagster import (
     AssetDep,
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     AssetSpec,
     BackfillPolicy,
+    DailyPartitionsDefinition,
     MaterializeResult,
     MetadataValue,
     multi_asset,
@@ -27,13 +29,11 @@ from shopper_assets.automation.lake_runs import LAKE_STEP
 from shopper_assets.contract.tables import DATA_QUALITY, DATA_QUALITY_LOSSES, LakeTable
 from shopper_assets.contract.time_grid import days_in
 from shopper_assets.operations.data_quality import DayQuality, day_quality
-from shopper_assets.partitions import daily_partitions, window_bounds
+from shopper_assets.partitions import window_bounds
 from shopper_assets.quality.checks import CheckThresholds
-from shopper_assets.settings import Settings
 from shopper_assets.storage.lake_store import LakeSession, LakeStore
 from shopper_assets.transform.assets import LAKE_HOURS_OF_DAY
 
-LATE_ARRIVAL_HOURS = Settings.from_env().late_arrival_hours
 SCORE, LOSSES = AssetKey(DATA_QUALITY.name), AssetKey(DATA_QUALITY_LOSSES.name)
 _ARROW = {"DATE": pa.date32(), "BIGINT": pa.int64(), "INTEGER": pa.int32(), "VARCHAR": pa.string()}
 
@@ -90,47 +90,54 @@ def _spec(key: AssetKey, description: str) -> AssetSpec:
     )
 
 
-@multi_asset(
-    name="data_quality",
-    specs=[
-        _spec(
-            SCORE,
-            "Each day's data quality: the share of landed lines that became clean events (dq_score), lines lost "
-            "(quarantined, duplicates), late arrivals, and the lake checks run on the whole day. Numeric metadata "
-            "per day (the UI plots dq_score); lake table data_quality_daily for the dbt mart dq_score_daily.",
-        ),
-        _spec(
-            LOSSES,
-            "Each day's landed lines that did not become clean events, per reason (quarantine reasons and "
-            "'duplicate'); lake table data_quality_losses_daily for the dbt mart dq_losses_daily.",
-        ),
-    ],
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    pool="duckdb",  # it writes the lake and the warehouse, like the lake step
-)
-def data_quality(context: AssetExecutionContext, lake: LakeStore):
-    """Count each day of the window on the lake and replace its rows of both tables."""
-    start, end = window_bounds(context.partition_time_window)
-    at = datetime.now(UTC).replace(tzinfo=None)
-    with lake.session() as session:
-        days = [day_quality(session, d.date(), LATE_ARRIVAL_HOURS, CheckThresholds()) for d in days_in(start, end)]
-        write_days(session, start, end, days, at)
-    lake.publish_to_warehouse()
-    for q in days:
-        key = q.day.isoformat()
-        context.add_asset_metadata(day_metadata(q), asset_key=SCORE, partition_key=key)
-        context.add_asset_metadata(
-            {"dagster/row_count": len(q.loss_rows()), **{f"lost_{r}": n for r, n in sorted(q.lost_by_reason.items())}},
-            asset_key=LOSSES,
-            partition_key=key,
-        )
-        score = f"{100 * q.dq_score:.2f} %" if q.dq_score is not None else "n/a (nothing landed)"
-        failed = f"; failed checks: {', '.join(q.failed_checks)}" if q.failed_checks else ""
-        context.log.info(
-            f"{q.day}: DQ {score}: {q.clean_events:,} clean of {q.landed_lines:,} landed lines, "
-            f"{q.quarantined_lines:,} quarantined, {q.duplicate_lines:,} duplicates, {q.late_events:,} late; "
-            f"checks {q.checks_passed} passed, {q.checks_warned} warned, {q.checks_failed} failed{failed}"
-        )
-    yield MaterializeResult(asset_key=SCORE)
-    yield MaterializeResult(asset_key=LOSSES)
+def build_data_quality_asset(daily_partitions: DailyPartitionsDefinition, late_arrival_hours: int) -> AssetsDefinition:
+    """``data_quality_daily`` and ``data_quality_losses_daily`` over ``daily_partitions``; a day counts
+    the events that arrived up to ``late_arrival_hours`` late (SHOPPER_LATE_ARRIVAL_HOURS)."""
+
+    @multi_asset(
+        name="data_quality",
+        specs=[
+            _spec(
+                SCORE,
+                "Each day's data quality: the share of landed lines that became clean events (dq_score), lines lost "
+                "(quarantined, duplicates), late arrivals, and the lake checks run on the whole day. Numeric metadata "
+                "per day (the UI plots dq_score); lake table data_quality_daily for the dbt mart dq_score_daily.",
+            ),
+            _spec(
+                LOSSES,
+                "Each day's landed lines that did not become clean events, per reason (quarantine reasons and "
+                "'duplicate'); lake table data_quality_losses_daily for the dbt mart dq_losses_daily.",
+            ),
+        ],
+        partitions_def=daily_partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        pool="duckdb",  # it writes the lake and the warehouse, like the lake step
+    )
+    def data_quality(context: AssetExecutionContext, lake: LakeStore):
+        """Count each day of the window on the lake and replace its rows of both tables."""
+        start, end = window_bounds(context.partition_time_window)
+        at = datetime.now(UTC).replace(tzinfo=None)
+        with lake.session() as session:
+            days = [day_quality(session, d.date(), late_arrival_hours, CheckThresholds()) for d in days_in(start, end)]
+            write_days(session, start, end, days, at)
+        lake.publish_to_warehouse()
+        for q in days:
+            key = q.day.isoformat()
+            context.add_asset_metadata(day_metadata(q), asset_key=SCORE, partition_key=key)
+            losses = {f"lost_{r}": n for r, n in sorted(q.lost_by_reason.items())}
+            context.add_asset_metadata(
+                {"dagster/row_count": len(q.loss_rows()), **losses},
+                asset_key=LOSSES,
+                partition_key=key,
+            )
+            score = f"{100 * q.dq_score:.2f} %" if q.dq_score is not None else "n/a (nothing landed)"
+            failed = f"; failed checks: {', '.join(q.failed_checks)}" if q.failed_checks else ""
+            context.log.info(
+                f"{q.day}: DQ {score}: {q.clean_events:,} clean of {q.landed_lines:,} landed lines, "
+                f"{q.quarantined_lines:,} quarantined, {q.duplicate_lines:,} duplicates, {q.late_events:,} late; "
+                f"checks {q.checks_passed} passed, {q.checks_warned} warned, {q.checks_failed} failed{failed}"
+            )
+        yield MaterializeResult(asset_key=SCORE)
+        yield MaterializeResult(asset_key=LOSSES)
+
+    return data_quality

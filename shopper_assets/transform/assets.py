@@ -1,4 +1,5 @@
-"""The dbt models as Dagster assets: ``shopper_dbt_assets`` for the daily models (daily partitions),
+"""The dbt models as Dagster assets, built by :func:`build_dbt_assets` from the prepared manifest:
+``shopper_dbt_assets`` for the daily models (daily partitions),
 ``shopper_history_dbt_assets`` for the whole-history marts (dbt tag ``whole_history``,
 unpartitioned: LTV, cohorts, monthly and weekday trends, recommendations read every day) and
 ``shopper_quality_dbt_assets`` for the daily data-quality marts (dbt tag ``data_quality``: they read
@@ -25,23 +26,24 @@ dbt re-parse the whole project on every run (its partial-parse cache is keyed on
 import json
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     BackfillPolicy,
     Config,
+    DailyPartitionsDefinition,
     PartitionMapping,
     TimeWindowPartitionMapping,
 )
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 from pydantic import Field
 
-from shopper_assets.partitions import daily_partitions, window_bounds
+from shopper_assets.partitions import window_bounds
 from shopper_assets.serving.dbt_publish import publish_after_build
 from shopper_assets.serving.store import ServingStore
-from shopper_assets.transform.project import dbt_project
 from shopper_assets.transform.resources import environment, tidy_target
 
 LAYERS = ("staging", "intermediate", "marts")
@@ -140,10 +142,13 @@ def partition_days(context: AssetExecutionContext) -> tuple[date, date] | None:
     return start.date(), end.date()
 
 
-#: dbt selector of the whole-history marts (and their tests, tagged in dbt_project.yml).
-WHOLE_HISTORY = "tag:whole_history"
+#: dbt tags of the whole-history and of the data-quality marts (dbt_project.yml); dagster-dbt gives each
+#: model its dbt tags as asset tags, which the jobs select by (automation/jobs.py).
+WHOLE_HISTORY_TAG, DATA_QUALITY_TAG = "whole_history", "data_quality"
+#: dbt selector of the whole-history marts (and their tests).
+WHOLE_HISTORY = f"tag:{WHOLE_HISTORY_TAG}"
 #: dbt selector of the data-quality marts (and their tests).
-DATA_QUALITY_MARTS = "tag:data_quality"
+DATA_QUALITY_MARTS = f"tag:{DATA_QUALITY_TAG}"
 
 
 def _build(
@@ -156,53 +161,53 @@ def _build(
     tidy_target(invocation)
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=translator,
-    exclude=f"{WHOLE_HISTORY} {DATA_QUALITY_MARTS}",
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    pool="duckdb",
-    name="shopper_dbt_assets",
-)
-def shopper_dbt_assets(
-    context: AssetExecutionContext, dbt: DbtCliResource, serving: ServingStore, config: DbtBuildConfig
-):
-    args, env = dbt_build_command(partition_days(context), config)
-    # A subset of the daily models is selected by name with dbt's eager indirect selection, which
-    # would also pick the whole-history marts' tests that read a selected daily model (sums_match,
-    # relationships) - against marts this build does not rebuild. They carry the tag: exclude it.
-    yield from _build(context, dbt, serving, [*args, "--exclude", WHOLE_HISTORY], env)
+class DbtModels(NamedTuple):
+    """The three ``@dbt_assets`` of the dbt project (see the module docstring)."""
+
+    daily: AssetsDefinition
+    history: AssetsDefinition
+    quality: AssetsDefinition
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=translator,
-    select=WHOLE_HISTORY,
-    pool="duckdb",
-    name="shopper_history_dbt_assets",
-)
-def shopper_history_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, serving: ServingStore):
-    """Whole-history marts: plain tables rebuilt from the order and user-day grains (no window)."""
-    args, env = dbt_build_command(None, DbtBuildConfig())
-    yield from _build(context, dbt, serving, args, env)
+def build_dbt_assets(project: DbtProject, daily_partitions: DailyPartitionsDefinition) -> DbtModels:
+    """The dbt models as assets, from the prepared manifest of ``project`` (transform/project.py)."""
 
+    def models(name: str, partitioned: bool = True, **selection: str):
+        """``@dbt_assets`` with what the three share: manifest, translator, the ``duckdb`` pool and,
+        partitioned, the daily partitions run as a single-run backfill."""
+        partitions = {"partitions_def": daily_partitions, "backfill_policy": BackfillPolicy.single_run()}
+        return dbt_assets(
+            manifest=project.manifest_path,
+            project=project,
+            dagster_dbt_translator=translator,
+            pool="duckdb",
+            name=name,
+            **(partitions if partitioned else {}),
+            **selection,
+        )
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=translator,
-    select=DATA_QUALITY_MARTS,
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    pool="duckdb",
-    name="shopper_quality_dbt_assets",
-)
-def shopper_quality_dbt_assets(
-    context: AssetExecutionContext, dbt: DbtCliResource, serving: ServingStore, config: DbtBuildConfig
-):
-    """The data-quality marts of the run's days, from the lake's data-quality tables."""
-    args, env = dbt_build_command(partition_days(context), config)
-    yield from _build(context, dbt, serving, args, env)
+    @models("shopper_dbt_assets", exclude=f"{WHOLE_HISTORY} {DATA_QUALITY_MARTS}")
+    def shopper_dbt_assets(
+        context: AssetExecutionContext, dbt: DbtCliResource, serving: ServingStore, config: DbtBuildConfig
+    ):
+        args, env = dbt_build_command(partition_days(context), config)
+        # A subset of the daily models is selected by name with dbt's eager indirect selection, which
+        # would also pick the whole-history marts' tests that read a selected daily model (sums_match,
+        # relationships) - against marts this build does not rebuild. They carry the tag: exclude it.
+        yield from _build(context, dbt, serving, [*args, "--exclude", WHOLE_HISTORY], env)
+
+    @models("shopper_history_dbt_assets", partitioned=False, select=WHOLE_HISTORY)
+    def shopper_history_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, serving: ServingStore):
+        """Whole-history marts: plain tables rebuilt from the order and user-day grains (no window)."""
+        args, env = dbt_build_command(None, DbtBuildConfig())
+        yield from _build(context, dbt, serving, args, env)
+
+    @models("shopper_quality_dbt_assets", select=DATA_QUALITY_MARTS)
+    def shopper_quality_dbt_assets(
+        context: AssetExecutionContext, dbt: DbtCliResource, serving: ServingStore, config: DbtBuildConfig
+    ):
+        """The data-quality marts of the run's days, from the lake's data-quality tables."""
+        args, env = dbt_build_command(partition_days(context), config)
+        yield from _build(context, dbt, serving, args, env)
+
+    return DbtModels(shopper_dbt_assets, shopper_history_dbt_assets, shopper_quality_dbt_assets)

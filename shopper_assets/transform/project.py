@@ -1,9 +1,17 @@
-"""The dbt project (``<repo>/dbt``) as a :class:`dagster_dbt.DbtProject`, with its manifest ready.
+"""The dbt project (``<repo>/dbt``) as a :class:`dagster_dbt.DbtProject`, and its manifest.
 
-``import shopper_assets.definitions`` must work on a fresh clone, where ``dbt/target/manifest.json``
-does not exist yet, and must not need the warehouse to exist: :func:`ensure_manifest` runs
-``dbt parse`` (no database connection) when the manifest is missing or older than any file of the
-dbt project. ``DbtProject.prepare_if_dev()`` alone would only do that under ``dagster dev``.
+Nothing runs at import. The definitions are built on a fresh clone, where ``dbt/target/manifest.json``
+does not exist yet, and without the warehouse: :func:`ensure_manifest` runs ``dbt parse`` (no database
+connection) when the manifest is missing or older than any file of the dbt project, and is called
+when the definitions are built (``definitions.py``).
+
+Why not ``DbtProject.prepare_if_dev()`` / ``project.preparer.prepare()``: the first only acts under
+``dagster dev``; the second re-parses on every load of the code location (no staleness check, a few
+seconds for each process that loads it: webserver, daemon, every run worker) with a bare
+``DbtCliResource`` - the ``dbt`` of PATH, not this virtualenv's, and without the profile variables of
+the runs, so their partial parsing could not reuse the parse. ``ensure_manifest`` takes the
+configured resource instead; it keeps dagster-dbt's own guard against concurrent parses
+(``run_with_concurrent_update_guard``, the one its preparer uses).
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import sys
 from pathlib import Path
 
 from dagster._utils import run_with_concurrent_update_guard
-from dagster_dbt import DbtProject
+from dagster_dbt import DbtCliResource, DbtProject
 
 from shopper_assets.settings import Settings
 
@@ -59,26 +67,20 @@ def manifest_is_stale(project: DbtProject) -> bool:
     return manifest.stat().st_mtime < _newest_source_mtime(project.project_dir)
 
 
-def ensure_manifest(project: DbtProject) -> Path:
-    """Run ``dbt parse`` for ``project`` when its manifest is missing or stale; returns its path."""
+def ensure_manifest(project: DbtProject, dbt: DbtCliResource) -> Path:
+    """Run ``dbt parse`` with ``dbt`` (the resource the runs use, so their partial parsing can reuse
+    this parse) when the manifest of ``project`` is missing or stale; returns its path."""
     if manifest_is_stale(project):
-        run_with_concurrent_update_guard(project.manifest_path, _parse, project=project)
+        run_with_concurrent_update_guard(project.manifest_path, _parse, project=project, dbt=dbt)
     if not project.manifest_path.exists():
         raise FileNotFoundError(f"dbt parse did not write {project.manifest_path}")
     return project.manifest_path
 
 
-def _parse(project: DbtProject) -> None:
-    from shopper_assets.transform.resources import ShopperDbtCliResource, dbt_environment
-
-    # same profile variables as the runs, so their partial parsing can reuse this parse
-    resource = ShopperDbtCliResource(project_dir=project, dbt_executable=dbt_executable(), extra_env=dbt_environment())
-    resource.cli(["parse", "--quiet"], target_path=project.target_path).wait()
+def _parse(project: DbtProject, dbt: DbtCliResource) -> None:
+    dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()
 
 
-def build_dbt_project(settings: Settings | None = None) -> DbtProject:
+def build_dbt_project(settings: Settings) -> DbtProject:
+    """The dbt project with the target of ``settings`` (its manifest is not prepared: see ensure_manifest)."""
     return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=dbt_target(settings))
-
-
-dbt_project = build_dbt_project()
-ensure_manifest(dbt_project)

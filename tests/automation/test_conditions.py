@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from dagster import AssetKey, AssetMaterialization, DagsterInstance, evaluate_automation_conditions
 
-from shopper_assets.definitions import defs
-from shopper_assets.transform import shopper_dbt_assets, shopper_history_dbt_assets
+from tests.built import defs, shopper_dbt_assets, shopper_history_dbt_assets
 
 DAY = "2026-11-20"
 DBT_MODELS = set(shopper_dbt_assets.keys)  # the daily models

@@ -19,8 +19,7 @@ from dagster._core.test_utils import create_test_daemon_workspace_context, freez
 from dagster._core.workspace.load_target import ModuleTarget
 from dagster._daemon.backfill import execute_backfill_iteration
 
-from shopper_assets.definitions import defs
-from shopper_assets.transform import shopper_dbt_assets
+from tests.built import defs, shopper_dbt_assets
 
 YESTERDAY, TODAY = "2026-11-29", "2026-11-30"
 REPO = Path(__file__).resolve().parents[2]

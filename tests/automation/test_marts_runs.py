@@ -23,9 +23,12 @@ from dagster._core.execution.plan.instance_concurrency_context import InstanceCo
 from dagster._core.storage.dagster_run import DagsterRun
 
 from shopper_assets.automation import marts_runs
+from shopper_assets.automation.jobs import daily_models
 from shopper_assets.automation.lake_runs import LAKE_STEP, lake_run_requests
-from shopper_assets.automation.marts_runs import DBT_MODELS, marts_follow_sensor, marts_run_requests
-from shopper_assets.definitions import defs
+from shopper_assets.automation.marts_runs import marts_follow_sensor, marts_run_requests
+from tests.built import defs
+
+DBT_MODELS = daily_models(defs.get_repository_def())
 
 LATE_EVENING, MIDNIGHT = datetime(2026, 11, 20, 23), datetime(2026, 11, 21, 0)
 
@@ -182,7 +185,7 @@ def test_finished_lake_runs_and_lake_runs_from_the_ui():
 
 
 def test_days_apart_get_one_run_each_and_a_lone_day_is_its_partition():
-    requests = marts_run_requests({datetime(2026, 11, 18).date(), datetime(2026, 11, 20).date()})
+    requests = marts_run_requests({datetime(2026, 11, 18).date(), datetime(2026, 11, 20).date()}, DBT_MODELS)
     assert [r.partition_key for r in requests] == ["2026-11-18", "2026-11-20"]
     assert all("dagster/asset_partition_range_start" not in r.tags for r in requests)
 
@@ -193,7 +196,8 @@ def test_the_lake_step_gets_the_pool_before_a_dbt_step_that_waited_longer():
     with tempfile.TemporaryDirectory() as home:
         instance = DagsterInstance.local_temp(home, overrides={"concurrency": {"pools": {"default_limit": 1}}})
         holder = dbt_run(instance, DagsterRunStatus.STARTED, {"dagster/partition": "2026-11-20"})
-        waiting_dbt = dbt_run(instance, DagsterRunStatus.STARTED, run_tags(marts_run_requests({MIDNIGHT.date()})[0]))
+        (waiting,) = marts_run_requests({MIDNIGHT.date()}, DBT_MODELS)
+        waiting_dbt = dbt_run(instance, DagsterRunStatus.STARTED, run_tags(waiting))
         waiting_lake = lake_run(instance, DagsterRunStatus.STARTED, MIDNIGHT)
         with (
             InstanceConcurrencyContext(instance, holder) as running,

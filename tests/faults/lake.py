@@ -10,12 +10,12 @@ from dagster import AssetCheckResult, AssetSelection, ExecuteInProcessResult, ma
 
 from shopper_assets.deployments import resources_for
 from shopper_assets.ingestion.landing import LocalLandingZone
-from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.lake.pipeline import CleaningStats, RawStats, clean_window, ingest_raw
 from shopper_assets.quality.checks import CheckThresholds, run_all
 from shopper_assets.quality.landing_checks import landing_reconciles
 from shopper_assets.settings import Settings
 from shopper_assets.storage.lake_store import LakeStore, LocalLakeStore
+from tests.built import lake_step, landing_events
 
 LATE = 6
 

@@ -32,9 +32,9 @@ def pipeline(kafka_broker: KafkaBroker, kafka_topic: str, data_dir: Path, monkey
     """Definitions pointed at the tmp data root and the test topic, and a persistent instance."""
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_broker.bootstrap)
     monkeypatch.setenv("SHOPPER_KAFKA_TOPICS", kafka_topic)
-    from shopper_assets.definitions import defs
     from shopper_assets.deployments import resources_for
     from shopper_assets.transform import dbt_resource
+    from tests.built import defs
 
     kafka = KafkaResource(
         bootstrap_servers=kafka_broker.bootstrap,

@@ -133,9 +133,9 @@ def test_stream_events_reach_the_cleaned_hour_and_ctrl_c_stops_everything(data_d
         assert f"at {bootstrap};" in out.wait_for("Kafka: started a local broker", process, 30)
         out.wait_for("Producing 200 events/s", process, 30)
 
-        from shopper_assets.definitions import defs
         from shopper_assets.deployments import resources_for
         from shopper_assets.transform import dbt_resource
+        from tests.built import defs
 
         kafka = KafkaResource(
             bootstrap_servers=bootstrap, topics=topic, consume_seconds=3.0, client_overrides=TANSU_CONSUMER

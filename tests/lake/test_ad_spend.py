@@ -22,11 +22,10 @@ from shopper_assets.deployments import resources_for
 from shopper_assets.ingestion.landing import LocalLandingZone
 from shopper_assets.lake import ad_spend_assets
 from shopper_assets.lake.ad_spend import REQUIRED, ValidatedDay, arrow_schema, validate_day
-from shopper_assets.lake.ad_spend_assets import ad_spend, landing_ad_spend
-from shopper_assets.partitions import daily_partitions
 from shopper_assets.quality import ad_spend_checks
 from shopper_assets.settings import Settings
 from shopper_assets.storage.lake_store import LocalLakeStore
+from tests.built import ad_spend, daily_partitions, landing_ad_spend
 
 DAY = date(2026, 11, 20)
 D = "date=2026-11-20"
@@ -247,7 +246,7 @@ def test_local_landing_lists_reads_and_replaces_ad_spend_files(data_dir: Path):
 
 
 def test_the_asset_is_daily_single_run_in_the_duckdb_pool_and_in_the_code_location():
-    from shopper_assets.definitions import defs
+    from tests.built import defs
 
     specs = {s.key: s for s in defs.resolve_all_asset_specs()}
     spec, landed = specs[AssetKey("ad_spend")], specs[AssetKey("landing_ad_spend")]

@@ -10,10 +10,10 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, DagsterInvalidSub
 
 from shopper_assets.demo import partition_range_tags
 from shopper_assets.deployments import resources_for
-from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.quality.checks import CHECK_SPECS
 from shopper_assets.quality.landing_checks import LANDING_CHECK_SPEC
 from shopper_assets.settings import Settings
+from tests.built import lake_step, landing_events
 from tests.conftest import write_landing_file
 from tests.lake.events import event
 

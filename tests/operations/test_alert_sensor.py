@@ -12,13 +12,13 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, SensorResult, bui
 
 from shopper_assets.automation.kafka_sensor import KafkaResource, report_health
 from shopper_assets.deployments import resources_for
-from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.operations.alert_sensor import WatchState, build_alert_sensor
 from shopper_assets.operations.data_quality import DayQuality
 from shopper_assets.operations.data_quality_asset import write_days
 from shopper_assets.operations.destinations import AlertDestinations
 from shopper_assets.settings import Settings
-from shopper_assets.transform import dbt_resource, shopper_quality_dbt_assets
+from shopper_assets.transform import dbt_resource
+from tests.built import lake_step, landing_events, shopper_quality_dbt_assets
 from tests.conftest import write_landing_file
 from tests.lake.events import event
 from tests.operations.receivers import http_receiver

@@ -31,10 +31,9 @@ from dagster import AssetKey, AssetRecordsFilter, AssetSelection, DagsterInstanc
 
 from shopper_assets.deployments import resources_for
 from shopper_assets.ingestion.landing import LocalLandingZone
-from shopper_assets.lake.ad_spend_assets import ad_spend, landing_ad_spend
-from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.settings import Settings
 from shopper_assets.storage.lake_store import LocalLakeStore
+from tests.built import ad_spend, lake_step, landing_ad_spend, landing_events
 from tests.conftest import write_landing_file
 from tests.kafka.broker import EXTERNAL_ENV, KafkaBroker
 from tests.lake.events import event

@@ -15,14 +15,13 @@ from fastapi.testclient import TestClient
 from shopper_assets.demo import partition_range_tags
 from shopper_assets.deployments import resources_for
 from shopper_assets.generator import DirtyDataConfig, GeneratorConfig, write_landing
-from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.operations.data_quality import day_quality
-from shopper_assets.operations.data_quality_asset import data_quality
 from shopper_assets.quality.checks import CheckThresholds
 from shopper_assets.serving.api import create_app
 from shopper_assets.serving.reader import open_reader
 from shopper_assets.settings import Settings
-from shopper_assets.transform import dbt_resource, shopper_quality_dbt_assets
+from shopper_assets.transform import dbt_resource
+from tests.built import data_quality, lake_step, landing_events, shopper_quality_dbt_assets
 from tests.conftest import write_landing_file
 from tests.lake.events import event
 from tests.lake.test_generated_dirty_day import EXPECTED_REASON

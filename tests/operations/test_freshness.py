@@ -8,10 +8,9 @@ from datetime import timedelta
 import pytest
 from dagster import AssetKey, FreshnessPolicy
 
-from shopper_assets.lake.assets import lake_step
 from shopper_assets.operations import freshness
 from shopper_assets.settings import Freshness, Settings
-from shopper_assets.transform import shopper_dbt_assets, shopper_history_dbt_assets, shopper_quality_dbt_assets
+from tests.built import lake_step, shopper_dbt_assets, shopper_history_dbt_assets, shopper_quality_dbt_assets
 
 
 def policies(defs) -> dict[AssetKey, FreshnessPolicy | None]:
@@ -24,7 +23,7 @@ def policies(defs) -> dict[AssetKey, FreshnessPolicy | None]:
 
 
 def test_every_mart_and_lake_table_has_a_policy_and_nothing_else_does():
-    from shopper_assets.definitions import defs
+    from tests.built import defs
 
     found = policies(defs)
     marts = {

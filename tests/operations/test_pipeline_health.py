@@ -11,10 +11,10 @@ import pytest
 from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 
 from shopper_assets.deployments import resources_for
-from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.serving.local import LocalServing
 from shopper_assets.settings import Settings
-from shopper_assets.transform import dbt_resource, shopper_dbt_assets
+from shopper_assets.transform import dbt_resource
+from tests.built import lake_step, landing_events, shopper_dbt_assets
 from tests.conftest import write_landing_file
 from tests.lake.events import event
 

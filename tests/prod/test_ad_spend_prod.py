@@ -20,11 +20,10 @@ from shopper_assets.ingestion.landing import LocalLandingZone
 from shopper_assets.ingestion.s3.ad_spend_drops import ad_spend_landing_name, split_by_day
 from shopper_assets.ingestion.s3.drops import process_incoming
 from shopper_assets.ingestion.s3.landing_zone import S3LandingZone
-from shopper_assets.lake.ad_spend_assets import ad_spend, landing_ad_spend
-from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.storage import postgres_warehouse as pg
 from shopper_assets.storage.lake_store import LocalLakeStore
 from shopper_assets.storage.s3_lake import S3LakeStore
+from tests.built import ad_spend, lake_step, landing_ad_spend, landing_events
 from tests.lake.events import event
 from tests.prod.helpers import lake_rows, pg_rows, s3_keys, tick
 from tests.prod.test_s3_sensor import REES46_CSV

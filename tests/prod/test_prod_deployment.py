@@ -14,10 +14,10 @@ from dagster import DagsterInstance, materialize
 from shopper_assets.deployments import prod_resources, resources_for
 from shopper_assets.generator import DirtyDataConfig, GeneratorConfig, write_landing
 from shopper_assets.ingestion.s3.landing_zone import S3LandingZone
-from shopper_assets.lake.assets import lake_step, landing_events
 from shopper_assets.serving.store import LocalServingStore, PostgresServingStore
 from shopper_assets.settings import Settings
 from shopper_assets.storage.s3_lake import S3LakeStore
+from tests.built import lake_step, landing_events
 from tests.prod.conftest import AWS_SECRET, PG_SECRET
 from tests.prod.helpers import s3_keys, upload_landing
 

@@ -11,7 +11,7 @@ import psycopg
 from dagster import SensorResult, SkipReason, materialize
 
 from shopper_assets.generator import GeneratorConfig, simulate_events
-from shopper_assets.lake.assets import lake_step, landing_events
+from tests.built import lake_step, landing_events
 from tests.prod.helpers import tick
 
 REES46_CSV = (

@@ -34,12 +34,8 @@ from shopper_assets.serving.marts import SERVED
 from shopper_assets.serving.reader import LocalReader, PostgresReader
 from shopper_assets.serving.store import PostgresServingStore
 from shopper_assets.settings import Settings
-from shopper_assets.transform import (
-    dbt_resource,
-    shopper_dbt_assets,
-    shopper_history_dbt_assets,
-    shopper_quality_dbt_assets,
-)
+from shopper_assets.transform import dbt_resource
+from tests.built import shopper_dbt_assets, shopper_history_dbt_assets, shopper_quality_dbt_assets
 from tests.prod.helpers import same_lake_locally_and_in_postgres
 from tests.serving.servers import ROOT, api_server
 

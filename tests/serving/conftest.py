@@ -27,7 +27,7 @@ import pytest
 
 from shopper_assets.serving.local import LocalServing
 from shopper_assets.serving.marts import SERVED
-from shopper_assets.transform import shopper_history_dbt_assets
+from tests.built import shopper_history_dbt_assets
 from tests.serving import browser
 from tests.serving.servers import SHOPPER, local_env
 

@@ -24,7 +24,7 @@ import pytest
 
 from shopper_assets.generator import GeneratorConfig, write_landing
 from shopper_assets.serving.local import LocalServing
-from shopper_assets.transform.assets import shopper_dbt_assets
+from tests.built import shopper_dbt_assets
 from tests.serving.reader_probe import figures
 from tests.serving.servers import ROOT, api_server, dashboard_server, local_env
 

@@ -10,7 +10,6 @@ import pytest
 from dagster import AssetKey, AssetSelection, DailyPartitionsDefinition, materialize
 
 from shopper_assets.deployments import resources_for
-from shopper_assets.partitions import daily_partitions
 from shopper_assets.serving.local import LocalServing
 from shopper_assets.settings import Settings
 from shopper_assets.transform import (
@@ -20,10 +19,9 @@ from shopper_assets.transform import (
     dbt_resource,
     format_kpi_summary,
     kpi_summary,
-    shopper_dbt_assets,
-    shopper_history_dbt_assets,
 )
 from shopper_assets.transform.project import DBT_PROJECT_DIR
+from tests.built import daily_partitions, shopper_dbt_assets, shopper_history_dbt_assets
 from tests.transform.conftest import copy_warehouse, days
 
 CONTRACT_KEYS = [

@@ -10,9 +10,10 @@ from pathlib import Path
 import yaml
 
 from shopper_assets.contract.events import ACCEPTED_VALUES, FUNNEL_STEPS
-from shopper_assets.transform import DBT_PROJECT_DIR, dbt_project, ensure_manifest
+from shopper_assets.transform import DBT_PROJECT_DIR, ensure_manifest
 from shopper_assets.transform.project import build_dbt_project, dbt_executable, manifest_is_stale
-from shopper_assets.transform.resources import pg_env_from_url
+from shopper_assets.transform.resources import ShopperDbtCliResource, dbt_environment, pg_env_from_url
+from tests.built import SETTINGS, dbt_models
 
 
 def copy_project(tmp_path: Path) -> Path:
@@ -29,7 +30,8 @@ def test_manifest_made_on_fresh_clone_without_warehouse(tmp_path, monkeypatch):
     monkeypatch.setenv("SHOPPER_DUCKDB_PATH", str(missing))
     project = DbtProject(project_dir=project_dir, profiles_dir=project_dir, target="local")
     assert manifest_is_stale(project)
-    manifest = ensure_manifest(project)
+    dbt = ShopperDbtCliResource(project_dir=project, dbt_executable=dbt_executable(), extra_env=dbt_environment())
+    manifest = ensure_manifest(project, dbt)
     assert manifest.exists() and not manifest_is_stale(project)
     assert not missing.exists() and not missing.parent.exists()
     nodes = json.loads(manifest.read_text())["nodes"]
@@ -41,8 +43,9 @@ def test_manifest_made_on_fresh_clone_without_warehouse(tmp_path, monkeypatch):
 
 
 def test_repo_manifest_is_fresh():
-    assert build_dbt_project().manifest_path == dbt_project.manifest_path
-    assert not manifest_is_stale(dbt_project)
+    """Once the definitions' dbt assets are built, the repository's manifest is up to date."""
+    dbt_models()
+    assert not manifest_is_stale(build_dbt_project(SETTINGS))
 
 
 def test_prod_target_parses_without_env(tmp_path, monkeypatch):
@@ -92,7 +95,8 @@ ALIASES = {"entry_referrer": "referrer", "acquisition_referrer": "referrer", "en
 
 def test_accepted_values_follow_the_contract():
     """The accepted_values tests in the yml files use exactly the contract's values."""
-    manifest = json.loads(dbt_project.manifest_path.read_text())
+    dbt_models()  # the manifest is prepared
+    manifest = json.loads(build_dbt_project(SETTINGS).manifest_path.read_text())
     seen = set()
     for node in manifest["nodes"].values():
         meta = node.get("test_metadata") or {}
