@@ -45,6 +45,10 @@ from pydantic import Field
 
 from shopper_assets.automation.jobs import lake_job
 from shopper_assets.automation.landing_tick import LandingTick
+from shopper_assets.ingestion.kafka.broker import broker_error
+from shopper_assets.ingestion.kafka.client import KafkaLandingError, KafkaUnavailable
+from shopper_assets.ingestion.kafka.consumer import make_consumer
+from shopper_assets.ingestion.kafka.land import land_batch
 from shopper_assets.ingestion.landing import LandingZone
 from shopper_assets.settings import Alerting, Settings
 
@@ -66,8 +70,6 @@ class KafkaResource(ConfigurableResource):
     )
 
     def consumer(self):
-        from shopper_assets.ingestion.kafka.consumer import make_consumer
-
         settings = Settings(kafka_bootstrap_servers=self.bootstrap_servers, kafka_topics=self.topic_list)
         return make_consumer(settings, self.group_id, config=dict(self.client_overrides))
 
@@ -93,10 +95,6 @@ def no_broker(bootstrap: str, error: str) -> str:
 def kafka_landing_sensor(
     context: SensorEvaluationContext, kafka: KafkaResource, landing: LandingZone
 ) -> SensorResult | SkipReason:
-    from shopper_assets.ingestion.kafka.broker import broker_error
-    from shopper_assets.ingestion.kafka.client import KafkaLandingError, KafkaUnavailable
-    from shopper_assets.ingestion.kafka.land import land_batch
-
     if (error := broker_error(kafka.bootstrap_servers)) is not None:
         report_health(context, kafka, lag=None, error=error)
         return SkipReason(no_broker(kafka.bootstrap_servers, error))

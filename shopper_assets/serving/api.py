@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shopper_assets.serving import queries
 from shopper_assets.serving.marts import NOTHING_PUBLISHED, SERVED
-from shopper_assets.serving.reader import Reader, ReadError, Snapshot
+from shopper_assets.serving.reader import Reader, ReadError, Snapshot, open_reader
 
 log = logging.getLogger(__name__)
 
@@ -460,6 +460,4 @@ def create_app(reader: Reader) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """The app for the deployment in the environment (uvicorn factory, used by ``shopper serve``)."""
-    from shopper_assets.serving.reader import open_reader
-
     return create_app(open_reader())

@@ -20,6 +20,7 @@ from packaging import version
 from pydantic import Field
 
 from shopper_assets.settings import Settings
+from shopper_assets.transform.project import DBT_PROJECT_DIR, dbt_executable, dbt_target
 
 
 def pg_env_from_url(url: str) -> dict[str, str]:
@@ -158,8 +159,6 @@ def prune_invocations(
 def dbt_resource(settings: Settings | None = None) -> ShopperDbtCliResource:
     """A :class:`DbtCliResource` on ``dbt/`` with the target of SHOPPER_ENV (``local``/``prod``),
     the dbt executable of this virtualenv and the profile variables of :func:`dbt_environment`."""
-    from shopper_assets.transform.project import DBT_PROJECT_DIR, dbt_executable, dbt_target
-
     settings = settings or Settings.from_env()
     return ShopperDbtCliResource(
         project_dir=os.fspath(DBT_PROJECT_DIR),

@@ -17,6 +17,7 @@ import pyarrow as pa
 from shopper_assets.contract.ad_spend import AD_SPEND_COLUMNS
 from shopper_assets.contract.events import CLEANED_COLUMNS, EVENT_FIELDS
 from shopper_assets.contract.tables import DATA_QUALITY, DATA_QUALITY_LOSSES
+from shopper_assets.generator import simulate_events
 from shopper_assets.sql_text import literal
 
 LAKE_SCHEMA = "lake"
@@ -91,6 +92,4 @@ def load_events(db_path: str | Path, tables: Iterable[pa.Table], *, source_file:
 
 def load_generated(db_path: str | Path, config) -> int:
     """Simulate ``config`` (a :class:`shopper_assets.generator.GeneratorConfig`) into the file."""
-    from shopper_assets.generator import simulate_events
-
     return load_events(db_path, simulate_events(config))
