@@ -19,8 +19,6 @@
         delete from <table> where <window_column> in the window;
         insert into <table> (<columns>) select <columns> from (<model query>)
     The query itself selects the window through window_filter(), so nothing else is touched.
-    config window_before / window_after (days, default 0) widen the deleted window for a model
-    whose query selects the same widened window (window_filter(col, before=..., after=...)).
 
     Keyed variant, for models whose rows are not tied to one day (sessions and orders crossing
     midnight, users): config replace_keys = {'key': <column>, 'source': <model name>,
@@ -33,9 +31,7 @@
 {% macro window_table_delete_predicate() -%}
     {%- set keys = config.get('replace_keys') -%}
     {%- if not keys -%}
-        {{ return(window_predicate(config.require('window_column'),
-                                   before=config.get('window_before', 0) | int,
-                                   after=config.get('window_after', 0) | int)) }}
+        {{ return(window_predicate(config.require('window_column'))) }}
     {%- endif -%}
     {%- if not is_windowed() -%}{{ return('(1 = 1)') }}{%- endif -%}
     {%- set predicate -%}
