@@ -4,9 +4,10 @@
 
     * fct_events (window on window_column): dbt's incremental materialization first writes the
       query into a temporary table, then deletes the keys found there and inserts from it. For the
-      event grain that second copy is the cost: measured in one run on a 2.87M-event day (re-run of
-      the day, best of 3, 2-core machine), window_table 3.51 s wall / 2.88 s CPU against 5.33 s /
-      3.73 s for delete+insert (+52 % wall, +30 % CPU; the day's other models differ by < 0.1 s).
+      event grain that second copy is the cost: measured on a 2.86M-event day (re-run of the day,
+      best of 3, 2-core machine, quiet), window_table 2.84 s wall / 3.03 s CPU against 3.46 s /
+      3.78 s for delete+insert (+22 % wall, +25 % CPU; +30 % CPU in a busier run; the day's other
+      models differ by about 0.1 s or less).
     * fct_sessions (keyed variant, replace_keys): the delete is bounded to recent rows
       (prune_column), so DuckDB skips old row groups. dbt's delete+insert deletes
       `key in (select key from <temp>)` over the whole table (its incremental_predicates are fixed
