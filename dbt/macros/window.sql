@@ -10,7 +10,8 @@
     window_predicate(col)  SQL predicate keeping `col` (a date, or a timestamp with
                            as_timestamp=true) inside the window widened by `before` days before
                            and `after` days after; '1 = 1' without vars. Used by the
-                           window_replace strategy (delete) and by tests (where: "window:col").
+                           window_table materialization (delete) and by tests
+                           (where: "window:col", macros/get_where_subquery.sql).
     window_filter(col)     the same, except under --full-refresh, which always rebuilds everything.
                            A model's first build with vars builds just the window, so a sequence
                            of day runs from an empty warehouse builds day by day.

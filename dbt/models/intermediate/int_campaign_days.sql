@@ -1,4 +1,4 @@
-{{ config(materialized='window_table', window_column='event_date') }}
+{{ config(unique_key='event_date', window_column='event_date') }}
 {#- One row per (campaign_id, event_date) with events carrying that campaign. Clicks are all its
     ad_click events; arrival_clicks those that brought a session from the campaign (the first event
     of the session's day slice, carrying the campaign its non-ad events carry: int_session_days).

@@ -1,4 +1,4 @@
-{{ config(materialized='window_table', window_column='touch_date') }}
+{{ config(unique_key='touch_date', window_column='touch_date') }}
 {#- Campaign touches of users, the input of order attribution (definitions in intermediate.yml):
     * campaign_visit - a session (its day slice) that arrived from a campaign: its non-ad events
       carry the campaign (int_session_days.campaign_id), at the slice's first event;

@@ -1,4 +1,4 @@
-{{ config(materialized='window_table', window_column='event_date') }}
+{{ config(unique_key='event_date', window_column='event_date') }}
 {#- One row per (event_date, product_id, category, brand, price) seen on product events: the
     variants a product appeared with that day, with first / last time and counts. dim_products
     takes the latest variant; grouping by the attributes keeps this a single cheap pass. -#}

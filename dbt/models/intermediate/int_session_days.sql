@@ -1,4 +1,4 @@
-{{ config(materialized='window_table', window_column='event_date') }}
+{{ config(unique_key='event_date', window_column='event_date') }}
 {#- One row per (session_id, event_date): the slice of a session on one UTC day. Daily KPIs and the
     funnel count these slices (a session crossing midnight is a session on both days);
     fct_sessions and int_user_days are built from them, so this is the only model that groups

@@ -1,4 +1,4 @@
-{{ config(materialized='window_table', window_column='event_date') }}
+{{ config(unique_key='event_date', window_column='event_date') }}
 {#- One row per (user_id, event_date) with events, from the day's session slices (a session belongs
     to one user): dau is the number of rows of a day. first_* attributes are those of the user's
     first session that day (ties on its start: smallest session_id). -#}

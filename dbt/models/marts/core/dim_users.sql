@@ -1,17 +1,9 @@
-{{
-    config(
-        materialized='window_table',
-        replace_keys={
-            'key': 'user_id',
-            'source': 'int_user_days',
-            'window_column': 'event_date',
-        },
-    )
-}}
+{{ config(materialized='incremental', unique_key='user_id') }}
 {#- One row per user ever seen. user_type, acquisition referrer / campaign, country and device are
-    those of the user's first session; first_order_* its first purchase. Incremental: the users
-    active in the rebuild window are rebuilt from all their int_user_days rows (so first seen and
-    first order stay exact whatever order days are processed in); other users are left alone. -#}
+    those of the user's first session; first_order_* its first purchase. Incremental (delete+insert
+    on user_id): the users active in the rebuild window are rebuilt from all their int_user_days
+    rows (so first seen and first order stay exact whatever order days are processed in) and
+    replace their previous rows; other users are left alone. -#}
 {%- set first = first_values(
     ['first_session_is_new', 'first_referrer', 'first_campaign_id', 'first_country', 'first_device_type'],
     ['first_event_time']) %}

@@ -1,4 +1,4 @@
-{{ config(materialized='window_table', window_column='event_date') }}
+{{ config(materialized='incremental', unique_key='event_date', window_column='event_date') }}
 {#- Order-line grain: one row per purchase event (the contract has one purchase event per order
     line), with the product and order attributes of the line. -#}
 select

@@ -1,17 +1,7 @@
-{{
-    config(
-        materialized='window_table',
-        replace_keys={
-            'key': 'order_id',
-            'source': 'fct_order_items',
-            'window_column': 'event_date',
-            'prune_column': 'order_date',
-            'prune_days': var('session_lookback_days', 1) + 1,
-        },
-    )
-}}
-{#- Order grain, from the order lines (purchase events). Incremental: orders with a line in the
-    rebuild window are rebuilt from their lines within session_lookback_days around it. -#}
+{{ config(materialized='incremental', unique_key='order_id', window_column='order_date') }}
+{#- Order grain, from the order lines (purchase events). Incremental (delete+insert on order_id):
+    orders with a line in the rebuild window are rebuilt from their lines within
+    session_lookback_days around it and replace their previous rows. -#}
 {%- set lookback = var('session_lookback_days', 1) | int %}
 {%- set ord = ['event_time', 'event_id'] %}
 with lines as (

@@ -1,4 +1,4 @@
-{{ config(materialized='window_table', window_column='event_date', window_before=1) }}
+{{ config(unique_key='event_date', window_column='event_date') }}
 {#- Carts and where they are abandoned, per UTC day of the session's start (definitions in kpi.yml).
     Sessions are whole sessions (fct_sessions), so a cart filled before midnight and bought after
     is not abandoned; a run therefore also redoes the day before its window, whose sessions it may

@@ -1,4 +1,4 @@
-{{ config(materialized='window_table', window_column='event_date') }}
+{{ config(unique_key='event_date', window_column='event_date') }}
 {#- Session funnel per UTC day over the day slices of sessions. A session reaches a step when that
     day it has an event of that step or of a later one (deepest step), so counts never grow along
     the funnel. -#}

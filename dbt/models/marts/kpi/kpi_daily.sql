@@ -1,4 +1,4 @@
-{{ config(materialized='window_table', window_column='event_date') }}
+{{ config(unique_key='event_date', window_column='event_date') }}
 {#- Headline KPIs per UTC day. Every figure only uses that day's events (definitions in kpi.yml). -#}
 with users as (
     select

@@ -1,4 +1,4 @@
-{{ config(materialized='window_table', window_column='event_date') }}
+{{ config(unique_key='event_date', window_column='event_date') }}
 {#- Orders per UTC hour: all 24 hours of every day with events (zero when no purchase). -#}
 with days as (
     select distinct event_date

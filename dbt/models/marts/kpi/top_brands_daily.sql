@@ -1,4 +1,4 @@
-{{ config(materialized='window_table', window_column='event_date') }}
+{{ config(unique_key='event_date', window_column='event_date') }}
 {#- Purchase revenue per UTC day and brand, ranked (1 = highest revenue; ties broken by brand so
     ranks are unique within a day). Lines without a brand count under '(unknown)', so a day's
     brands add up to kpi_daily.revenue. -#}

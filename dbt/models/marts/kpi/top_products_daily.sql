@@ -1,4 +1,4 @@
-{{ config(materialized='window_table', window_column='event_date') }}
+{{ config(unique_key='event_date', window_column='event_date') }}
 {#- Every product sold on a UTC day with its rank by revenue and by units (1 = best; ties broken
     by product_id so ranks are unique). Filter revenue_rank <= N for a top-N list. -#}
 with by_product as (

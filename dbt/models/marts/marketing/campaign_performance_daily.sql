@@ -1,9 +1,7 @@
 {{
     config(
-        materialized='window_table',
+        unique_key='event_date',
         window_column='event_date',
-        window_before=1,
-        window_after=var('attribution_lookback_days'),
     )
 }}
 {#- Per UTC day and campaign: ad events (impressions, clicks), cost (the ad-spend source) and the

@@ -1,9 +1,7 @@
 {{
     config(
-        materialized='window_table',
+        unique_key='order_date',
         window_column='order_date',
-        window_before=1,
-        window_after=var('attribution_lookback_days'),
     )
 }}
 {#- Which campaigns get credit for each order, under four models (definitions in marketing.yml).

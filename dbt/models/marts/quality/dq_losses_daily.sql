@@ -1,4 +1,4 @@
-{{ config(materialized='window_table', window_column='event_date') }}
+{{ config(unique_key='event_date', window_column='event_date') }}
 {#- Landed lines lost per UTC day and reason, with their share of the day's landed lines. -#}
 select
     l.event_date,

@@ -1,4 +1,4 @@
-{{ config(materialized='window_table', window_column='event_date') }}
+{{ config(unique_key='event_date', window_column='event_date') }}
 {#- The data-quality score per UTC day (definitions in quality.yml). -#}
 select
     event_date,
