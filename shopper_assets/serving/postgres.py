@@ -4,8 +4,8 @@ Readers (the API and the dashboard in docker-compose) connect as a read-only rol
 (``deploy/postgres-reader.sh`` creates it: SELECT on the ``marts`` and ``serving`` schemas, now and
 for every table the pipelines' role creates later, and ``default_transaction_read_only``). dbt-postgres
 writes each model in one transaction (a table is built aside and renamed in; an incremental model's
-delete+insert and a ``window_table``'s delete and insert of its window are one transaction each), so a reader sees a mart before the build or
-after it, never half of it.
+delete+insert and a ``window_table``'s delete and insert of its window are one transaction each), so a
+reader sees a mart before the build or after it, never half of it.
 """
 
 from __future__ import annotations

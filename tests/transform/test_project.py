@@ -132,9 +132,10 @@ def test_windowed_models_use_dbt_incremental_except_where_measured():
     """Windowed models are dbt incremental delete+insert models, day-grain ones keyed on the day column
     the publish counts rows by; only the models docs/dbt-machinery.md gives a measured reason for
     keep window_table (a new one needs that reason too)."""
+    dbt_models()  # prepares the manifest
     models = {
         node["name"]: node["config"]
-        for node in json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+        for node in json.loads(build_dbt_project(SETTINGS).manifest_path.read_text())["nodes"].values()
         if node["resource_type"] == "model"
     }
     custom = {name for name, config in models.items() if config["materialized"] == "window_table"}
