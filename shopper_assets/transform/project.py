@@ -10,8 +10,8 @@ Why not ``DbtProject.prepare_if_dev()`` / ``project.preparer.prepare()``: the fi
 seconds for each process that loads it: webserver, daemon, every run worker) with a bare
 ``DbtCliResource`` - the ``dbt`` of PATH, not this virtualenv's, and without the profile variables of
 the runs, so their partial parsing could not reuse the parse. ``ensure_manifest`` takes the
-configured resource instead; it keeps dagster-dbt's own guard against concurrent parses
-(``run_with_concurrent_update_guard``, the one its preparer uses).
+configured resource instead, and guards against concurrent parses (the webserver, the daemon and run
+workers load the code location at once) with a file lock, as dagster-dbt's preparer does.
 """
 
 from __future__ import annotations
@@ -21,13 +21,16 @@ import shutil
 import sys
 from pathlib import Path
 
-from dagster._utils import run_with_concurrent_update_guard
 from dagster_dbt import DbtCliResource, DbtProject
+from filelock import FileLock
 
 from shopper_assets.settings import Settings
 
 #: The dbt project folder at the repository root (the package is installed editable).
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
+
+#: How long a process waits for another one's ``dbt parse`` before it gives up (a parse takes 5-15 s here).
+MANIFEST_LOCK_SECONDS = 120
 
 #: Files and folders whose changes make the manifest stale.
 _SOURCES = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests", "analyses", "seeds", "snapshots")
@@ -71,7 +74,10 @@ def ensure_manifest(project: DbtProject, dbt: DbtCliResource) -> Path:
     """Run ``dbt parse`` with ``dbt`` (the resource the runs use, so their partial parsing can reuse
     this parse) when the manifest of ``project`` is missing or stale; returns its path."""
     if manifest_is_stale(project):
-        run_with_concurrent_update_guard(project.manifest_path, _parse, project=project, dbt=dbt)
+        project.manifest_path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(project.manifest_path.with_suffix(".parse-lock"), timeout=MANIFEST_LOCK_SECONDS):
+            if manifest_is_stale(project):  # not parsed by another process while this one waited
+                _parse(project, dbt)
     if not project.manifest_path.exists():
         raise FileNotFoundError(f"dbt parse did not write {project.manifest_path}")
     return project.manifest_path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -40,6 +41,35 @@ def test_manifest_made_on_fresh_clone_without_warehouse(tmp_path, monkeypatch):
         "intermediate",
         "marts",
     }
+
+
+PARSE_ONCE = """
+import os, sys, time
+from pathlib import Path
+from dagster_dbt import DbtProject
+from shopper_assets.transform import project as p
+
+def fake_parse(project, dbt):  # a slow parse that records who ran it
+    with open(sys.argv[2], "a") as log:
+        log.write(f"{os.getpid()}\\n")
+    time.sleep(2)
+    project.manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    project.manifest_path.write_text("{}")
+
+p._parse = fake_parse
+project = DbtProject(project_dir=sys.argv[1], profiles_dir=sys.argv[1], target="local")
+p.ensure_manifest(project, dbt=None)
+"""
+
+
+def test_processes_building_the_definitions_at_once_parse_once(tmp_path):
+    """The webserver, the daemon and run workers may build the definitions at the same moment on a fresh
+    clone: one of them parses, the others wait for its manifest instead of parsing again."""
+    project_dir, log = copy_project(tmp_path), tmp_path / "parsed_by.txt"
+    script = [sys.executable, "-c", PARSE_ONCE, str(project_dir), str(log)]
+    processes = [subprocess.Popen(script) for _ in range(3)]
+    assert [process.wait(timeout=120) for process in processes] == [0, 0, 0]
+    assert len(log.read_text().split()) == 1
 
 
 def test_repo_manifest_is_fresh():
