@@ -14,21 +14,16 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import psutil
-from common import dbt_build_day, report  # bench/common.py
+from common import dbt_build_day, report, start_moto, upload  # bench/common.py
 
 from shopper_assets.generator import GeneratorConfig, write_landing
-from shopper_assets.ingestion.landing import LANDING_PREFIX
 from shopper_assets.ingestion.s3.landing_zone import S3LandingZone
 from shopper_assets.lake.pipeline import clean_window, ingest_raw
 from shopper_assets.quality.checks import CheckThresholds, run_all
@@ -53,37 +48,6 @@ def timed(name: str, fn):
 S3LakeSession.fetch = timed("s3 fetch", S3LakeSession.fetch)
 S3LakeSession._publish_hour = timed("s3 upload (summed over threads)", S3LakeSession._publish_hour)
 S3LakeSession.load_warehouse = timed("postgres replace (COPY)", S3LakeSession.load_warehouse)
-
-
-def start_moto() -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("moto server did not start")
-
-
-def upload(root: Path, client, bucket: str) -> int:
-    files = sorted(p for p in (root / LANDING_PREFIX).rglob("*") if p.is_file())
-
-    def put(path: Path) -> int:
-        key = f"{LANDING_PREFIX}/{path.relative_to(root / LANDING_PREFIX).as_posix()}"
-        client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
-        return path.stat().st_size
-
-    with ThreadPoolExecutor(8) as pool:
-        return sum(pool.map(put, files))
 
 
 def dbt_build_postgres(day: date, pg_url: str, work: Path) -> None:

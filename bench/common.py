@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import resource
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -30,3 +35,40 @@ def dbt_build_day(dbt, day: date, target_path: Path, extra_env: dict[str, str] |
         invocation = dbt.cli(args, target_path=target_path, raise_on_error=False)
     invocation.wait()
     return invocation
+
+
+def start_moto() -> tuple[subprocess.Popen, str]:
+    """A moto S3 server subprocess on a free port; returns it and its endpoint."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("moto server did not start")
+
+
+def upload(root: Path, client, bucket: str, only: tuple[str, ...] = ()) -> int:
+    """Every landing file under ``root`` (or those under the landing folders ``only``, e.g.
+    ``events/date=2026-11-20/hour=12``) to the same key in ``bucket``; returns the bytes sent."""
+    from shopper_assets.ingestion.landing import LANDING_PREFIX
+
+    folders = [root / LANDING_PREFIX / f for f in only] or [root / LANDING_PREFIX]
+    files = sorted(p for folder in folders for p in folder.rglob("*") if p.is_file())
+
+    def put(path: Path) -> int:
+        key = f"{LANDING_PREFIX}/{path.relative_to(root / LANDING_PREFIX).as_posix()}"
+        client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+        return path.stat().st_size
+
+    with ThreadPoolExecutor(8) as pool:
+        return sum(pool.map(put, files))

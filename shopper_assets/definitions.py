@@ -25,7 +25,7 @@ from shopper_assets.automation.jobs import history_job, lake_job, marts_job, qua
 from shopper_assets.automation.kafka_sensor import KafkaResource, kafka_landing_sensor
 from shopper_assets.automation.marts_runs import marts_follow_sensor
 from shopper_assets.automation.s3_sensor import S3DropsResource, s3_drop_sensor
-from shopper_assets.deployments import resources_for
+from shopper_assets.deployments import pools_for, resources_for
 from shopper_assets.lake.ad_spend_assets import build_ad_spend_assets
 from shopper_assets.lake.assets import build_lake_assets
 from shopper_assets.operations import freshness
@@ -59,13 +59,14 @@ def build_assets(settings: Settings) -> ShopperAssets:
     """The assets over the partitions of ``settings``; runs ``dbt parse`` first when the dbt manifest is
     missing or stale (transform/project.py)."""
     partitions = partitions_from(settings.start_date)
+    pools = pools_for(settings)  # one-slot "duckdb" locally; lake hours side by side in prod
     project = build_dbt_project(settings)
     ensure_manifest(project, dbt_resource(settings))
     return ShopperAssets(
-        *build_lake_assets(partitions.hourly, settings.late_arrival_hours),
-        *build_ad_spend_assets(partitions.daily),
-        dbt=build_dbt_assets(project, partitions.daily),
-        data_quality=build_data_quality_asset(partitions.daily, settings.late_arrival_hours),
+        *build_lake_assets(partitions.hourly, settings.late_arrival_hours, pools.lake),
+        *build_ad_spend_assets(partitions.daily, pools.lake),
+        dbt=build_dbt_assets(project, partitions.daily, pools.dbt),
+        data_quality=build_data_quality_asset(partitions.daily, settings.late_arrival_hours, pools.lake),
     )
 
 
@@ -124,7 +125,8 @@ def build_definitions(settings: Settings) -> Definitions:
             built.data_quality,
             quality_models,
         ],
-        # Steps run in the run's own process: the heavy ones share the one-slot "duckdb" pool anyway, and
+        # Steps run in the run's own process: the heavy ones share the one-slot "duckdb" pool anyway (in prod
+        # a lake run is one step, and lake runs of different hours run side by side in the "lake" pool), and
         # a process per step would add seconds to every small sensor-driven run. The run worker's heartbeat
         # lets run monitoring free the pool slot of a worker that died (see run_health.py).
         executor=in_process_with_heartbeat,

@@ -7,7 +7,7 @@ implementations under the same keys, so no asset changes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from dagster import EnvVar
 
@@ -46,6 +46,30 @@ def prod_resources(settings: Settings) -> dict[str, Any]:
         ),
         "serving": PostgresServingStore(pg_url=EnvVar("SHOPPER_PG_URL")),
     }
+
+
+class Pools(NamedTuple):
+    """The Dagster concurrency pools of the writing steps (their limits: dagster.yaml, deploy/prod_instance.py).
+
+    ``lake``: the lake step, ad spend and the data-quality count. ``dbt``: the dbt builds.
+    """
+
+    lake: str
+    dbt: str
+
+
+#: Locally every writer of the DuckDB file (lake publish, dbt) shares the one-slot pool: DuckDB has one
+#: writer per file, and a lake partition must not change under a dbt step reading it.
+LOCAL_POOLS = Pools(lake="duckdb", dbt="duckdb")
+#: In prod the hours of the lake are independent (own S3 folders, own rows in per-hour Postgres
+#: transactions), so lake steps share a pool of several slots; dbt builds stay one at a time (two builds
+#: of the same models would interleave their deletes and inserts). Pools without a limit of their own
+#: get the instance's ``default_limit`` (1): ``dbt`` relies on it, ``lake`` is raised at deploy time.
+PROD_POOLS = Pools(lake="lake", dbt="dbt")
+
+
+def pools_for(settings: Settings) -> Pools:
+    return PROD_POOLS if settings.env == "prod" else LOCAL_POOLS
 
 
 def resources_for(settings: Settings) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -43,28 +44,62 @@ def test_dagster_yaml_limits_the_duckdb_pool():
     assert config["concurrency"]["pools"]["default_limit"] == 1
 
 
-def test_the_prod_instance_is_dagster_yaml_plus_postgres_storage():
-    """deploy/dagster.prod.yaml is generated from dagster.yaml (deploy/prod_instance.py): the committed file
-    is what the script writes, and its only setting of its own is the storage."""
+def _prod_instance():
     spec = importlib.util.spec_from_file_location("prod_instance", ROOT / "deploy" / "prod_instance.py")
     prod_instance = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(prod_instance)
+    return prod_instance
+
+
+def test_the_prod_instance_is_dagster_yaml_plus_postgres_storage():
+    """deploy/dagster.prod.yaml is generated from dagster.yaml (deploy/prod_instance.py): the committed file
+    is what the script writes, and its only settings of its own are the storage and the run slots of the
+    lake pool's runs."""
+    prod_instance = _prod_instance()
     written = (ROOT / "deploy" / "dagster.prod.yaml").read_text()
     assert written == prod_instance.render((ROOT / "dagster.yaml").read_text()), "run python deploy/prod_instance.py"
     local, prod = yaml.safe_load((ROOT / "dagster.yaml").read_text()), yaml.safe_load(written)
     assert "storage" not in local
     assert prod.pop("storage") == {"postgres": {"postgres_url": {"env": "DAGSTER_PG_URL"}}}
+    assert prod["concurrency"]["runs"].pop("max_concurrent_runs") == prod_instance.LAKE_POOL_LIMIT + 2
+    local["concurrency"]["runs"].pop("max_concurrent_runs")
     assert prod == local
 
 
 def test_local_and_prod_instances_schedule_runs_alike():
-    """Pool, run buffer, threaded sensors, the freeing of dead runs' slots and the freshness daemon are the same
-    locally and in docker-compose."""
+    """Pools (default limit 1, run buffer), threaded sensors, the freeing of dead runs' slots and the freshness
+    daemon are the same locally and in docker-compose; prod only has more run slots (its lake pool)."""
     local = yaml.safe_load((ROOT / "dagster.yaml").read_text())
     prod = yaml.safe_load((ROOT / "deploy" / "dagster.prod.yaml").read_text())
-    for section in ("concurrency", "sensors", "run_coordinator", "run_launcher", "run_monitoring", "freshness"):
+    for section in ("sensors", "run_coordinator", "run_launcher", "run_monitoring", "freshness"):
         assert local[section] == prod[section], section
+    assert local["concurrency"]["pools"] == prod["concurrency"]["pools"]
+    assert prod["concurrency"]["runs"]["max_concurrent_runs"] > local["concurrency"]["runs"]["max_concurrent_runs"]
     assert local["sensors"]["use_threads"]
+
+
+def test_the_prod_daemon_gives_the_lake_pool_its_slots_and_dbt_keeps_one(tmp_path):
+    """A named pool's limit lives in the instance's storage, not its file: the daemon of docker-compose sets the
+    lake pool's at start. On an instance of the prod file (SQLite storage instead of Postgres), that command
+    gives "lake" its slots while "dbt" keeps the default limit of 1 (one dbt build at a time)."""
+    from dagster import DagsterInstance
+
+    prod_instance = _prod_instance()
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert any(prod_instance.POOL_LIMIT_COMMAND in part for part in compose["services"]["daemon"]["command"])
+    assert prod_instance.LAKE_POOL_LIMIT > 1
+    prod = yaml.safe_load((ROOT / "deploy" / "dagster.prod.yaml").read_text())
+    del prod["storage"], prod["run_launcher"]  # SQLite storage; the default launcher
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(prod))
+    dagster = Path(sys.executable).parent / "dagster"
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    subprocess.run([str(dagster), *prod_instance.POOL_LIMIT_COMMAND.split()[1:]], env=env, check=True, timeout=120)
+    with DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance.event_log_storage.get_pool_limits()  # the command wrote a limit
+        limits = {p.name: p.limit for p in instance.event_log_storage.get_pool_limits()}
+        assert limits["lake"] == prod_instance.LAKE_POOL_LIMIT
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1  # "dbt" is not configured
+        assert "dbt" not in limits
 
 
 def test_instance_retries_only_the_sensors_lake_runs(tmp_path):

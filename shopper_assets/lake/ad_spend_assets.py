@@ -4,7 +4,7 @@ Daily partitions. A run (one day, or a range as one single-run backfill) validat
 (``lake/ad_spend.py``), replaces those days of both lake tables (each day folder swapped whole, so
 a re-run leaves nothing behind and a day without files becomes empty), checks the result and
 publishes the tables to the warehouse, where dbt reads the source ``lake.ad_spend``. It writes the
-warehouse, so it runs in the ``duckdb`` pool like the lake step.
+warehouse, so it runs in the lake step's pool (``duckdb`` locally).
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -86,8 +86,9 @@ class AdSpendAssets(NamedTuple):
     ad_spend: AssetsDefinition
 
 
-def build_ad_spend_assets(daily_partitions: DailyPartitionsDefinition) -> AdSpendAssets:
-    """The landed ad-spend files and the ``ad_spend`` lake tables over ``daily_partitions``."""
+def build_ad_spend_assets(daily_partitions: DailyPartitionsDefinition, pool: str = "duckdb") -> AdSpendAssets:
+    """The landed ad-spend files and the ``ad_spend`` lake tables over ``daily_partitions``, in the
+    concurrency pool ``pool`` (the lake step's: deployments.py ``pools_for``)."""
     landing_ad_spend = AssetSpec(
         "landing_ad_spend",
         description=(
@@ -104,7 +105,7 @@ def build_ad_spend_assets(daily_partitions: DailyPartitionsDefinition) -> AdSpen
         deps=[landing_ad_spend],
         partitions_def=daily_partitions,
         backfill_policy=BackfillPolicy.single_run(),
-        pool="duckdb",  # it writes the lake and the warehouse: one writer at a time, like the lake step
+        pool=pool,  # it writes the lake and the warehouse: the lake step's pool (locally one writer at a time)
         group_name="lake",
         kinds={"duckdb", "parquet", "csv"},
         check_specs=AD_SPEND_CHECK_SPECS,
@@ -118,7 +119,7 @@ def build_ad_spend_assets(daily_partitions: DailyPartitionsDefinition) -> AdSpen
         """Replace the window's days of lake.ad_spend and lake.ad_spend_quarantine from the landing zone,
         check them (blocking checks stop dbt in the same run) and publish them to the warehouse."""
         start, end = window_bounds(context.partition_time_window)
-        with lake.session() as session:
+        with lake.writing("ad_spend", start, end), lake.session() as session:
             validated = load_ad_spend(session, landing, start, end)
             for v in validated:
                 _log_day(context, v)

@@ -1,6 +1,6 @@
 """Hourly lake assets: landed lines → raw_events → cleaned_events + quarantined_events.
 
-One step materializes them (``lake_step``), so a run holds the ``duckdb`` pool from reading the
+One step materializes them (``lake_step``), so a run holds the ``duckdb`` pool (locally) from reading the
 landing files until its checks are done: with two steps, a dbt step waiting for the pool took it
 between them (Dagster hands a freed slot to the step waiting longest, and the cleaning step was not
 waiting yet), and the cleaning waited for that whole dbt step, which read the lake without it.
@@ -53,9 +53,15 @@ class LakeAssets(NamedTuple):
     lake_step: AssetsDefinition
 
 
-def build_lake_assets(hourly_partitions: HourlyPartitionsDefinition, late_arrival_hours: int) -> LakeAssets:
+def build_lake_assets(
+    hourly_partitions: HourlyPartitionsDefinition, late_arrival_hours: int, pool: str = "duckdb"
+) -> LakeAssets:
     """The landing files and the lake step over ``hourly_partitions``; an hour's raw_events read its own
-    landing folder and the ``late_arrival_hours`` folders after it (SHOPPER_LATE_ARRIVAL_HOURS)."""
+    landing folder and the ``late_arrival_hours`` folders after it (SHOPPER_LATE_ARRIVAL_HOURS).
+
+    ``pool`` is the step's concurrency pool (deployments.py ``pools_for``): locally ``duckdb``, the
+    one-slot pool of every writer of the DuckDB file; in prod the lake's own pool, where hours run
+    side by side (their S3 folders and Postgres rows are disjoint)."""
     landing_events = AssetSpec(
         "landing_events",
         description=(
@@ -108,7 +114,7 @@ def build_lake_assets(hourly_partitions: HourlyPartitionsDefinition, late_arriva
         partitions_def=hourly_partitions,
         backfill_policy=BackfillPolicy.single_run(),
         can_subset=True,
-        pool="duckdb",  # one lake/warehouse writer at a time: a partition never changes under a reader
+        pool=pool,  # locally one lake/warehouse writer at a time: a partition never changes under a reader
     )
     def lake_step(context: AssetExecutionContext, config: CleaningConfig, landing: LandingZone, lake: LakeStore):
         """Land the window's lines into raw_events, then clean, deduplicate and quarantine them and
@@ -120,10 +126,11 @@ def build_lake_assets(hourly_partitions: HourlyPartitionsDefinition, late_arriva
                 "cleaned_events and quarantined_events are written together: select both (or neither)"
             )
         start, end = window_bounds(context.partition_time_window)
-        if RAW in selected:
-            yield from _land_raw(context, landing, lake, start, end, late_arrival_hours)
-        if cleaning:
-            yield from _clean(context, config, lake, start, end, late_arrival_hours)
+        with lake.writing("events", start, end):  # prod: no other run writes these hours meanwhile
+            if RAW in selected:
+                yield from _land_raw(context, landing, lake, start, end, late_arrival_hours)
+            if cleaning:
+                yield from _clean(context, config, lake, start, end, late_arrival_hours)
 
     return LakeAssets(landing_events, lake_step)
 

@@ -4,7 +4,7 @@ loss, ``data_quality_losses_daily``: one step writes both assets) that the dbt m
 ``dq_score_daily`` and ``dq_losses_daily`` read, and the dashboard and the API show.
 
 Daily partitions over the day's lake hours. It writes the lake and the warehouse, so it runs in the
-``duckdb`` pool; declarative automation recounts a day once its hours changed, at most every
+lake step's pool (``duckdb`` locally); declarative automation recounts a day once its hours changed, at most every
 ``DATA_QUALITY_EVERY`` (a stream changes today's hours every few seconds).
 """
 
@@ -90,9 +90,12 @@ def _spec(key: AssetKey, description: str) -> AssetSpec:
     )
 
 
-def build_data_quality_asset(daily_partitions: DailyPartitionsDefinition, late_arrival_hours: int) -> AssetsDefinition:
+def build_data_quality_asset(
+    daily_partitions: DailyPartitionsDefinition, late_arrival_hours: int, pool: str = "duckdb"
+) -> AssetsDefinition:
     """``data_quality_daily`` and ``data_quality_losses_daily`` over ``daily_partitions``; a day counts
-    the events that arrived up to ``late_arrival_hours`` late (SHOPPER_LATE_ARRIVAL_HOURS)."""
+    the events that arrived up to ``late_arrival_hours`` late (SHOPPER_LATE_ARRIVAL_HOURS). ``pool`` is the
+    lake step's concurrency pool (deployments.py ``pools_for``)."""
 
     @multi_asset(
         name="data_quality",
@@ -111,13 +114,13 @@ def build_data_quality_asset(daily_partitions: DailyPartitionsDefinition, late_a
         ],
         partitions_def=daily_partitions,
         backfill_policy=BackfillPolicy.single_run(),
-        pool="duckdb",  # it writes the lake and the warehouse, like the lake step
+        pool=pool,  # it writes the lake and the warehouse, like the lake step
     )
     def data_quality(context: AssetExecutionContext, lake: LakeStore):
         """Count each day of the window on the lake and replace its rows of both tables."""
         start, end = window_bounds(context.partition_time_window)
         at = datetime.now(UTC).replace(tzinfo=None)
-        with lake.session() as session:
+        with lake.writing("data_quality", start, end), lake.session() as session:
             days = [day_quality(session, d.date(), late_arrival_hours, CheckThresholds()) for d in days_in(start, end)]
             write_days(session, start, end, days, at)
         lake.publish_to_warehouse()

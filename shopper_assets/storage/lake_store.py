@@ -373,6 +373,16 @@ class LakeStore(ConfigurableResource):
         """Make the lake tables readable from the warehouse as ``lake.<table>``, where dbt reads them."""
         raise NotImplementedError
 
+    @contextmanager
+    def writing(self, family: str, start: datetime, end: datetime) -> Iterator[None]:
+        """Hold the partitions [start, end) of ``family`` (the tables one step writes) against any other
+        run writing them, for the step's whole read-modify-write.
+
+        Nothing to do here: locally every writer shares the one-slot ``duckdb`` pool. A store whose
+        writers run side by side (prod's ``lake`` pool) takes a lock per partition.
+        """
+        yield
+
 
 class LocalLakeStore(LakeStore):
     """Parquet partitions under ``$SHOPPER_DATA_DIR/lake`` on the local disk."""

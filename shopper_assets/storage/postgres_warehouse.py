@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -124,21 +124,37 @@ def replace_hours(
 
     DELETE of the hours and COPY of the rows commit together, so a reader sees the old window or
     the new one, and re-running a window never duplicates; an error anywhere (also while the
-    batches are produced) rolls both back. Replacements of the same table are serialised with an
-    advisory lock (two concurrent runs of one window would otherwise both delete the old rows and
-    both insert). Batches carry the table's columns in order as rendered by ``export_select``;
-    they are streamed as CSV (NULL unquoted, every string quoted), so Postgres parses one batch
-    while the next is produced. Returns the rows copied.
+    batches are produced) rolls both back. Replacements of the same hours are serialised with
+    advisory locks per hour (two concurrent runs of one window would otherwise both delete the old
+    rows and both insert); runs of different hours load side by side. Batches carry the table's
+    columns in order as rendered by ``export_select``; they are streamed as CSV (NULL unquoted,
+    every string quoted), so Postgres parses one batch while the next is produced. Returns the rows
+    copied.
     """
     ensure_tables(conn, [spec], schema)
     target = sql.Identifier(schema, spec.name)
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{schema}.{spec.name}",))
+        lock_hours(cur, f"{schema}.{spec.name}", hours)
         cur.execute(
             sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(target, sql.Identifier(spec.partition_column)),
             (partition_values(spec, hours),),
         )
         return _copy_rows(cur, spec, schema, batches)
+
+
+def lock_hours(cur: psycopg.Cursor, table: str, hours: Iterable[datetime], session: bool = False) -> None:
+    """Take the transaction's (or, with ``session``, the connection's) advisory locks on ``hours`` of
+    ``table``, in time order (two runs with overlapping windows then wait for each other instead of
+    deadlocking).
+
+    One lock per (table, hour), not per table: lake runs of different hours load the same table at
+    once (prod runs them in parallel), and only runs of the same hour must take turns. Keys are the
+    two-int4 form (table hash, hours since the epoch), apart from the single-bigint ``_DDL_LOCK``.
+    """
+    for hour in sorted(set(hours)):
+        epoch_hour = int((hour if hour.tzinfo else hour.replace(tzinfo=UTC)).timestamp() // 3600)
+        function = "pg_advisory_lock" if session else "pg_advisory_xact_lock"
+        cur.execute(f"SELECT {function}(hashtext(%s), %s)", (table, epoch_hour))
 
 
 def partition_values(spec: LakeTable, starts: Iterable[datetime]) -> list:
@@ -178,7 +194,8 @@ def sync_parts(
     rows). An hour whose recorded parts are all still in the lake only gets the rows of its new
     parts: a micro-batch costs its own size, not its hour's. Any other hour (a part gone, or
     nothing recorded, e.g. rows loaded before parts were tracked) is replaced whole. Part names are
-    never reused, so a part is loaded once. Returns (rows copied, hours replaced whole).
+    never reused, so a part is loaded once. Runs of different hours sync side by side; runs of the
+    same hour take turns (``lock_hours``). Returns (rows copied, hours replaced whole).
     """
     ensure_tables(conn, [spec], schema)
     ledger = sql.Identifier(schema, LOADED_PARTS)
@@ -191,7 +208,7 @@ def sync_parts(
             ).format(ledger)
         )
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{schema}.{spec.name}",))
+        lock_hours(cur, f"{schema}.{spec.name}", parts)
         cur.execute(
             sql.SQL("SELECT event_hour, part FROM {} WHERE table_name = %s AND event_hour = ANY(%s)").format(ledger),
             (spec.name, list(parts)),

@@ -11,6 +11,13 @@ ad spend and its quarantine) bring Postgres in line, copying only the rows of ne
 share a cache directory when they write different partitions (the rule the local store has too);
 a failed publish leaves the cache ahead of S3 only for hours whose manifest was not rewritten,
 and the next fetch puts them back in line with S3.
+
+Prod runs lake steps of different hours side by side (pool ``lake``, deployments.py), so two locks:
+``writing`` holds a step's partitions for the whole step (Postgres advisory locks, so it also holds
+across machines: two runs of one hour would each read the hour's parts manifest, append and publish,
+and the second would drop the first's parts); and on one machine, a per-partition file lock in the
+shared cache keeps a run's ``fetch`` of a neighbouring hour (the checks read around their hours)
+from swapping S3's older copy over a partition another run has swapped in but not published yet.
 """
 
 from __future__ import annotations
@@ -18,8 +25,9 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -27,9 +35,11 @@ import duckdb
 import pyarrow as pa
 from botocore.exceptions import ClientError
 from dagster import EnvVar
+from filelock import FileLock
 from pydantic import Field
 
 from shopper_assets.contract.tables import LAKE_TABLES
+from shopper_assets.contract.time_grid import hours_in
 from shopper_assets.storage import postgres_warehouse as pg
 from shopper_assets.storage.lake_store import (
     PARTS_MANIFEST,
@@ -47,6 +57,8 @@ log = logging.getLogger(__name__)
 
 COPY_BATCH_ROWS = 100_000  # rows per Arrow batch streamed into the Postgres COPY
 MANIFEST = "_s3_manifest.json"  # per cached hour folder: object name → [ETag, size] as last seen in S3
+LOCKS = ".locks"  # under the cache root: one lock file per partition folder (see the module docstring)
+CACHE_LOCK_TIMEOUT_S = 900  # a partition is held from its swap to the end of its upload and Postgres load
 
 
 class S3LakeSession(LakeSession):
@@ -57,6 +69,12 @@ class S3LakeSession(LakeSession):
         self.store = store
         self.client = store.client
         self._fresh: set[tuple[str, datetime]] = set()  # partitions known to match S3 in this session
+        self._unpublished: dict[Path, FileLock] = {}  # partitions swapped in, held until published
+
+    def _cache_lock(self, folder: Path) -> FileLock:
+        name = folder.relative_to(self.root).as_posix().replace("/", "+")
+        (self.root / LOCKS).mkdir(parents=True, exist_ok=True)
+        return FileLock(self.root / LOCKS / f"{name}.lock", timeout=CACHE_LOCK_TIMEOUT_S)
 
     # -- S3 -----------------------------------------------------------------------------------
     def _prefix(self, table: str, hour: datetime) -> str:
@@ -79,6 +97,10 @@ class S3LakeSession(LakeSession):
             )
 
     def _fetch_hour(self, table: str, hour: datetime) -> int:
+        with self._cache_lock(self.root / partition_path(table, hour)):  # not while another run publishes it
+            return self._fetch_hour_unlocked(table, hour)
+
+    def _fetch_hour_unlocked(self, table: str, hour: datetime) -> int:
         prefix = self._prefix(table, hour)
         remote = {
             k[len(prefix) :]: v
@@ -106,7 +128,7 @@ class S3LakeSession(LakeSession):
                 manifest[name] = (obj["ETag"].strip('"'), int(obj["ContentLength"]))
                 downloaded += 1
             _write_manifest(staged, manifest)
-            self._swap(staged if remote else staged / "absent", folder)
+            LakeSession._swap(self, staged if remote else staged / "absent", folder)  # under the lock already
         finally:
             shutil.rmtree(staged, ignore_errors=True)
         return downloaded
@@ -126,13 +148,28 @@ class S3LakeSession(LakeSession):
         except (ValueError, KeyError, TypeError):
             return None
 
+    def _swap(self, staged: Path, target: Path) -> None:
+        """Swap a written partition in and hold it (``_cache_lock``) until ``publish`` has shipped it."""
+        if target not in self._unpublished:
+            lock = self._cache_lock(target)
+            lock.acquire()
+            self._unpublished[target] = lock
+        super()._swap(staged, target)
+
     def publish(self, table: str, hours: list[datetime]) -> None:
         """Upload the freshly swapped hours, drop their stale objects, load the warehouse tables."""
-        uploaded = sum(self._map(lambda h: self._publish_hour(table, h), hours))
-        self._fresh.update((table, h) for h in hours)
-        log.info("published %d objects of %s for %d hours to s3://%s", uploaded, table, len(hours), self.store.bucket)
-        if table in pg.WAREHOUSE_TABLES and self.store.resolved_pg_url():
-            self.load_warehouse(table, hours)
+        try:
+            uploaded = sum(self._map(lambda h: self._publish_hour(table, h), hours))
+            self._fresh.update((table, h) for h in hours)
+            log.info(
+                "published %d objects of %s for %d hours to s3://%s", uploaded, table, len(hours), self.store.bucket
+            )
+            if table in pg.WAREHOUSE_TABLES and self.store.resolved_pg_url():
+                self.load_warehouse(table, hours)
+        finally:  # S3 and Postgres have the hours (or the next fetch puts the cache back in line with S3)
+            for hour in hours:
+                if lock := self._unpublished.pop(self.root / partition_path(table, hour), None):
+                    lock.release()
 
     def _publish_hour(self, table: str, hour: datetime) -> int:
         prefix = self._prefix(table, hour)
@@ -222,6 +259,32 @@ class S3LakeStore(LakeStore):
 
     def _open_session(self, con: duckdb.DuckDBPyConnection, scratch: Scratch) -> S3LakeSession:
         return S3LakeSession(con, self.root, scratch, self)
+
+    @contextmanager
+    def writing(self, family: str, start: datetime, end: datetime) -> Iterator[None]:
+        """Hold the hours [start, end) of ``family`` for the step (see the module docstring): Postgres
+        session advisory locks, in time order, on a connection kept open for the step; without a
+        warehouse, file locks in the cache (one machine only)."""
+        hours = hours_in(start, end)
+        url = self.resolved_pg_url()
+        if not url:
+            (self.root / LOCKS).mkdir(parents=True, exist_ok=True)
+            locks = [FileLock(self.root / LOCKS / f"{family}+{h:%Y-%m-%d-%H}.step.lock") for h in hours]
+            try:
+                for lock in locks:
+                    lock.acquire()
+                yield
+            finally:
+                for lock in reversed(locks):
+                    lock.release()
+            return
+        with pg.connect(url) as conn:
+            conn.autocommit = True
+            pg.lock_hours(conn.cursor(), f"step:{family}", hours, session=True)
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock_all()")
 
     def publish_to_warehouse(self) -> None:
         """Make sure the warehouse tables (``pg.WAREHOUSE_TABLES``) exist for dbt-postgres, typed, even

@@ -169,18 +169,22 @@ class DbtModels(NamedTuple):
     quality: AssetsDefinition
 
 
-def build_dbt_assets(project: DbtProject, daily_partitions: DailyPartitionsDefinition) -> DbtModels:
-    """The dbt models as assets, from the prepared manifest of ``project`` (transform/project.py)."""
+def build_dbt_assets(
+    project: DbtProject, daily_partitions: DailyPartitionsDefinition, pool: str = "duckdb"
+) -> DbtModels:
+    """The dbt models as assets, from the prepared manifest of ``project`` (transform/project.py), in the
+    concurrency pool ``pool`` (deployments.py ``pools_for``: ``duckdb`` locally, ``dbt`` in prod; one
+    build at a time either way)."""
 
     def models(name: str, partitioned: bool = True, **selection: str):
-        """``@dbt_assets`` with what the three share: manifest, translator, the ``duckdb`` pool and,
+        """``@dbt_assets`` with what the three share: manifest, translator, the pool and,
         partitioned, the daily partitions run as a single-run backfill."""
         partitions = {"partitions_def": daily_partitions, "backfill_policy": BackfillPolicy.single_run()}
         return dbt_assets(
             manifest=project.manifest_path,
             project=project,
             dagster_dbt_translator=translator,
-            pool="duckdb",
+            pool=pool,
             name=name,
             **(partitions if partitioned else {}),
             **selection,
