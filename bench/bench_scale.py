@@ -45,13 +45,14 @@ def run_hour(partition_key: str) -> None:
     """Child mode: one run of the lake step for one hour, in the deployment of the environment (as a run
     worker runs it); prints a JSON line with the run's seconds and its step's start and end (epoch s).
     tests/prod/test_prod_scaling.py runs two of these at once."""
-    from dagster import DagsterEventType, DagsterInstance, materialize
+    from dagster import DagsterEventType, DagsterInstance, EnvVar, materialize
 
     from shopper_assets import dagster_fixes
     from shopper_assets.deployments import pools_for, resources_for
     from shopper_assets.lake.assets import build_lake_assets
     from shopper_assets.partitions import partitions_from
     from shopper_assets.settings import Settings
+    from shopper_assets.storage.s3_lake import S3LakeStore
 
     dagster_fixes.apply()
     settings = Settings.from_env()
@@ -59,13 +60,22 @@ def run_hour(partition_key: str) -> None:
     landing_events, lake_step = build_lake_assets(
         partitions.hourly, settings.late_arrival_hours, pools_for(settings).lake
     )
+    resources = resources_for(settings)
+    if threads := int(os.environ.get("BENCH_DUCKDB_THREADS") or 0):  # --threads: the prod lake store, fewer threads
+        resources["lake"] = S3LakeStore(
+            bucket=settings.s3_bucket,
+            endpoint_url=settings.aws_endpoint_url,
+            pg_url=EnvVar("SHOPPER_PG_URL"),
+            cache_dir=str(settings.data_dir / "lake_cache"),
+            threads=threads,
+        )
     t = time.perf_counter()
     with DagsterInstance.get() as instance:
         result = materialize(
             [landing_events, lake_step],
             selection=[lake_step],
             partition_key=partition_key,
-            resources=resources_for(settings),
+            resources=resources,
             instance=instance,
             raise_on_error=False,
         )
@@ -119,6 +129,7 @@ def main() -> None:
     parser.add_argument("--day", default="2026-11-20")
     parser.add_argument("--first-hour", type=int, default=10, help="first hour (UTC) of the hours run")
     parser.add_argument("--hours", type=int, nargs="+", default=[1, 2, 4], help="K values to measure")
+    parser.add_argument("--threads", type=int, default=0, help="DuckDB threads per run (default: all cores)")
     args = parser.parse_args()
     if args.child:
         run_hour(args.child)
@@ -141,9 +152,11 @@ def main() -> None:
         (home / "dagster.yaml").write_text(INSTANCE)
         base_env = {**os.environ, "DAGSTER_HOME": str(home), "SHOPPER_ENV": "prod", "AWS_ENDPOINT_URL": endpoint}
         base_env |= {"SHOPPER_START_DATE": day.isoformat(), "PYTHONPATH": str(Path(__file__).parent)}
+        base_env["BENCH_DUCKDB_THREADS"] = str(args.threads)
         print(
             f"{os.cpu_count()} cores; load average at start {os.getloadavg()[0]:.2f}; "
-            f"{args.events_per_day:,} events/day generated, hours from {args.first_hour:02d}:00"
+            f"{args.events_per_day:,} events/day generated, hours from {args.first_hour:02d}:00; "
+            f"DuckDB threads per run: {args.threads or 'all cores'}"
         )
         print(
             f"{'K':>2} {'mode':<11} {'wall s':>7} {'events':>9} {'events/s':>9} {'speed-up':>8} "

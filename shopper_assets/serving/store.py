@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -116,6 +117,12 @@ class ServingStore(ConfigurableResource):
     def note_unpublished(self, models: Sequence[str]) -> None:
         """A build failed after writing ``models``: make sure the next publish includes them."""
 
+    @contextmanager
+    def building(self) -> Iterator[None]:
+        """Held for a dbt build and its publish: no lake load may change what the build reads meanwhile.
+        Locally the one-slot ``duckdb`` pool already sees to that."""
+        yield
+
 
 class LocalServingStore(ServingStore):
     """Versions of the served marts under ``serving_dir``, exported from the DuckDB warehouse."""
@@ -157,6 +164,15 @@ class PostgresServingStore(ServingStore):
         if not url:
             raise ValueError("PostgresServingStore needs SHOPPER_PG_URL")
         return url
+
+    @contextmanager
+    def building(self) -> Iterator[None]:
+        """Prod runs dbt (pool ``dbt``) beside lake steps (pool ``lake``): lake loads wait for the build
+        (storage/postgres_warehouse.py ``hold_for_build``)."""
+        from shopper_assets.storage.postgres_warehouse import hold_for_build
+
+        with hold_for_build(self.resolved_pg_url()):
+            yield
 
     def publish(self, request: PublishRequest) -> PublishResult:
         from shopper_assets.serving.postgres import record_version

@@ -9,7 +9,8 @@ streamed from DuckDB over the lake's Parquet partitions, rendered to CSV by Arro
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,6 +32,22 @@ WAREHOUSE_TABLES = (
 )
 
 _DDL_LOCK = 0x5305_0001  # pg_advisory_xact_lock key serialising DDL of concurrent runs
+#: Lake loads take it shared (side by side), a dbt build exclusive (``hold_for_build``): a build reads
+#: the lake tables from several models at different moments, so no load may commit in between (the
+#: local ``duckdb`` pool gives that guarantee; prod runs lake and dbt steps in pools of their own).
+_BUILD_LOCK = 0x5305_0002
+
+
+@contextmanager
+def hold_for_build(url: str) -> Iterator[None]:
+    """Keep every lake load out of the warehouse while a dbt build runs (loads in progress commit first)."""
+    with connect(url) as conn:
+        conn.autocommit = True
+        conn.execute("SELECT pg_advisory_lock(%s)", (_BUILD_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_BUILD_LOCK,))
 
 
 def pg_type(sql_type: str) -> str:
@@ -134,6 +151,7 @@ def replace_hours(
     ensure_tables(conn, [spec], schema)
     target = sql.Identifier(schema, spec.name)
     with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_BUILD_LOCK,))  # not during a dbt build
         lock_hours(cur, f"{schema}.{spec.name}", hours)
         cur.execute(
             sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(target, sql.Identifier(spec.partition_column)),
@@ -208,6 +226,7 @@ def sync_parts(
             ).format(ledger)
         )
     with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_BUILD_LOCK,))  # not during a dbt build
         lock_hours(cur, f"{schema}.{spec.name}", parts)
         cur.execute(
             sql.SQL("SELECT event_hour, part FROM {} WHERE table_name = %s AND event_hour = ANY(%s)").format(ledger),

@@ -155,9 +155,10 @@ def _build(
     context: AssetExecutionContext, dbt: DbtCliResource, serving: ServingStore, args: list[str], env: dict[str, str]
 ):
     context.log.info(f"dbt {' '.join(args)} with {' '.join(f'{k}={v}' for k, v in env.items() if v)}")
-    with environment(env):  # the subprocess starts inside cli() and keeps its copy of the environment
-        invocation = dbt.cli(args, context=context)
-    yield from publish_after_build(context, invocation, serving)  # the stream, then the readers' copy
+    with serving.building():  # prod: no lake load commits while dbt reads the lake
+        with environment(env):  # the subprocess starts inside cli() and keeps its copy of the environment
+            invocation = dbt.cli(args, context=context)
+        yield from publish_after_build(context, invocation, serving)  # the stream, then the readers' copy
     tidy_target(invocation)
 
 

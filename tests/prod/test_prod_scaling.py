@@ -1,7 +1,8 @@
 """Issue 19, target 4: prod scales out. Lake steps of different hours run side by side (pool ``lake``),
 dbt builds one at a time (pool ``dbt``), locally everything stays in the one-slot ``duckdb`` pool; two
 hours materialized at once by two run processes on S3 (moto server) and Postgres (embedded) both land
-every row; and the per-hour locks that make that safe hold only the hours written."""
+every row; the per-hour locks that make that safe hold only the hours written; and lake loads keep out of
+the warehouse while a dbt build reads it."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ from pathlib import Path
 
 import psycopg
 
+from shopper_assets.contract.tables import LAKE_TABLES
 from shopper_assets.definitions import build_definitions
 from shopper_assets.deployments import LOCAL_POOLS, PROD_POOLS
 from shopper_assets.generator import GeneratorConfig, write_landing
 from shopper_assets.ingestion.landing import LANDING_PREFIX
+from shopper_assets.serving.store import PostgresServingStore
 from shopper_assets.settings import Settings
+from shopper_assets.storage import postgres_warehouse as pg
 from tests.built import definitions
 from tests.prod.helpers import lake_rows, pg_rows, upload_landing
 
@@ -129,3 +133,22 @@ def test_a_step_holds_only_its_own_hours(make_store):
     assert entered["same"].wait(30)
     for t in (first, *others):
         t.join(30)
+
+
+def test_lake_loads_wait_for_a_dbt_build_in_progress(pg_url):
+    """Prod runs dbt beside lake steps: while a build holds the warehouse (``ServingStore.building``, as the dbt
+    assets do), a lake load's commit waits; it goes ahead once the build is done."""
+    spec = LAKE_TABLES["data_quality_daily"]
+    loaded = threading.Event()
+
+    def load() -> None:
+        with pg.connect(pg_url) as conn:
+            pg.replace_hours(conn, spec, [datetime(2026, 11, 20)], [])
+        loaded.set()
+
+    with PostgresServingStore(pg_url=pg_url).building():
+        loader = threading.Thread(target=load)
+        loader.start()
+        assert not loaded.wait(1.5)  # held back by the build
+    assert loaded.wait(30)
+    loader.join(30)
