@@ -160,19 +160,31 @@ def replace_hours(
         return _copy_rows(cur, spec, schema, batches)
 
 
+#: A window of more hours than this locks whole days: Postgres keeps advisory locks in its shared lock
+#: table (max_locks_per_transaction x max_connections, 6,400 slots by default), which a year's backfill
+#: locked by the hour (8,760) would overflow.
+HOURLY_LOCKS_UP_TO = 48
+
+
 def lock_hours(cur: psycopg.Cursor, table: str, hours: Iterable[datetime], session: bool = False) -> None:
     """Take the transaction's (or, with ``session``, the connection's) advisory locks on ``hours`` of
-    ``table``, in time order (two runs with overlapping windows then wait for each other instead of
-    deadlocking).
+    ``table``, so that only runs of the same hours take turns: lake runs of different hours load the
+    same table at once (prod runs them in parallel).
 
-    One lock per (table, hour), not per table: lake runs of different hours load the same table at
-    once (prod runs them in parallel), and only runs of the same hour must take turns. Keys are the
-    two-int4 form (table hash, hours since the epoch), apart from the single-bigint ``_DDL_LOCK``.
+    Two levels: a window of up to ``HOURLY_LOCKS_UP_TO`` hours takes its days shared and its hours
+    exclusive; a longer one takes its days exclusive. All in one order (days, then hours, each in time
+    order), so runs with overlapping windows wait for each other instead of deadlocking. Keys are the
+    two-int4 form (hash of table and level, hours since the epoch), apart from the bigint locks here.
     """
-    for hour in sorted(set(hours)):
-        epoch_hour = int((hour if hour.tzinfo else hour.replace(tzinfo=UTC)).timestamp() // 3600)
-        function = "pg_advisory_lock" if session else "pg_advisory_xact_lock"
-        cur.execute(f"SELECT {function}(hashtext(%s), %s)", (table, epoch_hour))
+    hours = sorted(set(hours))
+    days = sorted({h.replace(hour=0, minute=0, second=0, microsecond=0) for h in hours})
+    by_day = len(hours) > HOURLY_LOCKS_UP_TO
+    scope = "" if session else "_xact"
+    locks = [(f"pg_advisory{scope}_lock{'' if by_day else '_shared'}", f"{table}/day", d) for d in days]
+    locks += [] if by_day else [(f"pg_advisory{scope}_lock", f"{table}/hour", h) for h in hours]
+    for function, key, start in locks:
+        epoch_hour = int((start if start.tzinfo else start.replace(tzinfo=UTC)).timestamp() // 3600)
+        cur.execute(f"SELECT {function}(hashtext(%s), %s)", (key, epoch_hour))
 
 
 def partition_values(spec: LakeTable, starts: Iterable[datetime]) -> list:

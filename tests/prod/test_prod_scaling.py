@@ -103,11 +103,12 @@ def test_two_hours_materialized_at_once_both_land_every_row(s3_endpoint, s3, buc
 
 
 def test_a_step_holds_only_its_own_hours(make_store):
-    """``writing`` (Postgres advisory locks): a second writer of an hour waits for the first; a writer of
-    other hours, or of the same hours of another table family, goes ahead."""
+    """``writing`` (Postgres advisory locks): a second writer of an hour waits for the first, and so does a
+    backfill of three days around it (locked by the day: a long window would overflow Postgres' lock table
+    by the hour); a writer of other hours, or of the same hours of another table family, goes ahead."""
     store = make_store()
     h12, h13, h14 = (datetime(2026, 11, 20, h) for h in (12, 13, 14))
-    entered = {name: threading.Event() for name in ("same", "other_hour", "other_family")}
+    entered = {name: threading.Event() for name in ("same", "days", "other_hour", "other_family")}
     release = threading.Event()
 
     def hold(name: str, family: str, start: datetime, end: datetime) -> None:
@@ -128,10 +129,15 @@ def test_a_step_holds_only_its_own_hours(make_store):
     for t in others:
         t.start()
     assert entered["other_hour"].wait(30) and entered["other_family"].wait(30)
+    # (started last: Postgres queues a request behind a waiting one it conflicts with, so while the backfill
+    # waits for the day, new writers of that day's hours wait behind it instead of starving it)
+    days = threading.Thread(target=hold, args=("days", "events", datetime(2026, 11, 19), datetime(2026, 11, 22)))
+    days.start()
     assert not entered["same"].wait(1.0)  # hour 13 is held by the first writer
+    assert not entered["days"].is_set()  # and so is its day
     release.set()
-    assert entered["same"].wait(30)
-    for t in (first, *others):
+    assert entered["same"].wait(30) and entered["days"].wait(30)
+    for t in (first, *others, days):
         t.join(30)
 
 
