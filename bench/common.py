@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import resource
+import subprocess
+import time
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,9 +17,52 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def report(stage: str, seconds: float, events: int, width: int = 28) -> None:
+def report(stage: str, seconds: float, events: int, width: int = 28, peak: float | None = None) -> None:
+    """One figure line; ``peak`` (MiB) is another process's peak RSS (default: this process's)."""
     rate = events / seconds if seconds > 0 else float("inf")
-    print(f"{stage:<{width}} {seconds:8.2f} s  {rate:>12,.0f} events/s  peak RSS {peak_mb():8,.0f} MB", flush=True)
+    memory = peak_mb() if peak is None else peak
+    print(f"{stage:<{width}} {seconds:8.2f} s  {rate:>12,.0f} events/s  peak RSS {memory:8,.0f} MB", flush=True)
+
+
+@dataclass
+class Measured:
+    """A command run to its end: wall seconds, exit status and the peak resident memory of its process tree."""
+
+    seconds: float
+    returncode: int
+    tree_peak_mb: float  # the largest sum of the tree's RSS seen at one sample
+    process_peak_mb: float  # the largest peak RSS of one process of the tree (exact: the kernel's ru_maxrss)
+
+
+def run_measured(command: list[str], log: Path, interval: float = 0.25, **popen) -> Measured:
+    """Run ``command`` (output to ``log``), sampling the RSS of it and its descendants every ``interval`` s.
+
+    The sum over the tree is sampled, so a peak shorter than ``interval`` may be missed; the largest
+    single process's peak is exact (``wait4``'s ``ru_maxrss`` covers the command and the descendants it
+    waited for). Unix only.
+    """
+    import psutil  # the dev extra
+
+    tree_peak = 0
+    with log.open("wb") as out:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, **popen)
+        root = psutil.Process(child.pid)
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            total = 0
+            with contextlib.suppress(psutil.NoSuchProcess):  # the command ended meanwhile
+                for p in [root, *root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                        total += p.memory_info().rss
+            tree_peak = max(tree_peak, total)
+            time.sleep(interval)
+        seconds = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    mib = 1024 * 1024
+    return Measured(seconds, child.returncode, tree_peak / mib, usage.ru_maxrss / 1024)
 
 
 def dbt_build_day(dbt, day: date, target_path: Path, extra_env: dict[str, str] | None = None, window_as_vars=False):
