@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import resource
 import subprocess
 import time
@@ -31,38 +30,44 @@ class Measured:
     seconds: float
     returncode: int
     tree_peak_mb: float  # the largest sum of the tree's RSS seen at one sample
-    process_peak_mb: float  # the largest peak RSS of one process of the tree (exact: the kernel's ru_maxrss)
+    process_peak_mb: float  # the largest peak RSS of one process of the tree (the kernel's VmHWM)
 
 
 def run_measured(command: list[str], log: Path, interval: float = 0.25, **popen) -> Measured:
-    """Run ``command`` (output to ``log``), sampling the RSS of it and its descendants every ``interval`` s.
+    """Run ``command`` (output to ``log``), sampling the memory of it and its descendants every ``interval`` s.
 
-    The sum over the tree is sampled, so a peak shorter than ``interval`` may be missed; the largest
-    single process's peak is exact (``wait4``'s ``ru_maxrss`` covers the command and the descendants it
-    waited for). Unix only.
+    The sum of the tree's RSS is sampled, so a peak shorter than ``interval`` may be missed; each process's
+    own peak is the kernel's high-water mark (``VmHWM``), read until it ends. Not ``wait4``'s ``ru_maxrss``:
+    a child's counts this (the bench's) process's RSS at the fork. Linux only (``/proc``).
     """
     import psutil  # the dev extra
 
     tree_peak = 0
+    process_peaks: dict[int, int] = {}
     with log.open("wb") as out:
         started = time.perf_counter()
         child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, **popen)
         root = psutil.Process(child.pid)
-        while True:
-            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-            if pid:
-                break
+        while child.poll() is None:
             total = 0
             with contextlib.suppress(psutil.NoSuchProcess):  # the command ended meanwhile
                 for p in [root, *root.children(recursive=True)]:
-                    with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                    with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, OSError):
                         total += p.memory_info().rss
+                        process_peaks[p.pid] = max(process_peaks.get(p.pid, 0), _high_water_mark(p.pid))
             tree_peak = max(tree_peak, total)
             time.sleep(interval)
         seconds = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
     mib = 1024 * 1024
-    return Measured(seconds, child.returncode, tree_peak / mib, usage.ru_maxrss / 1024)
+    return Measured(seconds, child.returncode, tree_peak / mib, max(process_peaks.values(), default=0) / mib)
+
+
+def _high_water_mark(pid: int) -> int:
+    """The process's peak resident memory so far, in bytes (``VmHWM`` of ``/proc/<pid>/status``; 0 once it ended)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def dbt_build_day(dbt, day: date, target_path: Path, extra_env: dict[str, str] | None = None, window_as_vars=False):
