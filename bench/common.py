@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import socket
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -17,9 +19,58 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def report(stage: str, seconds: float, events: int, width: int = 28) -> None:
+def report(stage: str, seconds: float, events: int, width: int = 28, peak: float | None = None) -> None:
+    """One figure line; ``peak`` (MiB) is another process's peak RSS (default: this process's)."""
     rate = events / seconds if seconds > 0 else float("inf")
-    print(f"{stage:<{width}} {seconds:8.2f} s  {rate:>12,.0f} events/s  peak RSS {peak_mb():8,.0f} MB", flush=True)
+    memory = peak_mb() if peak is None else peak
+    print(f"{stage:<{width}} {seconds:8.2f} s  {rate:>12,.0f} events/s  peak RSS {memory:8,.0f} MB", flush=True)
+
+
+@dataclass
+class Measured:
+    """A command run to its end: wall seconds, exit status and the peak resident memory of its process tree."""
+
+    seconds: float
+    returncode: int
+    tree_peak_mb: float  # the largest sum of the tree's RSS seen at one sample
+    process_peak_mb: float  # the largest peak RSS of one process of the tree (the kernel's VmHWM)
+
+
+def run_measured(command: list[str], log: Path, interval: float = 0.25, **popen) -> Measured:
+    """Run ``command`` (output to ``log``), sampling the memory of it and its descendants every ``interval`` s.
+
+    The sum of the tree's RSS is sampled, so a peak shorter than ``interval`` may be missed; each process's
+    own peak is the kernel's high-water mark (``VmHWM``), read until it ends. Not ``wait4``'s ``ru_maxrss``:
+    a child's counts this (the bench's) process's RSS at the fork. Linux only (``/proc``).
+    """
+    import psutil  # the dev extra
+
+    tree_peak = 0
+    process_peaks: dict[int, int] = {}
+    with log.open("wb") as out:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, **popen)
+        root = psutil.Process(child.pid)
+        while child.poll() is None:
+            total = 0
+            with contextlib.suppress(psutil.NoSuchProcess):  # the command ended meanwhile
+                for p in [root, *root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, OSError):
+                        total += p.memory_info().rss
+                        process_peaks[p.pid] = max(process_peaks.get(p.pid, 0), _high_water_mark(p.pid))
+            tree_peak = max(tree_peak, total)
+            time.sleep(interval)
+        seconds = time.perf_counter() - started
+    mib = 1024 * 1024
+    return Measured(seconds, child.returncode, tree_peak / mib, max(process_peaks.values(), default=0) / mib)
+
+
+def _high_water_mark(pid: int) -> int:
+    """The process's peak resident memory so far, in bytes (``VmHWM`` of ``/proc/<pid>/status``; 0 once it ended)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def dbt_build_day(dbt, day: date, target_path: Path, extra_env: dict[str, str] | None = None, window_as_vars=False):
