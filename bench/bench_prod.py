@@ -7,6 +7,9 @@ Prints seconds per stage, events/s and this process's peak memory (moto's memory
 apart: it holds the bucket). The lake stages run the functions the Dagster assets call on an
 S3LakeStore; inside them the time spent in S3 transfers and in the Postgres COPY is broken out.
 Use --events-per-day 10000000 for the 10M figure. Without --endpoint, dummy AWS credentials are set.
+
+``--compare-local`` first runs the same day on the local stack (Parquet on disk, DuckDB, dbt-duckdb) from
+the same landing files, then prints prod / local per half (lake, dbt) and in all (issue 19: prod within 2x).
 """
 
 from __future__ import annotations
@@ -63,6 +66,42 @@ def dbt_build_postgres(day: date, pg_url: str, work: Path) -> None:
         raise SystemExit("dbt build on Postgres failed; see the dbt log in " + str(work / "dbt_target"))
 
 
+def run_local(work: Path, day: date, late_hours: int) -> dict[str, float]:
+    """The same day on the local stack, from the landing files under ``work``: seconds of the lake half
+    (raw, cleaned + quarantine, checks, warehouse views) and of the day's dbt build (dbt-duckdb)."""
+    from shopper_assets.ingestion.landing import LocalLandingZone
+    from shopper_assets.settings import Settings
+    from shopper_assets.storage.lake_store import LocalLakeStore
+    from shopper_assets.transform import dbt_resource
+
+    start = datetime(day.year, day.month, day.day)
+    end = start + timedelta(days=1)
+    local = work / "local"
+    (local / "landing").mkdir(parents=True)
+    (local / "landing").rmdir()
+    (local / "landing").symlink_to((work / "landing").absolute(), target_is_directory=True)
+    db = local / "shopper.duckdb"
+    store = LocalLakeStore(data_dir=str(local), duckdb_path=str(db))
+    t = time.perf_counter()
+    with store.session() as session:
+        ingest_raw(session, LocalLandingZone(data_dir=str(local)), start, end, late_hours)
+        stats = clean_window(session, start, end)
+        list(run_all(session, start, end, CheckThresholds(), late_hours))
+    store.publish_to_warehouse()
+    lake = time.perf_counter() - t
+    report("local: landing → lake + checks", lake, stats.raw_rows)
+    settings = Settings(env="local", data_dir=local, duckdb_path=db)
+    t = time.perf_counter()
+    invocation = dbt_build_day(
+        dbt_resource(settings), day, local / "dbt_target", {"SHOPPER_ENV": "local", "SHOPPER_DUCKDB_PATH": str(db)}
+    )
+    if not invocation.is_successful():
+        raise SystemExit("dbt build on DuckDB failed; see the dbt log in " + str(local / "dbt_target"))
+    dbt = time.perf_counter() - t
+    report("local: dbt build (dbt-duckdb)", dbt, stats.cleaned_rows)
+    return {"lake": lake, "dbt": dbt}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events-per-day", type=int, default=1_000_000)
@@ -72,6 +111,7 @@ def main() -> None:
     parser.add_argument("--bucket", default=f"shopper-bench-{os.getpid()}")
     parser.add_argument("--pg-url", help="Postgres URI to use instead of an embedded server (a scratch database!)")
     parser.add_argument("--keep", type=Path, help="use this work dir and keep it (default: a temp dir)")
+    parser.add_argument("--compare-local", action="store_true", help="also run the day locally and print prod/local")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="shopper-bench-prod-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -101,12 +141,15 @@ def main() -> None:
         n = summary.lines
         report("generate (gzip JSONL)", time.perf_counter() - t, n)
 
+        local = run_local(work, day, args.late_hours) if args.compare_local else None
+
         t = time.perf_counter()
         size = upload(work, client, args.bucket)
         report(f"land in S3 ({size / 2**20:,.0f} MB)", time.perf_counter() - t, n)
 
         landing = S3LandingZone(bucket=args.bucket, endpoint_url=endpoint)
         store = S3LakeStore(bucket=args.bucket, endpoint_url=endpoint, pg_url=pg_url, cache_dir=str(work / "cache"))
+        lake_started = time.perf_counter()
         with store.session() as session:
             t = time.perf_counter()
             raw = ingest_raw(session, landing, start, end, args.late_hours)
@@ -122,13 +165,15 @@ def main() -> None:
             report("asset checks", time.perf_counter() - t, stats.raw_rows)
         t = time.perf_counter()
         store.publish_to_warehouse()
+        prod = {"lake": time.perf_counter() - lake_started}
         fresh = S3LakeStore(bucket=args.bucket, endpoint_url=endpoint, pg_url=pg_url, cache_dir=str(work / "cold"))
         with fresh.session() as cold:
             cold_rows = cold.count("cleaned_events", start, end)
         report("cold read of cleaned (S3)", time.perf_counter() - t, cold_rows)
         t = time.perf_counter()
         dbt_build_postgres(day, pg_url, work)
-        report("dbt build (dbt-postgres)", time.perf_counter() - t, stats.cleaned_rows)
+        prod["dbt"] = time.perf_counter() - t
+        report("dbt build (dbt-postgres)", prod["dbt"], stats.cleaned_rows)
         for name, seconds in SPENT.items():
             print(f"  of which {name:<32} {seconds:8.2f} s")
         failed = [r.check_name for r in results if not r.passed]
@@ -136,6 +181,13 @@ def main() -> None:
             f"rows: raw {raw.rows:,}  cleaned {stats.cleaned_rows:,}  quarantined {stats.quarantined_rows:,}"
             f"  checks failed: {failed or 'none'}"
         )
+        if local:
+            print("\nprod / local, same landing files, same run (issue 19: within 2x):")
+            for half in ("lake", "dbt"):
+                ratio = prod[half] / local[half]
+                print(f"  {half:<5} prod {prod[half]:8.1f} s   local {local[half]:8.1f} s   {ratio:5.2f}x")
+            p, lo = sum(prod.values()), sum(local.values())
+            print(f"  total prod {p:8.1f} s   local {lo:8.1f} s   {p / lo:5.2f}x")
         if moto is not None:
             print(f"moto server RSS (holds the bucket): {psutil.Process(moto.pid).memory_info().rss / 2**20:,.0f} MB")
     finally:

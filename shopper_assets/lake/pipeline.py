@@ -187,7 +187,19 @@ def _rows_of(session: LakeSession, parts: InputsByHour) -> int:
 
 
 def _clean_all(session: LakeSession, start: datetime, end: datetime, raw_parts: InputsByHour) -> int:
-    """Rebuild the window's cleaned and quarantined partitions from all of its raw lines."""
+    """Rebuild the window's cleaned and quarantined partitions from all of its raw lines, an hour at a time.
+
+    Events are deduplicated per hour (``cleaned_rows_sql``), so hours are independent: one at a time, the
+    dedupe's window holds an hour's rows rather than the whole window's, and the step's memory stays that
+    of an hour however long the window (a 10M-event day in a few GiB without spilling; docs/benchmarks.md).
+    """
+    return sum(
+        _clean_hour(session, hour, hour + timedelta(hours=1), {hour: raw_parts[hour]}) for hour in hours_in(start, end)
+    )
+
+
+def _clean_hour(session: LakeSession, start: datetime, end: datetime, raw_parts: InputsByHour) -> int:
+    """Rebuild one hour's cleaned and quarantined partitions from all of its raw lines."""
     raw = session.scan("raw_events", start, end)
     # Valid lines stream from the parse into the dedupe and the Parquet writer; the few lines that
     # did not arrive in cleaned_events are then found by lineage and classified again for a reason.

@@ -178,38 +178,27 @@ def _across_hours(session: LakeSession, counted: list[BatchRows], neighbour_hour
     return [found.get(i, 0) for i in range(len(counted))]
 
 
-def _required_fields_not_null(session: LakeSession, rows: BatchRows) -> dict:
-    exprs = []
+def _row_rules(session: LakeSession, rows: BatchRows) -> dict[str, dict]:
+    """The tallies of required_fields_not_null, accepted_values and price_and_quantity_valid, counted in
+    one scan of the batch's rows (three scans cost a 10M-event day about 5 CPU-s more)."""
+    nulls, unexpected = {}, {}
     for f in EVENT_FIELDS:
-        if not f.required_for:
-            continue
-        cond = (
-            f"{f.name} IS NULL"
-            if f.required_for == ALL
-            else (f"{f.name} IS NULL AND event_type IN {literal_list(sorted(f.required_for))}")
-        )
-        exprs.append(f"count(*) FILTER (WHERE {cond}) AS {f.name}")
-    result = session.con.execute(f"SELECT {', '.join(exprs)} FROM ({rows.cleaned})")
-    names = [d[0] for d in result.description]
-    return {"null_counts": {n: v for n, v in zip(names, result.fetchall()[0], strict=True) if v}}
-
-
-def _accepted_values(session: LakeSession, rows: BatchRows) -> dict:
-    exprs = [
-        f"count(*) FILTER (WHERE {name} IS NOT NULL AND {name} NOT IN {literal_list(values)}) AS {name}"
-        for name, values in ACCEPTED_VALUES.items()
-    ]
-    result = session.con.execute(f"SELECT {', '.join(exprs)} FROM ({rows.cleaned})")
-    names = [d[0] for d in result.description]
-    return {"unexpected": {n: v for n, v in zip(names, result.fetchall()[0], strict=True) if v}}
-
-
-def _price_and_quantity_valid(session: LakeSession, rows: BatchRows) -> dict:
-    negative, bad_qty = _one(
-        session,
-        f"SELECT count(*) FILTER (WHERE price < 0), count(*) FILTER (WHERE quantity < 1) FROM ({rows.cleaned})",
-    )
-    return {"negative_price_rows": negative, "quantity_below_one_rows": bad_qty}
+        if f.required_for == ALL:
+            nulls[f.name] = f"{f.name} IS NULL"
+        elif f.required_for:
+            nulls[f.name] = f"{f.name} IS NULL AND event_type IN {literal_list(sorted(f.required_for))}"
+    for name, values in ACCEPTED_VALUES.items():
+        unexpected[name] = f"{name} IS NOT NULL AND {name} NOT IN {literal_list(values)}"
+    price = {"negative_price_rows": "price < 0", "quantity_below_one_rows": "quantity < 1"}
+    counts = [f"count(*) FILTER (WHERE {cond})" for cond in [*nulls.values(), *unexpected.values(), *price.values()]]
+    values = iter(_one(session, f"SELECT {', '.join(counts)} FROM ({rows.cleaned})"))
+    null_counts = {name: next(values) for name in nulls}
+    unexpected_counts = {name: next(values) for name in unexpected}
+    return {
+        "required_fields_not_null": {"null_counts": {n: v for n, v in null_counts.items() if v}},
+        "accepted_values": {"unexpected": {n: v for n, v in unexpected_counts.items() if v}},
+        "price_and_quantity_valid": {name: next(values) for name in price},
+    }
 
 
 def _raw_reconciles(session: LakeSession, rows: BatchRows) -> dict:
@@ -260,9 +249,7 @@ def _raw_reconciles(session: LakeSession, rows: BatchRows) -> dict:
 def _tally(session: LakeSession, rows: BatchRows) -> dict:
     return {
         "unique_event_id": _unique_event_id(session, rows),
-        "required_fields_not_null": _required_fields_not_null(session, rows),
-        "accepted_values": _accepted_values(session, rows),
-        "price_and_quantity_valid": _price_and_quantity_valid(session, rows),
+        **_row_rules(session, rows),
         "raw_reconciles": _raw_reconciles(session, rows),
     }
 

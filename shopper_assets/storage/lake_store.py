@@ -352,7 +352,10 @@ class LakeStore(ConfigurableResource):
     """Opens compute sessions on the lake. Subclasses decide where the Parquet files live (``root``,
     and the session's ``fetch``/``publish`` hooks); every store computes in the same engine."""
 
-    memory_limit: str = Field(default="60%", description="DuckDB memory limit of a session (spills beyond it)")
+    # 2GB keeps a lake step of a 10M-event day under 4 GiB of RSS (DuckDB's share plus the Arrow
+    # batches of the files being read; docs/benchmarks.md); DuckDB spills beyond it. Raise it for
+    # hours much larger than ~1M events.
+    memory_limit: str = Field(default="2GB", description="DuckDB memory limit of a session (spills beyond it)")
     threads: int = Field(default=0, description="DuckDB threads of a session; 0 = all cores")
 
     @property
