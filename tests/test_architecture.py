@@ -264,3 +264,27 @@ def test_asset_modules_define_no_assets_at_import(module):
         )
     ]
     assert decorated == []
+
+
+#: Libraries no run of the code location needs when it loads: the prod-only clients (imported where used,
+#: see LAZY_ALLOWED) and the read side's web stack (the API and the dashboard run as their own processes).
+#: Every run worker, the daemon and the code server load the code location: each of these would be paid by
+#: every run's start (bench/bench_run_start.py prints what the load imports and costs).
+NOT_AT_LOAD = ("boto3", "botocore", "psycopg", "fastapi", "uvicorn", "streamlit", "plotly")
+
+
+def test_loading_the_code_location_imports_no_prod_client_nor_web_stack(tmp_path):
+    """Importing the code location and building its definitions (what a run worker does before its first
+    step) leaves the libraries of ``NOT_AT_LOAD`` unimported."""
+    env = {**os.environ, "SHOPPER_ENV": "local", "SHOPPER_DATA_DIR": str(tmp_path)}
+    result = _python(
+        f"""
+        import sys
+        import shopper_assets.definitions as location
+        location.defs()
+        print("imported:", sorted(name for name in {NOT_AT_LOAD!r} if name in sys.modules))
+        """,
+        env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "imported: []" in result.stdout
