@@ -48,6 +48,13 @@ class CleaningConfig(Config):
     volume_tolerance: float = CheckThresholds.volume_tolerance
 
 
+def _lake_table(key: AssetKey, deps: list, description: str) -> AssetSpec:
+    """One of the lake step's three hourly Parquet tables (skippable: a subset run may not write it)."""
+    return AssetSpec(
+        key, deps=deps, group_name="lake", kinds={"duckdb", "parquet"}, skippable=True, description=description
+    )
+
+
 class LakeAssets(NamedTuple):
     landing_events: AssetSpec
     lake_step: AssetsDefinition
@@ -75,9 +82,9 @@ def build_lake_assets(
     @multi_asset(
         name="lake_step",
         specs=[
-            AssetSpec(
+            _lake_table(
                 RAW,
-                deps=[
+                [
                     AssetDep(
                         landing_events,
                         partition_mapping=TimeWindowPartitionMapping(
@@ -85,29 +92,14 @@ def build_lake_assets(
                         ),
                     )
                 ],
-                group_name="lake",
-                kinds={"duckdb", "parquet"},
-                skippable=True,
-                description=(
-                    "Every landed line as delivered, with its file and line number, in the hour of its event_time "
-                    f"(read from the hour's folder and the {late_arrival_hours} folders after it, for late arrivals)."
-                ),
+                "Every landed line as delivered, with its file and line number, in the hour of its event_time "
+                f"(read from the hour's folder and the {late_arrival_hours} folders after it, for late arrivals).",
             ),
-            AssetSpec(
-                CLEANED,
-                deps=[RAW],
-                group_name="lake",
-                kinds={"duckdb", "parquet"},
-                skippable=True,
-                description="Typed, valid events, one row per event_id, in the hour of their event_time.",
-            ),
-            AssetSpec(
+            _lake_table(CLEANED, [RAW], "Typed, valid events, one row per event_id, in the hour of their event_time."),
+            _lake_table(
                 QUARANTINED,
-                deps=[RAW],
-                group_name="lake",
-                kinds={"duckdb", "parquet"},
-                skippable=True,
-                description="Lines removed for a reason other than duplication, with the raw line and a reason code.",
+                [RAW],
+                "Lines removed for a reason other than duplication, with the raw line and a reason code.",
             ),
         ],
         check_specs=[LANDING_CHECK_SPEC, *CHECK_SPECS],
