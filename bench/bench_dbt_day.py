@@ -13,14 +13,14 @@ first build - where its seconds go, and the same for other checkouts of the code
   instance, then times ``dagster job execute -j marts_job`` for the day from start to exit (as
   ``bench_floor.py`` does), with its CPU seconds (the command and its dbt subprocess) and peak RSS;
 * ``--checkout NAME=PATH`` runs the code of another checkout (e.g. ``git archive main | tar -x -C
-  /tmp/main``) with this virtualenv (``PYTHONPATH``): ``base`` and ``this`` alternate in every round.
+  /tmp/main``) with this virtualenv (``PYTHONPATH``): the checkouts and this one alternate in every round.
 
 Printed per build: the phases of the command from the run's event log and the dbt invocation's artifacts
 (process start and code-location load, creating the run (its planned-materialization events), the
 ad-spend step, the dbt step: dbt's start and parse, its nodes, the publish of the serving copy and the
 events held for it, the run's end), the nodes' seconds from ``run_results.json`` (models and tests) and a
-digest of every table the build wrote for the day, which must be equal across checkouts (the marts'
-numbers did not change). ``--profile`` also runs the command under cProfile and prints where the
+digest of every table the build wrote (schemas intermediate and marts), which must be equal across checkouts
+(the marts' numbers did not change). ``--profile`` also runs the command under cProfile and prints where the
 Dagster process spent its time (SQLite event-log writes, waiting for dbt, the publish). ``--replay`` then
 runs the SQL dbt ran (the invocation's ``run/`` folder and its tests' compiled SQL) again, node after node,
 in one DuckDB connection with the profile's settings on another restored copy, and prints each node's CPU
@@ -58,7 +58,6 @@ PROFILED = {
     "  of them: creating the run (planned events)": ("run_domain.py", "_log_asset_planned_events"),
     "waiting for dbt's output": ("dbt_cli_invocation.py", "_stream_stdout"),
     "publish (serving copy, row counts)": ("store.py", "publish"),
-    "loading the code location": ("load.py", "load_python_module"),
 }
 
 
