@@ -192,14 +192,28 @@ def _clean_all(session: LakeSession, start: datetime, end: datetime, raw_parts: 
     Events are deduplicated per hour (``cleaned_rows_sql``), so hours are independent: one at a time, the
     dedupe's window holds an hour's rows rather than the whole window's, and the step's memory stays that
     of an hour however long the window (a 10M-event day in a few GiB without spilling; docs/benchmarks.md).
+    Hours without raw lines go with the next hour that has some, so a sparse window of thousands of
+    hours (a stray event_time months back) costs a query per hour with lines, not per hour.
     """
-    return sum(
-        _clean_hour(session, hour, hour + timedelta(hours=1), {hour: raw_parts[hour]}) for hour in hours_in(start, end)
-    )
+    chunks = _chunks(hours_in(start, end), raw_parts)
+    return sum(_clean_chunk(session, first, last, raw_parts) for first, last in chunks)
 
 
-def _clean_hour(session: LakeSession, start: datetime, end: datetime, raw_parts: InputsByHour) -> int:
-    """Rebuild one hour's cleaned and quarantined partitions from all of its raw lines."""
+def _chunks(hours: list[datetime], raw_parts: InputsByHour) -> list[tuple[datetime, datetime]]:
+    """Consecutive runs of ``hours``, each [first, last) holding at most one hour with raw parts."""
+    chunks, first, holds_lines = [], hours[0], False
+    for hour in hours:
+        if raw_parts[hour] and holds_lines:
+            chunks.append((first, hour))
+            first, holds_lines = hour, False
+        holds_lines = holds_lines or bool(raw_parts[hour])
+    chunks.append((first, hours[-1] + timedelta(hours=1)))
+    return chunks
+
+
+def _clean_chunk(session: LakeSession, start: datetime, end: datetime, raw_parts: InputsByHour) -> int:
+    """Rebuild the cleaned and quarantined partitions of [start, end) from all of its raw lines."""
+    raw_parts = {hour: raw_parts[hour] for hour in hours_in(start, end)}
     raw = session.scan("raw_events", start, end)
     # Valid lines stream from the parse into the dedupe and the Parquet writer; the few lines that
     # did not arrive in cleaned_events are then found by lineage and classified again for a reason.

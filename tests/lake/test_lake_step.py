@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, DagsterInvalidSub
 
 from shopper_assets.demo import partition_range_tags
 from shopper_assets.deployments import resources_for
+from shopper_assets.lake.pipeline import _chunks
 from shopper_assets.quality.checks import CHECK_SPECS
 from shopper_assets.quality.landing_checks import LANDING_CHECK_SPEC
 from shopper_assets.settings import Settings
@@ -114,3 +115,13 @@ def test_a_window_without_landing_files_says_so(data_dir: Path):
     raw = result.get_asset_materialization_events()
     assert {e.materialization.metadata["hours_without_landing_files"].value for e in raw} == {2}
     assert any("2 of 3 hours have no landing files (first 2026-11-20-11:00)" in m for m in logged)
+
+
+def test_a_rebuild_cleans_an_hour_with_lines_at_a_time_and_groups_the_empty_hours():
+    """Hours are cleaned one hour with lines at a time (bounded memory); the empty hours before each go with it."""
+    hours = [datetime(2026, 11, 20) + timedelta(hours=i) for i in range(6)]
+    with_lines = {hours[1], hours[2], hours[5]}
+    raw_parts = {h: ({"part-a.parquet": ""} if h in with_lines else {}) for h in hours}
+    end = hours[5] + timedelta(hours=1)
+    assert _chunks(hours, raw_parts) == [(hours[0], hours[2]), (hours[2], hours[5]), (hours[5], end)]
+    assert _chunks(hours, {h: {} for h in hours}) == [(hours[0], end)]
