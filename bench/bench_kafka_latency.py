@@ -21,7 +21,6 @@ import json
 import os
 import pathlib
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from datetime import UTC, datetime
 
 import duckdb
 import numpy as np
+from common import stop_dagster_dev  # bench/common.py
 from confluent_kafka import Producer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -241,11 +241,7 @@ def main() -> int:
         stop.set()
         poller.join()
     finally:
-        os.killpg(dev.pid, signal.SIGINT)
-        try:
-            dev.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(dev.pid, signal.SIGKILL)
+        stop_dagster_dev(dev)
         broker.stop()
 
     latencies, sent_at = [], []

@@ -33,7 +33,6 @@ import os
 import pathlib
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import psutil
+from common import stop_dagster_dev  # bench/common.py
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BIN = pathlib.Path(sys.executable).parent
@@ -197,11 +197,7 @@ def daemon_route(
                     rows.append(at)
         watcher.stop.set()
     finally:
-        os.killpg(dev.pid, signal.SIGINT)
-        try:
-            dev.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(dev.pid, signal.SIGKILL)
+        stop_dagster_dev(dev)
     return rows
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -86,6 +88,16 @@ def dbt_build_day(dbt, day: date, target_path: Path, extra_env: dict[str, str] |
         invocation = dbt.cli(args, target_path=target_path, raise_on_error=False)
     invocation.wait()
     return invocation
+
+
+def stop_dagster_dev(dev: subprocess.Popen) -> None:
+    """Stop a ``dagster dev`` started in its own process group as Ctrl-C would (its daemon and code
+    server with it); kill the group if it has not exited within a minute."""
+    os.killpg(dev.pid, signal.SIGINT)
+    try:
+        dev.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(dev.pid, signal.SIGKILL)
 
 
 def start_moto() -> tuple[subprocess.Popen, str]:
