@@ -30,6 +30,9 @@
     The columns of the query must match the table's (a changed model needs --full-refresh), like
     on_schema_change='fail'. Works on DuckDB and Postgres alike. -#}
 {% macro window_table_delete_predicate() -%}
+    {%- set increment = config.get('increment') -%}
+    {%- if increment == 'lake_parts' -%}{{ return(lake_parts_delete_predicate()) }}{%- endif -%}
+    {%- if increment -%}{{ return(increment_delete_predicate(increment)) }}{%- endif -%}
     {%- set keys = config.get('replace_keys') -%}
     {%- if not keys -%}
         {{ return(window_predicate(config.require('window_column'))) }}
@@ -45,6 +48,47 @@
         {%- endif %}
     {%- endset -%}
     {{ return(predicate) }}
+{%- endmacro %}
+
+{#- Delete of an increment (macros/increment.sql): the rows of the days rebuilt (`day_column`) and
+    of the keys the parent (`source`) changed since this model's last run or holds on a rebuilt day
+    (`key`: a column or a list; `date_column`: the parent's day), optionally only among rows with
+    `prune_column` >= the window start - `prune_days`. Without a plan (no window, full refresh) the
+    window, as before. -#}
+{% macro increment_delete_predicate(increment) -%}
+    {%- set plan = increment_plan() -%}
+    {%- set day_column = increment.get('day_column') -%}
+    {%- if plan['full'] -%}
+        {%- if not is_windowed() -%}{{ return('(1 = 1)') }}{%- endif -%}
+        {%- if day_column -%}{{ return(window_predicate(day_column)) }}{%- endif -%}
+        {{ return(window_table_keyed_predicate(increment, window_predicate(increment['date_column']))) }}
+    {%- endif -%}
+    {%- set parts = [] -%}
+    {%- if day_column -%}
+        {#- rebuilt days go by the day; keys only within the days folded -#}
+        {%- do parts.append(increment_rebuild_filter(plan, day_column)) -%}
+        {%- if increment.get('key') and plan['fold'] -%}
+            {%- do parts.append('(' ~ increment_fold_filter(plan, day_column) ~ ' and '
+                ~ window_table_keyed_predicate(increment, increment_changed(plan, increment['date_column'])) ~ ')') -%}
+        {%- endif -%}
+    {%- elif increment.get('key') -%}
+        {%- do parts.append(window_table_keyed_predicate(increment, increment_rebuild_filter(plan, increment['date_column'])
+            ~ ' or ' ~ increment_changed(plan, increment['date_column']))) -%}
+    {%- endif -%}
+    {{ return('(' ~ (parts | join(' or ') or '1 = 0') ~ ')') }}
+{%- endmacro %}
+
+{% macro window_table_keyed_predicate(increment, source_filter) -%}
+    {%- set key = increment['key'] if increment['key'] is string else '(' ~ increment['key'] | join(', ') ~ ')' -%}
+    {%- set cols = increment['key'] if increment['key'] is string else increment['key'] | join(', ') -%}
+    {%- set predicate -%}
+        {{ key }} in (select {{ cols }} from {{ ref(increment['source']) }} where {{ source_filter }})
+        {%- set lowest = window_bounds(increment.get('prune_days', 0) | int)[0] -%}
+        {%- if increment.get('prune_column') and lowest is not none %}
+        and {{ increment['prune_column'] }} >= {{ _window_literal(lowest, false) }}
+        {%- endif %}
+    {%- endset -%}
+    {{ return('(' ~ predicate ~ ')') }}
 {%- endmacro %}
 
 {% materialization window_table, default %}
@@ -76,13 +120,29 @@
                 ~ query_columns | join(', ') ~ "): rebuild it with --full-refresh") }}
         {%- endif -%}
         {%- set csv = get_quoted_csv(existing_columns) -%}
-        {% call statement('main') -%}
-            delete from {{ target_relation }} where {{ window_table_delete_predicate() }};
-            insert into {{ target_relation }} ({{ csv }})
-            select {{ csv }} from (
-                {{ sql }}
-            ) as window_rows
-        {%- endcall %}
+        {%- if config.get('reads_itself') -%}
+            {#- the query reads this table's current rows (a fold): stage its rows before the delete -#}
+            {%- set staged = make_temp_relation(target_relation) -%}
+            {% call statement('stage_drop') -%}
+                drop table if exists {{ staged }}
+            {%- endcall %}
+            {% call statement('stage') -%}
+                {{ create_table_as(True, staged, sql) }}
+            {%- endcall %}
+            {% call statement('main') -%}
+                delete from {{ target_relation }} where {{ window_table_delete_predicate() }};
+                insert into {{ target_relation }} ({{ csv }}) select {{ csv }} from {{ staged }};
+                drop table {{ staged }}
+            {%- endcall %}
+        {%- else -%}
+            {% call statement('main') -%}
+                delete from {{ target_relation }} where {{ window_table_delete_predicate() }};
+                insert into {{ target_relation }} ({{ csv }})
+                select {{ csv }} from (
+                    {{ sql }}
+                ) as window_rows
+            {%- endcall %}
+        {%- endif -%}
     {%- endif -%}
 
     {{ run_hooks(post_hooks, inside_transaction=True) }}

@@ -11,6 +11,9 @@ from shopper_assets.contract.events import CLEANED_COLUMNS
 from shopper_assets.contract.time_grid import days_in, hours_in
 
 PARTITION_COLUMN = "event_hour"
+#: Added by the warehouse to every lake table it reads: the name of the lake part file a row came from
+#: (part names are never reused), so dbt can load what the lake added since its last run.
+PART_COLUMN = "_lake_part"
 
 
 @dataclass(frozen=True)

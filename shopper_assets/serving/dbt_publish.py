@@ -42,7 +42,8 @@ def model_relations(invocation) -> dict[AssetKey, tuple[BuiltModel, str]]:
         if node.get("resource_type") != "model":
             continue
         config = node.get("config") or {}
-        day_column = config.get("window_column") or (config.get("replace_keys") or {}).get("prune_column")
+        keyed = config.get("increment") if isinstance(config.get("increment"), dict) else config.get("replace_keys")
+        day_column = config.get("window_column") or (keyed or {}).get("prune_column")
         model = BuiltModel(node.get("alias") or node["name"], node["schema"], day_column)
         relations[translator.get_asset_key(node)] = (model, config.get("materialized") or "")
     return relations

@@ -29,7 +29,7 @@ import duckdb
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from shopper_assets.contract.tables import LAKE_TABLES, PARTITION_COLUMN, LakeTable
+from shopper_assets.contract.tables import LAKE_TABLES, PART_COLUMN, PARTITION_COLUMN, LakeTable
 from shopper_assets.sql_text import glob_literal, literal
 from shopper_assets.storage.scratch import Scratch
 
@@ -115,17 +115,28 @@ def typed_select(spec: LakeTable, query: str) -> str:
     return f"SELECT {cols} FROM ({query}) AS typed_source"
 
 
-def parquet_relation(spec: LakeTable, files: list[Path]) -> str:
-    """SQL relation with the rows of the given Parquet files, typed as the table declares."""
+def parquet_relation(spec: LakeTable, files: list[Path], with_part: bool = False) -> str:
+    """SQL relation with the rows of the given Parquet files, typed as the table declares; with
+    ``with_part``, also each row's part file name (``PART_COLUMN``)."""
     if not files:
-        return empty_relation(spec)
+        return empty_relation(spec, with_part)
     listed = ", ".join(literal(f) for f in files)
-    return typed_select(spec, f"SELECT * FROM read_parquet([{listed}])")
+    if not with_part:
+        return typed_select(spec, f"SELECT * FROM read_parquet([{listed}])")
+    return with_part_column(spec, f"read_parquet([{listed}], filename = true)")
 
 
-def empty_relation(spec: LakeTable) -> str:
+def with_part_column(spec: LakeTable, reader: str) -> str:
+    """The table's typed columns and the part file name of each row, from a ``read_parquet(...,
+    filename = true)``. The name is not cast, so DuckDB can skip every file a filter on it excludes."""
+    cols = ", ".join(f"CAST({name} AS {sql_type}) AS {name}" for name, sql_type in spec.columns)
+    return f"SELECT {cols}, parse_filename(filename) AS {PART_COLUMN} FROM {reader}"
+
+
+def empty_relation(spec: LakeTable, with_part: bool = False) -> str:
     cols = ", ".join(f"CAST(NULL AS {sql_type}) AS {name}" for name, sql_type in spec.columns)
-    return f"SELECT {cols} WHERE false"
+    part = f", CAST(NULL AS VARCHAR) AS {PART_COLUMN}" if with_part else ""
+    return f"SELECT {cols}{part} WHERE false"
 
 
 class LakeSession:
@@ -184,10 +195,12 @@ class LakeSession:
         self.fetch(table, [hour])
         return sorted(p.name for p in (self.root / partition_path(table, hour)).glob("*.parquet"))
 
-    def scan_parts(self, table: str, parts: InputsByHour | dict[datetime, list[str]]) -> str:
+    def scan_parts(
+        self, table: str, parts: InputsByHour | dict[datetime, list[str]], with_part: bool = False
+    ) -> str:
         """SQL relation with the rows of the named part files only (``parts``: hour -> names)."""
         files = [self.root / partition_path(table, h) / name for h, names in parts.items() for name in names]
-        return parquet_relation(LAKE_TABLES[table], files)
+        return parquet_relation(LAKE_TABLES[table], files, with_part)
 
     def record_notes(self, table: str, hour: datetime, noted: list[Batch]) -> None:
         """Store the notes of the given batches (same parts and inputs) in the partition's manifest.
@@ -398,7 +411,8 @@ class LocalLakeStore(LakeStore):
         return Path(self.data_dir) / "lake"
 
     def publish_to_warehouse(self) -> None:
-        """``lake.<table>`` views in the DuckDB warehouse over all partition files, for every lake table.
+        """``lake.<table>`` views in the DuckDB warehouse over all partition files, for every lake table,
+        with each row's part file name (``PART_COLUMN``).
 
         The views glob the partition folders, so new partitions need no change to them: when the
         warehouse already has these exact views (their comment holds a digest of their SQL), this
@@ -416,8 +430,9 @@ class LocalLakeStore(LakeStore):
                 schema_file.parent.mkdir(parents=True, exist_ok=True)
                 with duckdb.connect() as con:
                     con.execute(f"COPY ({empty_relation(spec)}) TO {literal(schema_file)} (FORMAT parquet)")
-            files = f"SELECT * FROM read_parquet({glob_literal(self.root / name, '**/*.parquet')})"
-            views[name] = typed_select(spec, files)
+            views[name] = with_part_column(
+                spec, f"read_parquet({glob_literal(self.root / name, '**/*.parquet')}, filename = true)"
+            )
         digest = "shopper:" + hashlib.sha256(json.dumps(views, sort_keys=True).encode()).hexdigest()[:16]
         if self._views_are(digest, list(views)):
             return

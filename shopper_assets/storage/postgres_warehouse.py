@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg import sql
 
-from shopper_assets.contract.tables import LakeTable
+from shopper_assets.contract.tables import PART_COLUMN, LakeTable
 
 #: Tables of the lake that the warehouse holds (raw_events stays in the lake only).
 WAREHOUSE_TABLES = (
@@ -109,17 +109,24 @@ def ensure_tables(conn: psycopg.Connection, tables: Iterable[LakeTable], schema:
             have = existing.get(spec.name)
             if have is None:
                 cols = sql.SQL(", ").join(
-                    sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(pg_type(t))) for name, t in spec.columns
+                    sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(pg_type(t)))
+                    for name, t in warehouse_columns(spec)
                 )
                 conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(target, cols))
-                have = set(spec.column_names)
-            for name, t in spec.columns:
+                have = {name for name, _ in warehouse_columns(spec)}
+            for name, t in warehouse_columns(spec):
                 if name not in have:
                     conn.execute(
                         sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
                             target, sql.Identifier(name), sql.SQL(pg_type(t))
                         )
                     )
+            if PART_COLUMN not in have and LOADED_PARTS in existing:
+                # rows loaded before they carried their part: load their hours again, whole
+                conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE table_name = %s").format(sql.Identifier(schema, LOADED_PARTS)),
+                    (spec.name,),
+                )
             index = f"{spec.name}_{spec.partition_column}_idx"
             if index not in indexes:
                 conn.execute(
@@ -192,10 +199,20 @@ def partition_values(spec: LakeTable, starts: Iterable[datetime]) -> list:
     return [s.date() for s in starts] if spec.daily else list(starts)
 
 
-def _copy_rows(cur: psycopg.Cursor, spec: LakeTable, schema: str, batches: Iterable[pa.RecordBatch]) -> int:
-    """Stream Arrow batches into the table with one COPY (CSV: NULL unquoted, every string quoted)."""
+def warehouse_columns(spec: LakeTable) -> tuple[tuple[str, str], ...]:
+    """The columns of a lake table in the warehouse: the lake's, and the part file of each row."""
+    return (*spec.columns, (PART_COLUMN, "VARCHAR"))
+
+
+def _copy_rows(
+    cur: psycopg.Cursor, spec: LakeTable, schema: str, batches: Iterable[pa.RecordBatch], with_part: bool = False
+) -> int:
+    """Stream Arrow batches into the table with one COPY (CSV: NULL unquoted, every string quoted).
+
+    The batches carry the lake table's columns, and with ``with_part`` the part file name last."""
     target = sql.Identifier(schema, spec.name)
-    cols = sql.SQL(", ").join(sql.Identifier(c) for c in spec.column_names)
+    names = [name for name, _ in (warehouse_columns(spec) if with_part else spec.columns)]
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in names)
     options = pa_csv.WriteOptions(include_header=False)
     with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(target, cols)) as copy:
         for batch in batches:
@@ -260,7 +277,7 @@ def sync_parts(
                 sql.SQL("DELETE FROM {} WHERE table_name = %s AND event_hour = ANY(%s)").format(ledger),
                 (spec.name, whole),
             )
-        rows = _copy_rows(cur, spec, schema, batches_for(todo) if todo else [])
+        rows = _copy_rows(cur, spec, schema, batches_for(todo) if todo else [], with_part=True)
         if todo:
             cur.executemany(
                 sql.SQL("INSERT INTO {} VALUES (%s, %s, %s)").format(ledger), [(spec.name, h, p) for h, p in todo]
@@ -268,14 +285,14 @@ def sync_parts(
         return rows, len(whole)
 
 
-def export_select(spec: LakeTable, relation: str) -> str:
+def export_select(spec: LakeTable, relation: str, with_part: bool = False) -> str:
     """SELECT over a DuckDB relation of the table that renders values the way Postgres CSV reads them.
 
     BLOB becomes bytea hex text (``\\x...``); NUL characters, which Postgres text cannot hold,
     become U+FFFD (only possible in quarantined raw lines).
     """
     exprs = []
-    for name, t in spec.columns:
+    for name, t in warehouse_columns(spec) if with_part else spec.columns:
         kind = t.strip().upper()
         if kind == "BLOB":
             exprs.append(f"CASE WHEN {name} IS NOT NULL THEN '\\x' || hex({name}) END AS {name}")

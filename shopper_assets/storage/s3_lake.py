@@ -208,8 +208,8 @@ class S3LakeSession(LakeSession):
             by_hour: dict[datetime, list[str]] = {}
             for hour, name in todo:
                 by_hour.setdefault(hour, []).append(name)
-            relation = self.scan_parts(table, by_hour)
-            return self.con.sql(pg.export_select(spec, relation)).to_arrow_reader(COPY_BATCH_ROWS)
+            relation = self.scan_parts(table, by_hour, with_part=True)
+            return self.con.sql(pg.export_select(spec, relation, with_part=True)).to_arrow_reader(COPY_BATCH_ROWS)
 
         with pg.connect(self.store.resolved_pg_url()) as conn:
             rows, whole = pg.sync_parts(conn, spec, parts, batches_for, self.store.pg_schema)

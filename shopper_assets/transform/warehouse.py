@@ -3,11 +3,13 @@
 Tests and ``bench/bench_dbt.py`` use it to give dbt a realistic cleaned layer without running the
 landing and lake assets: every event of :func:`shopper_assets.generator.simulate_events` becomes a
 cleaned row, with the lineage columns filled the way the lake fills them (``event_hour`` =
-``_landing_hour`` = the event's UTC hour, ``_source_file`` a label, ``_line_number`` the row number).
+``_landing_hour`` = the event's UTC hour, ``_source_file`` a label, ``_line_number`` the row number,
+``_lake_part`` a new part name per insert).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import pyarrow as pa
 
 from shopper_assets.contract.ad_spend import AD_SPEND_COLUMNS
 from shopper_assets.contract.events import CLEANED_COLUMNS, EVENT_FIELDS
-from shopper_assets.contract.tables import DATA_QUALITY, DATA_QUALITY_LOSSES
+from shopper_assets.contract.tables import DATA_QUALITY, DATA_QUALITY_LOSSES, PART_COLUMN
 from shopper_assets.generator import simulate_events
 from shopper_assets.sql_text import literal
 
@@ -27,7 +29,7 @@ CLEANED_TABLE = f"{LAKE_SCHEMA}.cleaned_events"
 def create_cleaned_events(con: duckdb.DuckDBPyConnection, *, replace: bool = False) -> None:
     """Create ``lake.cleaned_events`` with exactly the contract's columns and types."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {LAKE_SCHEMA}")
-    cols = ",\n  ".join(f"{name} {sql_type}" for name, sql_type in CLEANED_COLUMNS)
+    cols = ",\n  ".join(f"{name} {sql_type}" for name, sql_type in (*CLEANED_COLUMNS, (PART_COLUMN, "VARCHAR")))
     verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE IF NOT EXISTS"
     con.execute(f"{verb} {CLEANED_TABLE} (\n  {cols}\n)")
 
@@ -42,8 +44,9 @@ def create_ad_spend(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(table.ddl(LAKE_SCHEMA))
 
 
-def _select_cleaned(view: str, source_file: str, first_line: int) -> str:
-    """SELECT of the cleaned columns, typed, from a registered Arrow table of generated events."""
+def _select_cleaned(view: str, source_file: str, first_line: int, part: str) -> str:
+    """SELECT of the cleaned columns, typed, from a registered Arrow table of generated events, all
+    as from one lake part file named ``part``."""
     exprs = []
     for field in EVENT_FIELDS:
         if field.name == "event_time":
@@ -59,7 +62,8 @@ def _select_cleaned(view: str, source_file: str, first_line: int) -> str:
         f"{literal(source_file)} AS _source_file",
         f"CAST({first_line} + row_number() OVER () AS BIGINT) AS _line_number",
     ]
-    names = [n for n, _ in CLEANED_COLUMNS]
+    exprs.append(f"{literal(part)} AS {PART_COLUMN}")
+    names = [n for n, _ in CLEANED_COLUMNS] + [PART_COLUMN]
     body = ",\n    ".join(exprs)
     return f"SELECT {', '.join(names)} FROM (SELECT\n    {body}\nFROM {view}) AS typed"
 
@@ -70,7 +74,9 @@ def insert_events(
     """Append one Arrow table of generated events to ``lake.cleaned_events``; returns rows added."""
     con.register("_generated_events", table)
     try:
-        con.execute(f"INSERT INTO {CLEANED_TABLE} {_select_cleaned('_generated_events', source_file, first_line)}")
+        # every insert is a new part, as a lake write is: dbt loads what it has not seen by part name
+        part = f"part-{uuid.uuid4().hex[:12]}-0.parquet"
+        con.execute(f"INSERT INTO {CLEANED_TABLE} {_select_cleaned('_generated_events', source_file, first_line, part)}")
     finally:
         con.unregister("_generated_events")
     return table.num_rows

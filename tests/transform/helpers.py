@@ -23,13 +23,17 @@ def model_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in rows]
 
 
+#: When a row was loaded (macros/increment.sql): differs between two builds of the same data by design.
+LOAD_TIME = "_loaded_at"
+
+
 def snapshot(path: Path, tables: list[str] | None = None) -> dict[str, pd.DataFrame]:
-    """Every model table as a DataFrame with rows in a canonical order."""
+    """Every model table as a DataFrame with rows in a canonical order, without the load time."""
     with duckdb.connect(str(path), read_only=True) as con:
         names = tables or model_tables(con)
         out = {}
         for name in names:
-            df = con.execute(f"SELECT * FROM {name}").df()
+            df = con.execute(f"SELECT * FROM {name}").df().drop(columns=LOAD_TIME, errors="ignore")
             out[name] = df.sort_values(list(df.columns), kind="mergesort", na_position="last").reset_index(drop=True)
         return out
 

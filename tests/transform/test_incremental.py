@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 
 import duckdb
@@ -102,7 +103,8 @@ def add_late_purchase(path, day: dt.date, n: int) -> tuple[str, Decimal]:
             f"""INSERT INTO lake.cleaned_events
                 SELECT * REPLACE ('late-event-{n}' AS event_id, 'late-order-{n}' AS order_id, 3 AS quantity,
                                   CAST(NULL AS DECIMAL(18,2)) AS discount_amount, NULL AS discount_code,
-                                  event_hour + INTERVAL 5 HOUR AS _landing_hour, 'late.jsonl.gz' AS _source_file)
+                                  event_hour + INTERVAL 5 HOUR AS _landing_hour, 'late.jsonl.gz' AS _source_file,
+                                  'part-late-{n}.parquet' AS _lake_part)
                 FROM lake.cleaned_events WHERE event_id = ?""",
             [row[0]],
         )
@@ -157,10 +159,13 @@ def test_late_event_changes_only_its_day(built_db, tmp_path):
 
 
 def _copy_event(con, source_sql: str, params: list, replace: str) -> None:
-    """Insert a copy of one cleaned event with some columns replaced (a late delivery)."""
+    """Insert a copy of one cleaned event with some columns replaced (a late delivery: in a lake part
+    file of its own, as the lake writes one)."""
     event_id = con.execute(source_sql, params).fetchone()[0]
+    part = f"part-late-{uuid.uuid4().hex[:12]}.parquet"
     con.execute(
-        f"INSERT INTO lake.cleaned_events SELECT * REPLACE ({replace}) FROM lake.cleaned_events WHERE event_id = ?",
+        f"INSERT INTO lake.cleaned_events SELECT * REPLACE ({replace}, '{part}' AS _lake_part) "
+        "FROM lake.cleaned_events WHERE event_id = ?",
         [event_id],
     )
 

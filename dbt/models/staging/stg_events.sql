@@ -1,6 +1,7 @@
 {#- Thin typed view on the cleaned layer: renames nothing, adds the calendar columns and the funnel
     step every downstream model needs. A view costs nothing to build; fct_events reads it with the
-    rebuild window pushed down onto event_hour. -#}
+    rebuild window pushed down onto event_hour, or only the lake part files it has not loaded yet
+    (_lake_part, the file each row came from; macros/increment.sql). -#}
 select
     event_id,
     event_type,
@@ -27,5 +28,6 @@ select
     campaign_id,
     ad_id,
     coalesce(schema_version, 1) as schema_version,
-    {{ funnel_step_index('event_type') }} as funnel_step
+    {{ funnel_step_index('event_type') }} as funnel_step,
+    _lake_part
 from {{ source('lake', 'cleaned_events') }}

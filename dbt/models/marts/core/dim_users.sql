@@ -1,9 +1,17 @@
-{{ config(materialized='incremental', unique_key='user_id') }}
+{{
+    config(
+        materialized='window_table',
+        increment={'key': 'user_id', 'source': 'int_user_days', 'date_column': 'event_date'},
+        post_hook="{{ increment_record() }}",
+    )
+}}
 {#- One row per user ever seen. user_type, acquisition referrer / campaign, country and device are
     those of the user's first session; first_order_* its first purchase. Incremental (delete+insert
     on user_id): the users active in the rebuild window are rebuilt from all their int_user_days
     rows (so first seen and first order stay exact whatever order days are processed in) and
-    replace their previous rows; other users are left alone. -#}
+    replace their previous rows; other users are left alone. Within the window only the users whose
+    days changed since this model's last run are rebuilt (macros/increment.sql). -#}
+{%- set plan = increment_plan() %}
 {%- set first = first_values(
     ['first_session_is_new', 'first_referrer', 'first_campaign_id', 'first_country', 'first_device_type'],
     ['first_event_time']) %}
@@ -12,7 +20,8 @@ with user_days as (
     from {{ ref('int_user_days') }}
     {%- if is_windowed() %}
     where user_id in (
-        select user_id from {{ ref('int_user_days') }} where {{ window_filter('event_date') }}
+        select user_id from {{ ref('int_user_days') }}
+        where {{ increment_rebuild_filter(plan, 'event_date') }} or {{ increment_changed(plan, 'event_date') }}
     )
     {%- endif %}
 ),

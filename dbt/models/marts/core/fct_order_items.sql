@@ -1,6 +1,15 @@
-{{ config(materialized='incremental', unique_key='event_date', window_column='event_date') }}
+{{
+    config(
+        materialized='window_table',
+        window_column='event_date',
+        increment={'day_column': 'event_date'},
+        post_hook="{{ increment_record() }}",
+    )
+}}
 {#- Order-line grain: one row per purchase event (the contract has one purchase event per order
-    line), with the product and order attributes of the line. -#}
+    line), with the product and order attributes of the line. A run adds the lines of the lake
+    parts fct_events loaded since its last run, or rebuilds whole days (macros/increment.sql). -#}
+{%- set plan = increment_plan() %}
 select
     {{ surrogate_key(['event_id']) }} as order_item_key,
     event_id,
@@ -28,7 +37,9 @@ select
     currency,
     device_type,
     country,
-    campaign_id
+    campaign_id,
+    {{ increment_stamp(plan, 'event_date') }} as _loaded_at
 from {{ ref('stg_events') }}
 where event_type = 'purchase'
-  and {{ window_filter('event_hour', as_timestamp=true) }}
+  and ({{ increment_rebuild_hours(plan, 'event_hour') }}
+  {%- if plan['fold'] %} or {{ increment_parts_filter(plan) }}{% endif %})

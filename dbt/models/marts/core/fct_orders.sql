@@ -1,15 +1,24 @@
-{{ config(materialized='incremental', unique_key='order_id', window_column='order_date') }}
-{#- Order grain, from the order lines (purchase events). Incremental (delete+insert on order_id):
-    orders with a line in the rebuild window are rebuilt from their lines within
-    session_lookback_days around it and replace their previous rows. -#}
+{{
+    config(
+        materialized='window_table',
+        window_column='order_date',
+        increment={'key': 'order_id', 'source': 'fct_order_items', 'date_column': 'event_date'},
+        post_hook="{{ increment_record() }}",
+    )
+}}
+{#- Order grain, from the order lines (purchase events). Incremental: orders with a line in the
+    rebuild window that changed since this model's last run (macros/increment.sql) are rebuilt
+    from their lines within session_lookback_days around it and replace their previous rows. -#}
 {%- set lookback = var('session_lookback_days', 1) | int %}
+{%- set plan = increment_plan() %}
 {%- set ord = ['event_time', 'event_id'] %}
 with lines as (
     select i.*
     from {{ ref('fct_order_items') }} as i
     {%- if is_windowed() %}
     where i.order_id in (
-        select order_id from {{ ref('fct_order_items') }} where {{ window_filter('event_date') }}
+        select order_id from {{ ref('fct_order_items') }}
+        where {{ increment_rebuild_filter(plan, 'event_date') }} or {{ increment_changed(plan, 'event_date') }}
     )
       and {{ window_filter('i.event_date', before=lookback, after=lookback) }}
     {%- endif %}

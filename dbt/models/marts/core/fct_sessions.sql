@@ -1,26 +1,30 @@
 {{
     config(
         materialized='window_table',
-        replace_keys={
+        increment={
             'key': 'session_id',
             'source': 'int_session_days',
-            'window_column': 'event_date',
+            'date_column': 'event_date',
             'prune_column': 'session_start_date',
             'prune_days': var('session_lookback_days', 1) + 1,
         },
+        post_hook="{{ increment_record() }}",
     )
 }}
 {#- Session grain, assembled from the session's day slices (int_session_days). Incremental: every
     session with events in the rebuild window is rebuilt from its slices within
     session_lookback_days (default 1) before and after the window, and replaces its previous row;
-    a session lasts less than a day, so it touches at most two UTC days. -#}
+    a session lasts less than a day, so it touches at most two UTC days. Within the window only the
+    sessions whose slices changed since this model's last run are rebuilt (macros/increment.sql). -#}
 {%- set lookback = var('session_lookback_days', 1) | int %}
+{%- set plan = increment_plan() %}
 with slices as (
     select s.*
     from {{ ref('int_session_days') }} as s
     {%- if is_windowed() %}
     where s.session_id in (
-        select session_id from {{ ref('int_session_days') }} where {{ window_filter('event_date') }}
+        select session_id from {{ ref('int_session_days') }}
+        where {{ increment_rebuild_filter(plan, 'event_date') }} or {{ increment_changed(plan, 'event_date') }}
     )
       and {{ window_filter('s.event_date', before=lookback, after=lookback) }}
     {%- endif %}
