@@ -195,9 +195,7 @@ class LakeSession:
         self.fetch(table, [hour])
         return sorted(p.name for p in (self.root / partition_path(table, hour)).glob("*.parquet"))
 
-    def scan_parts(
-        self, table: str, parts: InputsByHour | dict[datetime, list[str]], with_part: bool = False
-    ) -> str:
+    def scan_parts(self, table: str, parts: InputsByHour | dict[datetime, list[str]], with_part: bool = False) -> str:
         """SQL relation with the rows of the named part files only (``parts``: hour -> names)."""
         files = [self.root / partition_path(table, h) / name for h, names in parts.items() for name in names]
         return parquet_relation(LAKE_TABLES[table], files, with_part)

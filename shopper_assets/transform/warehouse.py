@@ -76,7 +76,8 @@ def insert_events(
     try:
         # every insert is a new part, as a lake write is: dbt loads what it has not seen by part name
         part = f"part-{uuid.uuid4().hex[:12]}-0.parquet"
-        con.execute(f"INSERT INTO {CLEANED_TABLE} {_select_cleaned('_generated_events', source_file, first_line, part)}")
+        select = _select_cleaned("_generated_events", source_file, first_line, part)
+        con.execute(f"INSERT INTO {CLEANED_TABLE} {select}")
     finally:
         con.unregister("_generated_events")
     return table.num_rows

@@ -56,10 +56,13 @@ def test_a_run_adds_only_the_new_part_and_rebuilds_only_what_it_touches(built_db
     slices = loads(inc, "intermediate.int_session_days", day)
     assert slices[added] == 1 and slices[before] > 1  # one slice folded, the others untouched
     with duckdb.connect(str(inc), read_only=True) as con:
-        assert con.execute(
-            "SELECT _loaded_at FROM intermediate.int_session_days WHERE session_id = ? AND event_date = ?",
-            [session, day],
-        ).fetchone()[0] == added
+        assert (
+            con.execute(
+                "SELECT _loaded_at FROM intermediate.int_session_days WHERE session_id = ? AND event_date = ?",
+                [session, day],
+            ).fetchone()[0]
+            == added
+        )
         folded = con.execute(
             "SELECT model_name, loaded_through FROM main.shopper_increments WHERE event_date = ?", [day]
         ).fetchall()
