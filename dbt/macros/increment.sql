@@ -175,23 +175,12 @@
     {{ return(plan) }}
 {%- endmacro %}
 
-{#- (event_date, _lake_part) of the lake's part files within a predicate on event_hour. -#}
+{#- (event_date, _lake_part) of the lake's part files within a predicate on event_hour. On DuckDB
+    the names come from the Parquet file list (the lake views), no row is read; on Postgres from the
+    rows of the window (Postgres holds the lake's rows: the cost of a load grows with its day there). -#}
 {% macro lake_parts(hour_predicate) -%}
-    {{ return(adapter.dispatch('lake_parts', 'shopper')(hour_predicate)) }}
-{%- endmacro %}
-
-{#- DuckDB reads the lake's Parquet files: the part names come from the file list, no row is read. -#}
-{% macro default__lake_parts(hour_predicate) -%}
     select distinct cast(event_hour as date) as event_date, _lake_part
     from {{ source('lake', 'cleaned_events') }} where {{ hour_predicate }}
-{%- endmacro %}
-
-{#- Postgres holds the lake's rows; which part files they came from is its load ledger. -#}
-{% macro postgres__lake_parts(hour_predicate) -%}
-    {%- set lake = source('lake', 'cleaned_events') -%}
-    select distinct cast(event_hour as date) as event_date, part as _lake_part
-    from {{ lake.schema }}._loaded_parts
-    where table_name = '{{ lake.identifier }}' and {{ hour_predicate }}
 {%- endmacro %}
 
 {% macro lake_parts_filter(plan) -%}

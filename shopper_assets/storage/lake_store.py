@@ -160,11 +160,11 @@ class LakeSession:
     def publish(self, table: str, hours: list[datetime]) -> None:
         """Ship the partitions of ``hours`` just written under ``root`` (nothing to do locally)."""
 
-    def scan(self, table: str, start: datetime, end: datetime) -> str:
+    def scan(self, table: str, start: datetime, end: datetime, with_part: bool = False) -> str:
         """SQL relation with the rows of ``table`` in [start, end), reading only those partitions."""
         hours = LAKE_TABLES[table].partitions_in(start, end)
         self.fetch(table, hours)  # all at once (a remote store fetches hours in parallel)
-        return self.scan_parts(table, {hour: self.part_names(table, hour) for hour in hours})
+        return self.scan_parts(table, {hour: self.part_names(table, hour) for hour in hours}, with_part)
 
     def batches(self, table: str, hour: datetime) -> list[Batch] | None:
         """The write batches of one partition, oldest first; None when its manifest cannot be trusted.

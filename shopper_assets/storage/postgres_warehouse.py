@@ -142,9 +142,10 @@ def replace_hours(
     hours: list[datetime],
     batches: Iterable[pa.RecordBatch],
     schema: str = "lake",
+    with_part: bool = False,
 ) -> int:
     """Replace the rows of ``hours`` (partition starts: hours, or days) in ``schema.<table>`` with
-    ``batches``, in one transaction.
+    ``batches`` (with ``with_part``, carrying each row's part file name last), in one transaction.
 
     DELETE of the hours and COPY of the rows commit together, so a reader sees the old window or
     the new one, and re-running a window never duplicates; an error anywhere (also while the
@@ -164,7 +165,7 @@ def replace_hours(
             sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(target, sql.Identifier(spec.partition_column)),
             (partition_values(spec, hours),),
         )
-        return _copy_rows(cur, spec, schema, batches)
+        return _copy_rows(cur, spec, schema, batches, with_part)
 
 
 #: A window of more hours than this locks whole days: Postgres keeps advisory locks in its shared lock

@@ -97,7 +97,7 @@ def same_lake_locally_and_in_postgres(data_dir: Path, start: datetime, end: date
         ingest_raw(s, landing, start, end, LATE_HOURS)
         clean_window(s, start, end)
         load_ad_spend(s, landing, start, end)
-        cleaned = s.con.sql(s.scan("cleaned_events", start, end)).to_arrow_table()
+        cleaned = s.con.sql(s.scan("cleaned_events", start, end, with_part=True)).to_arrow_table()
         quarantined = s.con.sql(s.scan("quarantined_events", start, end)).to_arrow_table()
         spend = s.con.sql(s.scan("ad_spend", start, end)).to_arrow_table()
         dq_tables = (DATA_QUALITY, DATA_QUALITY_LOSSES)
@@ -107,7 +107,7 @@ def same_lake_locally_and_in_postgres(data_dir: Path, start: datetime, end: date
     store.publish_to_warehouse()
     with psycopg.connect(pg_url) as conn:
         ensure_tables(conn, [LAKE_TABLES[t] for t in WAREHOUSE_TABLES], "lake")  # as S3LakeStore does
-        replace_hours(conn, CLEANED_EVENTS, hours_in(start, end), cleaned.to_batches(), "lake")
+        replace_hours(conn, CLEANED_EVENTS, hours_in(start, end), cleaned.to_batches(), "lake", with_part=True)
         replace_hours(conn, QUARANTINED_EVENTS, hours_in(start, end), quarantined.to_batches(), "lake")
         replace_hours(conn, AD_SPEND, days_in(start, end), spend.to_batches(), "lake")
         for table, rows in quality.items():

@@ -41,10 +41,17 @@ def test_ensure_tables_types_index_and_idempotence(pg_url: str):
 
 
 def test_ensure_tables_adds_new_contract_columns(pg_url: str):
+    """New columns are added; the part column too, and then the table's rows are loaded again whole:
+    its hours are dropped from the load ledger, since their rows do not say which part they came from."""
     spec = LAKE_TABLES["quarantined_events"]
     with pg.connect(pg_url) as conn:
         conn.execute("CREATE SCHEMA lake")
         conn.execute("CREATE TABLE lake.quarantined_events (event_hour timestamp, reason text)")
+        conn.execute(f"CREATE TABLE lake.{pg.LOADED_PARTS} (table_name text, event_hour timestamp, part text)")
+        conn.execute(
+            f"INSERT INTO lake.{pg.LOADED_PARTS} VALUES ('quarantined_events', %s, 'p1'), ('ad_spend', %s, 'p2')",
+            (HOUR, HOUR),
+        )
         conn.commit()
         pg.ensure_tables(conn, [spec])
         cols = [
@@ -54,7 +61,9 @@ def test_ensure_tables_adds_new_contract_columns(pg_url: str):
                 "AND table_name = 'quarantined_events' ORDER BY ordinal_position"
             )
         ]
-    assert set(cols) == set(spec.column_names)
+        ledger = conn.execute(f"SELECT table_name FROM lake.{pg.LOADED_PARTS}").fetchall()
+    assert set(cols) == {name for name, _ in pg.warehouse_columns(spec)} == {*spec.column_names, "_lake_part"}
+    assert ledger == [("ad_spend",)]
 
 
 def test_replace_hours_round_trips_awkward_values_and_replaces(pg_url: str):
@@ -136,9 +145,9 @@ def test_sync_parts_appends_new_parts_and_replaces_hours_it_cannot_trust(pg_url:
     def batches_for(todo):
         asked.append([p for _, p in todo])
         hours = [h for h, p in todo for _ in range(rows_of[p])]
-        return [
-            pa.table({"event_hour": hours, **{c: [None] * len(hours) for c in spec.column_names[1:]}}).to_batches()[0]
-        ]
+        parts = [p for _, p in todo for _ in range(rows_of[p])]
+        empty = {c: [None] * len(hours) for c in spec.column_names[1:]}
+        return [pa.table({"event_hour": hours, **empty, "_lake_part": parts}).to_batches()[0]]
 
     def count() -> int:
         return conn.execute("SELECT count(*) FROM lake.quarantined_events").fetchone()[0]
@@ -154,6 +163,8 @@ def test_sync_parts_appends_new_parts_and_replaces_hours_it_cannot_trust(pg_url:
         assert pg.sync_parts(conn, spec, {HOUR: ["p1", "p2"]}, batches_for) == (3, 0)  # only the new part
         assert pg.sync_parts(conn, spec, {HOUR: ["p1", "p2"]}, batches_for) == (0, 0)  # nothing new
         assert count() == 5
+        held = conn.execute("SELECT _lake_part, count(*) FROM lake.quarantined_events GROUP BY 1").fetchall()
+        assert dict(held) == {"p1": 2, "p2": 3}  # every row says which part file it came from
         assert pg.sync_parts(conn, spec, {HOUR: ["p3"]}, batches_for) == (1, 1)  # parts gone: rebuilt whole
         assert count() == 1
     assert asked == [["p1"], ["p2"], ["p3"]]
