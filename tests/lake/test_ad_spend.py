@@ -18,6 +18,7 @@ from shopper_assets.contract.ad_spend import (
     CSV_HEADER,
     AdSpendQuarantineReason,
 )
+from shopper_assets.contract.tables import PART_COLUMN
 from shopper_assets.deployments import resources_for
 from shopper_assets.ingestion.landing import LocalLandingZone
 from shopper_assets.lake import ad_spend_assets
@@ -310,7 +311,7 @@ def test_asset_writes_the_day_checks_it_and_publishes_views(data_dir: Path):
     ]
     assert warehouse(data_dir, "SELECT count(*) FROM lake.ad_spend_quarantine") == [(16,)]
     types = dict(warehouse(data_dir, "SELECT column_name, column_type FROM (DESCRIBE lake.ad_spend)"))
-    assert types == dict(AD_SPEND_COLUMNS)
+    assert types == {**dict(AD_SPEND_COLUMNS), PART_COLUMN: "VARCHAR"}  # and the part file of each row
 
 
 def test_a_rerun_replaces_the_day_and_a_day_without_files_becomes_empty(data_dir: Path):
@@ -370,12 +371,15 @@ def test_the_views_exist_empty_and_typed_when_no_ad_spend_was_landed(data_dir: P
     store.publish_to_warehouse()  # what every lake run does at its end, events only (e.g. a REES46 import)
     assert warehouse(data_dir, "SELECT count(*) FROM lake.ad_spend") == [(0,)]
     assert warehouse(data_dir, "SELECT count(*) FROM lake.ad_spend_quarantine") == [(0,)]
-    assert dict(warehouse(data_dir, "SELECT column_name, column_type FROM (DESCRIBE lake.ad_spend)")) == dict(
-        AD_SPEND_COLUMNS
-    )
-    assert dict(
-        warehouse(data_dir, "SELECT column_name, column_type FROM (DESCRIBE lake.ad_spend_quarantine)")
-    ) == dict(AD_SPEND_QUARANTINE_COLUMNS)
+    part = {PART_COLUMN: "VARCHAR"}  # the part file of each row, on every lake view
+    assert dict(warehouse(data_dir, "SELECT column_name, column_type FROM (DESCRIBE lake.ad_spend)")) == {
+        **dict(AD_SPEND_COLUMNS),
+        **part,
+    }
+    assert dict(warehouse(data_dir, "SELECT column_name, column_type FROM (DESCRIBE lake.ad_spend_quarantine)")) == {
+        **dict(AD_SPEND_QUARANTINE_COLUMNS),
+        **part,
+    }
 
 
 @asset(deps=[ad_spend], partitions_def=daily_partitions, backfill_policy=BackfillPolicy.single_run())
