@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import shutil
 import subprocess
@@ -166,7 +167,10 @@ def build_preload(target: pathlib.Path, day: date, hour: int, events: int) -> No
     print(f"preload: today {day}, hours 00-{hour - 1:02d}: shopper generate --events-per-day {per_day:,}", flush=True)
     started = time.perf_counter()
     command = [str(BIN / "shopper"), "generate", "--start", day.isoformat(), "--events-per-day", str(per_day)]
-    subprocess.run([*command, "--out", str(data)], env=env, check=True, stdout=subprocess.DEVNULL)
+    with (target / "generate.log").open("wb") as log:
+        done = subprocess.run([*command, "--out", str(data)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    if done.returncode:
+        raise SystemExit(f"shopper generate failed: {(target / 'generate.log').read_text(errors='replace')[-2000:]}")
     generated = time.perf_counter() - started
     events_dir = data / LANDING_PREFIX
     for folder in sorted(events_dir.glob("date=*/hour=*")):  # the current and later hours, and tomorrow's spill
@@ -266,6 +270,11 @@ def dbt_step_figures(seconds: list[float]) -> str:
     return text
 
 
+def load_average() -> str:
+    """The machine's load (2 cores, shared): latency figures are only comparable at a like load."""
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def percentiles(latencies: list[float]) -> str:
     p = np.percentile(latencies, [50, 90, 99])
     return f"p50 {p[0]:.1f} s  p90 {p[1]:.1f} s  p99 {p[2]:.1f} s  max {max(latencies):.1f} s"
@@ -342,7 +351,7 @@ def main() -> int:
             raise SystemExit(f"could not read today's orders from {duckdb_path} before producing")
         before = before or 0
         print(f"dagster dev up, sensor started; {before:,} orders of today in kpi_daily before producing")
-        print(f"producing {args.rate:,.0f} events/s for {args.duration:.0f} s", flush=True)
+        print(f"producing {args.rate:,.0f} events/s for {args.duration:.0f} s; {load_average()}", flush=True)
         visible: list[tuple[float, int]] = []
         stop = threading.Event()
 
@@ -364,7 +373,8 @@ def main() -> int:
         poller.start()
         run = uuid.uuid4().hex[:6]
         sent = produce(broker.bootstrap, topic, args.rate, args.duration, args.purchase_every, run)
-        print(f"produced; {len(sent):,} purchases; waiting up to {args.drain:.0f} s for them to reach the mart")
+        print(f"produced; {len(sent):,} purchases; {load_average()}")
+        print(f"waiting up to {args.drain:.0f} s for them to reach the mart", flush=True)
         deadline = time.time() + args.drain
         while time.time() < deadline and (not visible or visible[-1][1] < len(sent)):
             time.sleep(1)
