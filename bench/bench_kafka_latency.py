@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import pathlib
 import shutil
@@ -403,13 +404,16 @@ def main() -> int:
     if latencies:
         print(f"event-to-mart latency: {percentiles(latencies)}")
         # the day and the hour fill up as the stream goes on: show whether latency drifts with them
-        for minute in range(int(max(sent_at) // 60) + 1):
-            window = [lat for lat, at in zip(latencies, sent_at, strict=True) if minute * 60 <= at < minute * 60 + 60]
+        minutes = max(1, math.ceil(args.duration / 60))  # a last tick a moment late counts in the last minute
+        minute_of = [min(int(at // 60), minutes - 1) for at in sent_at]
+        for minute in range(minutes):
+            window = [lat for lat, m in zip(latencies, minute_of, strict=True) if m == minute]
             if window:
                 print(f"  sent in minute {minute + 1}: {percentiles(window)}")
-    print(f"logs and data in {work}")
     if not args.keep and len(latencies) == len(sent):
         shutil.rmtree(work, ignore_errors=True)
+    else:
+        print(f"logs and data in {work}")
     return 0 if len(latencies) == len(sent) else 1
 
 
