@@ -8,9 +8,11 @@ the repo's dagster.yaml), runs ``dagster dev`` on the project (webserver + daemo
 moment each is sent; every ``--purchase-every``-th event is a purchase with its own order id. Nothing
 is triggered by hand: the sensor lands batches and requests the lake runs, marts_follow_sensor
 (and declarative automation, should it find anything left) runs dbt. Every second a poller reads
-``orders`` of today's row of kpi_daily from a snapshot copy of the DuckDB warehouse (a copy, so the
-poller never holds the file a dbt run wants to write), less the orders it held before producing
-began. The k-th purchase is visible once that increase reaches k, so its latency is that moment
+``orders`` of today's row of kpi_daily, less the orders it held before producing began, from the
+published copy of the marts readers use (the dbt step publishes it after each build; ``--read
+warehouse``: from a snapshot copy of the DuckDB warehouse instead, as earlier versions did, which
+sees a build before it is published, and copies a 1.2 GB file every second a 10M day's build writes
+it). The k-th purchase is visible once that increase reaches k, so its latency is that moment
 minus the moment it was sent. Prints p50, p90, p99 and max over the purchases sent, by minute of
 producing (drift), how many became visible, the median stages of the runs and the seconds of each
 dbt run's dbt step (what a micro-batch costs the marts).
@@ -28,6 +30,7 @@ only: a preload of another day would not be the day the stream fills).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -61,6 +64,7 @@ sys.path.insert(0, str(ROOT))  # tests.kafka.broker starts tansu
 
 from shopper_assets.generator.traffic import events_per_hour  # noqa: E402
 from shopper_assets.ingestion.landing import LANDING_PREFIX  # noqa: E402
+from shopper_assets.serving.local import CURRENT, LocalServing  # noqa: E402
 from shopper_assets.sql_text import glob_literal  # noqa: E402
 from shopper_assets.transform.kpis import MARTS_SCHEMA  # noqa: E402
 from tests.kafka.broker import KafkaBroker  # noqa: E402
@@ -146,6 +150,30 @@ def count_orders(duckdb_path: pathlib.Path, scratch: pathlib.Path, day: date) ->
             row = con.execute(f"SELECT orders FROM {MARTS_SCHEMA}.kpi_daily WHERE event_date = ?", [day]).fetchone()
         return int(row[0] or 0) if row else 0
     except (duckdb.Error, OSError):  # not built yet, or copied mid-write: try again next second
+        return None
+
+
+def served_version(serving_dir: pathlib.Path) -> str | None:
+    """The name of the published version readers see now (serving/local.py's CURRENT), None before the first."""
+    try:
+        return (serving_dir / CURRENT).read_text().strip()
+    except FileNotFoundError:
+        return None
+
+
+def count_served_orders(serving_dir: pathlib.Path, day: date) -> int | None:
+    """Orders of ``day``'s row of kpi_daily (0 before it has one) in the published copy readers use
+    (the API, the dashboard): what a user sees. Its catalog is small and never written again, so
+    reading it costs next to nothing, unlike a copy of the warehouse (1.2 GB at a 10M preload)."""
+    serving = LocalServing(serving_dir)
+    try:
+        version = serving.current()
+        if version is None:
+            return None
+        with duckdb.connect(str(serving.catalog(version)), read_only=True) as con:
+            row = con.execute(f"SELECT orders FROM {MARTS_SCHEMA}.kpi_daily WHERE event_date = ?", [day]).fetchone()
+        return int(row[0] or 0) if row else 0
+    except (duckdb.Error, OSError):  # a version collected meanwhile: try again next second
         return None
 
 
@@ -289,6 +317,12 @@ def main() -> int:
     parser.add_argument("--drain", type=float, default=180.0, help="seconds to wait for the last purchases")
     parser.add_argument("--bootstrap", help="an existing broker instead of a local tansu")
     parser.add_argument("--keep", type=pathlib.Path, help="use this directory and keep it")
+    parser.add_argument(
+        "--read",
+        choices=("serving", "warehouse"),
+        default="serving",
+        help="where kpi_daily is read: the published copy readers use, or a snapshot copy of the DuckDB warehouse",
+    )
     preload = parser.add_mutually_exclusive_group()
     preload.add_argument(
         "--preload-events", type=int, default=0, help="first fill today's hours before now with about N events"
@@ -341,17 +375,23 @@ def main() -> int:
             if time.time() - dev_started > 120:
                 raise SystemExit(f"could not start the sensor: {r.stderr[-2000:]}")
             time.sleep(2)
-        scratch = pathlib.Path(tempfile.mkdtemp(dir=work))
-        before = count_orders(duckdb_path, scratch, today)
-        for _ in range(30):  # a preloaded warehouse must be read (a copy caught mid-write is retried)
-            if before is not None or not duckdb_path.exists():
+        if args.read == "serving":
+            version_of = functools.partial(served_version, work / "data" / "serving")
+            count = functools.partial(count_served_orders, work / "data" / "serving", today)
+        else:
+            scratch = pathlib.Path(tempfile.mkdtemp(dir=work))
+            version_of = functools.partial(warehouse_version, duckdb_path)
+            count = functools.partial(count_orders, duckdb_path, scratch, today)
+        before = count()
+        for _ in range(30):  # a preloaded day must be read (a copy caught mid-write is retried)
+            if before is not None or version_of() is None:
                 break
             time.sleep(1)
-            before = count_orders(duckdb_path, scratch, today)
-        if before is None and duckdb_path.exists():
-            raise SystemExit(f"could not read today's orders from {duckdb_path} before producing")
+            before = count()
+        if before is None and version_of() is not None:
+            raise SystemExit(f"could not read today's orders from the {args.read} before producing")
         before = before or 0
-        print(f"dagster dev up, sensor started; {before:,} orders of today in kpi_daily before producing")
+        print(f"dagster dev up, sensor started; {before:,} orders of today in kpi_daily ({args.read}) before producing")
         print(f"producing {args.rate:,.0f} events/s for {args.duration:.0f} s; {load_average()}", flush=True)
         visible: list[tuple[float, int]] = []
         stop = threading.Event()
@@ -362,9 +402,9 @@ def main() -> int:
             root = psutil.Process(dev.pid)
             while not stop.is_set():
                 tree_peak = max(tree_peak, sample_tree(root, process_peaks))
-                version = warehouse_version(duckdb_path)
+                version = version_of()
                 if version != counted_version:
-                    n = count_orders(duckdb_path, scratch, today)
+                    n = count()
                     if n is not None:
                         visible.append((time.time(), n - before))
                         counted_version = version
