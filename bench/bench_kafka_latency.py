@@ -219,9 +219,9 @@ def build_preload(target: pathlib.Path, day: date, hour: int, events: int) -> No
     (target / PRELOAD_MANIFEST).write_text(json.dumps(manifest, indent=1))
 
 
-def use_preload(source: pathlib.Path, work: pathlib.Path, day: date) -> dict:
-    """Copy a preload built by ``build_preload`` (``source``: the ``--keep`` dir of the run that built it)
-    into ``work``'s data dir and instance; refuses one of another day than ``day``."""
+def check_preload(source: pathlib.Path, day: date) -> dict:
+    """The manifest of the preload built by ``build_preload`` in ``source`` (the ``--keep`` dir of the run
+    that built it); refuses one of another day than ``day``."""
     manifest_path = source / "preload" / PRELOAD_MANIFEST
     if not manifest_path.exists():
         raise SystemExit(f"--preload-from {source}: no {manifest_path} (build one with --preload-events N --keep DIR)")
@@ -231,6 +231,12 @@ def use_preload(source: pathlib.Path, work: pathlib.Path, day: date) -> dict:
             f"--preload-from {source}: its preload fills {manifest['day']}, but today (UTC) is {day}: "
             "the stream would not land in the preloaded day; build a new one with --preload-events N"
         )
+    return manifest
+
+
+def use_preload(source: pathlib.Path, work: pathlib.Path, day: date) -> None:
+    """Copy the preload of ``source`` (``check_preload``) into ``work``'s data dir and instance."""
+    manifest = check_preload(source, day)
     started = time.perf_counter()
     for part in ("data", "dagster_home"):
         shutil.rmtree(work / part, ignore_errors=True)
@@ -329,11 +335,13 @@ def main() -> int:
     )
     preload.add_argument("--preload-from", type=pathlib.Path, help="the --keep dir of a --preload-events run of today")
     args = parser.parse_args()
+    today = datetime.now(UTC).date()
+    if args.preload_from:
+        check_preload(args.preload_from, today)  # before anything is started or created
 
     work = args.keep or pathlib.Path(tempfile.mkdtemp(prefix="bench-latency-"))
     work.mkdir(parents=True, exist_ok=True)
     home = work / "dagster_home"
-    today = datetime.now(UTC).date()
     if args.preload_events or args.preload_from:
         if args.preload_events:
             build_preload(work / "preload", today, datetime.now(UTC).hour, args.preload_events)

@@ -167,12 +167,24 @@ def _check(measured: Measured, log: Path, what: str) -> None:
 
 def stop_dagster_dev(dev: subprocess.Popen) -> None:
     """Stop a ``dagster dev`` started in its own process group as Ctrl-C would (its daemon and code
-    server with it); kill the group if it has not exited within a minute."""
+    server with it); kill the group if it has not exited within a minute. Then wait for the processes
+    it had started, run workers among them: an interrupted run's worker records its failure after
+    ``dagster dev`` has exited (into a directory the caller may be about to remove)."""
+    import psutil  # the dev extra
+
+    try:
+        tree = psutil.Process(dev.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        tree = []
     os.killpg(dev.pid, signal.SIGINT)
     try:
         dev.wait(60)
     except subprocess.TimeoutExpired:
         os.killpg(dev.pid, signal.SIGKILL)
+    _, alive = psutil.wait_procs(tree, timeout=30)
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
 
 
 def start_moto() -> tuple[subprocess.Popen, str]:
