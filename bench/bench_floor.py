@@ -23,7 +23,6 @@ stages (parse only, every line to Parquet, typed rows to Parquet) as earlier ver
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import shutil
@@ -35,15 +34,21 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-from common import Measured, report, run_measured  # bench/common.py
+from common import (  # bench/common.py
+    Measured,
+    lake_step_args,
+    lines_of,
+    marts_job_args,
+    platform_env,
+    report,
+    run_dagster,
+    validate_definitions,
+)
 
 from shopper_assets.contract.events import ALL, EVENT_FIELDS, EVENT_TYPES
 from shopper_assets.generator import GeneratorConfig, write_landing
 from shopper_assets.sql_text import glob_literal, literal, literal_list
 
-REPO = Path(__file__).resolve().parents[1]
-DAGSTER = Path(sys.executable).with_name("dagster")
-LAKE_ASSETS = "raw_events,cleaned_events,quarantined_events"
 KPIS = ("dau", "sessions", "orders", "revenue", "conversion_rate")
 
 
@@ -60,11 +65,6 @@ def bare_kpi_queries(parquet: str, day: date) -> dict[str, str]:
             f"SELECT count(DISTINCT session_id) FILTER ({purchase}) / count(DISTINCT session_id) FROM {rows}"
         ),
     }
-
-
-def lines_of(files: str) -> str:
-    """The landing files' lines as one VARCHAR column: a delimiter and no quoting that JSON lines never contain."""
-    return f"read_csv({files}, columns = {{'line': 'VARCHAR'}}, delim = '\\x1f', quote = '', header = false)"
 
 
 def run_bare(files: str, day: date, work: Path, events: int, stages: bool) -> tuple[float, dict]:
@@ -116,53 +116,17 @@ def _floor_stages(con, files: str, typed: str, valid: str, parquet: str, work: P
         report(stage, time.perf_counter() - t, events)
 
 
-def platform_env(data_dir: Path, day: date) -> dict[str, str]:
-    """A fresh local deployment: its own data dir, warehouse and Dagster instance (the repo's dagster.yaml)."""
-    home = data_dir / "dagster_home"
-    home.mkdir(parents=True)
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPPER_", "DAGSTER_"))}
-    return {
-        **env,
-        "SHOPPER_ENV": "local",
-        "SHOPPER_DATA_DIR": str(data_dir),
-        "SHOPPER_START_DATE": day.isoformat(),
-        "DAGSTER_HOME": str(home),
-    }
-
-
 def run_platform(data_dir: Path, day: date, events: int) -> tuple[dict[str, Measured], dict]:
     """The lake step and the day's dbt graph through Dagster's command line: (per step, the day's kpi_daily)."""
     env = platform_env(data_dir, day)
-    location = ["-m", "shopper_assets.definitions"]
-    hours = f"{day}-00:00...{day}-23:00"
-    the_day = json.dumps({f"dagster/asset_partition_range_{end}": f"{day}" for end in ("start", "end")})
-    commands = {
-        "lake": ["asset", "materialize", *location, "--select", LAKE_ASSETS, "--partition-range", hours],
-        "dbt": ["job", "execute", *location, "-j", "marts_job", "--tags", the_day],
-    }
-    # untimed: a fresh dbt manifest when the project changed (definitions.py's ensure_manifest), warm file caches
-    warm = run_measured([str(DAGSTER), "definitions", "validate", *location], data_dir / "validate.log", env=env)
-    _check(warm, data_dir / "validate.log", "dagster definitions validate")
-    print(f"\nplatform: Dagster CLI on a fresh instance; `dagster definitions validate` took {warm.seconds:.1f} s")
-    measured = {}
-    for step, args in commands.items():
-        log = data_dir / f"{step}.log"
-        measured[step] = run_measured([str(DAGSTER), *args], log, env=env, cwd=REPO)
-        _check(measured[step], log, f"dagster {' '.join(args[:2])} ({step})")
-        m = measured[step]
-        report(f"{step} ({' '.join(args[:2])})", m.seconds, events, peak=m.process_peak_mb)
-        print(f"{'':<28} process tree peak (sampled) {m.tree_peak_mb:,.0f} MB", flush=True)
+    warm = validate_definitions(env, data_dir / "validate.log")
+    print(f"\nplatform: Dagster CLI on a fresh instance; `dagster definitions validate` took {warm:.1f} s")
+    commands = {"lake": lake_step_args(day), "dbt": marts_job_args(day)}
+    measured = {step: run_dagster(args, data_dir / f"{step}.log", env, step, events) for step, args in commands.items()}
     _print_runs(env["DAGSTER_HOME"])
     with duckdb.connect(str(data_dir / "shopper.duckdb"), read_only=True) as con:
         row = con.execute(f"SELECT {', '.join(KPIS)} FROM marts.kpi_daily WHERE event_date = DATE '{day}'").fetchone()
     return measured, dict(zip(KPIS, row, strict=True)) if row else {}
-
-
-def _check(measured: Measured, log: Path, what: str) -> None:
-    if measured.returncode:
-        print(log.read_text(errors="replace")[-4000:])
-        sys.exit(f"{what} failed (exit status {measured.returncode}); its output: {log}")
 
 
 def _print_runs(home: str) -> None:
