@@ -253,6 +253,7 @@ def test_warehouse_tables_exist_empty_and_typed_without_any_ad_spend(make_store,
         "currency": "text",
         "_source_file": "text",
         "_line_number": "bigint",
+        "_lake_part": "text",  # the lake part file of each row
     }
     assert counts == [0] * len(pg.WAREHOUSE_TABLES)  # the data-quality tables too
 
