@@ -211,6 +211,16 @@ def add_late_events(path) -> list[dt.date]:
     return [d2 - dt.timedelta(days=1), d0, d1]
 
 
+def assert_equals_full_refresh(inc, tmp_path) -> None:
+    """Every table of the warehouse ``inc`` equals those of a copy rebuilt with --full-refresh."""
+    full = copy_warehouse(inc, tmp_path / "full" / "shopper.duckdb")
+    run_dbt(full, ["build", "--full-refresh"])
+    incremental, refreshed = snapshot(inc), snapshot(full)
+    assert set(incremental) == set(refreshed) == EXPECTED_TABLES
+    for name in sorted(refreshed):
+        assert_same_table(name, refreshed[name], incremental[name])
+
+
 def test_late_events_incremental_equals_full_refresh(built_db, tmp_path):
     """Late events handled the way Dagster does (a run per day they belong to, with its window)
     leave exactly the tables of a full refresh - attribution of later days and the whole-history
@@ -219,12 +229,7 @@ def test_late_events_incremental_equals_full_refresh(built_db, tmp_path):
     before = snapshot(inc, ["marts.order_attribution", "marts.cart_abandonment_daily", "marts.customer_ltv"])
     for day in add_late_events(inc):
         run_dbt(inc, day_args(day))
-    full = copy_warehouse(inc, tmp_path / "full" / "shopper.duckdb")
-    run_dbt(full, ["build", "--full-refresh"])
-    incremental, refreshed = snapshot(inc), snapshot(full)
-    assert set(incremental) == set(refreshed) == EXPECTED_TABLES
-    for name in sorted(refreshed):
-        assert_same_table(name, refreshed[name], incremental[name])
+    assert_equals_full_refresh(inc, tmp_path)
     # and the late events did change what they should have
     after = snapshot(inc, list(before))
     for name in before:

@@ -8,8 +8,7 @@ import datetime as dt
 import duckdb
 
 from tests.transform.conftest import copy_warehouse, days, run_dbt
-from tests.transform.helpers import assert_same_table, snapshot
-from tests.transform.test_incremental import EXPECTED_TABLES, day_args
+from tests.transform.test_incremental import assert_equals_full_refresh, day_args
 
 
 def loads(path, table: str, day: dt.date) -> dict:
@@ -18,15 +17,6 @@ def loads(path, table: str, day: dt.date) -> dict:
         return dict(
             con.execute(f"SELECT _loaded_at, count(*) FROM {table} WHERE event_date = ? GROUP BY 1", [day]).fetchall()
         )
-
-
-def assert_equals_full_refresh(inc, tmp_path) -> None:
-    full = copy_warehouse(inc, tmp_path / "full" / "shopper.duckdb")
-    run_dbt(full, ["build", "--full-refresh"])
-    incremental, refreshed = snapshot(inc), snapshot(full)
-    assert set(incremental) == set(refreshed) == EXPECTED_TABLES
-    for name in sorted(refreshed):
-        assert_same_table(name, refreshed[name], incremental[name])
 
 
 def test_a_run_adds_only_the_new_part_and_rebuilds_only_what_it_touches(built_db, tmp_path):
