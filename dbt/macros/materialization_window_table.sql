@@ -1,6 +1,7 @@
 {#- Materialization `window_table`: a table whose rows of the rebuild window are replaced in place.
-    Kept for two models only, where dbt's own incremental strategy is measurably slower (the other
-    windowed models are dbt `incremental` models with delete+insert; docs/dbt-machinery.md):
+    Used by fct_events and the models that fold increments (docs/dbt-machinery.md "Increments": dbt's
+    strategies delete by the new rows' keys or by whole time batches, not both); first kept where
+    dbt's own incremental strategy is measurably slower:
 
     * fct_events (window on window_column): dbt's incremental materialization first writes the
       query into a temporary table, then deletes the keys found there and inserts from it. For the
@@ -26,6 +27,12 @@
     'window_column': <column of that model>} deletes instead the rows whose key appears in the
     window of the source model - exactly the keys the model's query rebuilds - optionally only
     among rows with 'prune_column' >= window start - 'prune_days' (lets DuckDB skip old row groups).
+
+    Increment variant (config increment, macros/increment.sql): 'lake_parts' (fct_events) deletes the
+    days it reloads; a dict {'day_column', 'key', 'source', 'date_column', 'prune_*'} deletes the days
+    the run rebuilds and the keys the parent changed since this model's last run. With reads_itself
+    (the query reads this table's current rows: a fold), the new rows are staged in a temporary table
+    before the delete.
 
     The columns of the query must match the table's (a changed model needs --full-refresh), like
     on_schema_change='fail'. Works on DuckDB and Postgres alike. -#}
@@ -120,7 +127,7 @@
                 ~ query_columns | join(', ') ~ "): rebuild it with --full-refresh") }}
         {%- endif -%}
         {%- set csv = get_quoted_csv(existing_columns) -%}
-        {%- if config.get('reads_itself') -%}
+        {%- if config.get('reads_itself') and increment_plan()['fold'] -%}
             {#- the query reads this table's current rows (a fold): stage its rows before the delete -#}
             {%- set staged = make_temp_relation(target_relation) -%}
             {% call statement('stage_drop') -%}
