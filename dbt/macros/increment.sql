@@ -41,6 +41,15 @@
     cast('{{ value.isoformat() if value is not string else value }}' as date)
 {%- endmacro %}
 
+{#- `column in (...)` of dates, and of names (part file names: no quote in them, uuid-tagged). -#}
+{% macro _in_dates(column, days) -%}
+    {{ column }} in ({% for d in days %}{{ _date_literal(d) }}{{ ', ' if not loop.last }}{% endfor %})
+{%- endmacro %}
+
+{% macro _in_names(column, names) -%}
+    {{ column }} in ({% for n in names %}'{{ n }}'{{ ', ' if not loop.last }}{% endfor %})
+{%- endmacro %}
+
 {#- The plan of this model's run: {'full': bool, 'rebuild': [dates], 'fold': {date: loaded_through},
     'loads': {date: last load of fct_events}}. `full` means: build as the window says (no state or
     no window), every day of the window is rebuilt. -#}
@@ -74,7 +83,7 @@
 {#- Predicate on a date column: the days this run rebuilds. -#}
 {% macro increment_rebuild_filter(plan, column) -%}
     {%- if plan['full'] -%}{{ window_filter(column) }}
-    {%- elif plan['rebuild'] -%}{{ column }} in ({% for d in plan['rebuild'] %}{{ _date_literal(d) }}{{ ', ' if not loop.last }}{% endfor %})
+    {%- elif plan['rebuild'] -%}{{ _in_dates(column, plan['rebuild']) }}
     {%- else -%}(1 = 0){%- endif -%}
 {%- endmacro %}
 
@@ -100,16 +109,8 @@
 {#- The days this run folds new rows into. -#}
 {% macro increment_fold_filter(plan, column) -%}
     {%- if plan['full'] or not plan['fold'] -%}(1 = 0)
-    {%- else -%}{{ column }} in ({% for d in plan['fold'] %}{{ _date_literal(d) }}{{ ', ' if not loop.last }}{% endfor %})
+    {%- else -%}{{ _in_dates(column, plan['fold'].keys() | list) }}
     {%- endif -%}
-{%- endmacro %}
-
-{#- The days this run writes (rebuilt or folded). -#}
-{% macro increment_days_filter(plan, column) -%}
-    {%- set days = plan['rebuild'] + (plan['fold'].keys() | list) -%}
-    {%- if plan['full'] -%}{{ window_filter(column) }}
-    {%- elif days -%}{{ column }} in ({% for d in days %}{{ _date_literal(d) }}{{ ', ' if not loop.last }}{% endfor %})
-    {%- else -%}(1 = 0){%- endif -%}
 {%- endmacro %}
 
 {#- The lake part files fct_events loaded since this model folded their day (literal names, so the
@@ -124,7 +125,7 @@
 
 {% macro increment_parts_filter(plan, column='_lake_part') -%}
     {%- set parts = increment_parts(plan) -%}
-    {%- if parts -%}{{ column }} in ({% for p in parts %}'{{ p }}'{{ ', ' if not loop.last }}{% endfor %})
+    {%- if parts -%}{{ _in_names(column, parts) }}
     {%- else -%}(1 = 0){%- endif -%}
 {%- endmacro %}
 
@@ -188,7 +189,7 @@
     {%- else -%}
         {%- set parts = [] -%}
         {%- if plan['reload'] %}{% do parts.append(increment_rebuild_hours({'full': false, 'rebuild': plan['reload']}, 'event_hour')) %}{% endif -%}
-        {%- if plan['new'] %}{% do parts.append('_lake_part in (' ~ ("'" ~ plan['new'] | join("', '") ~ "'") ~ ')') %}{% endif -%}
+        {%- if plan['new'] %}{% do parts.append(_in_names('_lake_part', plan['new'])) %}{% endif -%}
         ({{ parts | join(' or ') or '1 = 0' }})
     {%- endif -%}
 {%- endmacro %}

@@ -109,10 +109,14 @@ def window_filter(start: datetime, end: datetime, column: str = PARTITION_COLUMN
     return f"{column} >= {sql_ts(start)} AND {column} < {sql_ts(end)}"
 
 
+def typed_columns(spec: LakeTable) -> str:
+    """The table's columns, in order, each cast to its declared type (a SELECT list)."""
+    return ", ".join(f"CAST({name} AS {sql_type}) AS {name}" for name, sql_type in spec.columns)
+
+
 def typed_select(spec: LakeTable, query: str) -> str:
     """The table's columns, in order and with their declared types, from any query that has them."""
-    cols = ", ".join(f"CAST({name} AS {sql_type}) AS {name}" for name, sql_type in spec.columns)
-    return f"SELECT {cols} FROM ({query}) AS typed_source"
+    return f"SELECT {typed_columns(spec)} FROM ({query}) AS typed_source"
 
 
 def parquet_relation(spec: LakeTable, files: list[Path], with_part: bool = False) -> str:
@@ -129,8 +133,7 @@ def parquet_relation(spec: LakeTable, files: list[Path], with_part: bool = False
 def with_part_column(spec: LakeTable, reader: str) -> str:
     """The table's typed columns and the part file name of each row, from a ``read_parquet(...,
     filename = true)``. The name is not cast, so DuckDB can skip every file a filter on it excludes."""
-    cols = ", ".join(f"CAST({name} AS {sql_type}) AS {name}" for name, sql_type in spec.columns)
-    return f"SELECT {cols}, parse_filename(filename) AS {PART_COLUMN} FROM {reader}"
+    return f"SELECT {typed_columns(spec)}, parse_filename(filename) AS {PART_COLUMN} FROM {reader}"
 
 
 def empty_relation(spec: LakeTable, with_part: bool = False) -> str:
