@@ -29,7 +29,7 @@
     among rows with 'prune_column' >= window start - 'prune_days' (lets DuckDB skip old row groups).
 
     Increment variant (config increment, macros/increment.sql): 'lake_parts' (fct_events) deletes the
-    days it reloads; a dict {'day_column', 'key', 'source', 'date_column', 'prune_*'} deletes the days
+    days it reloads; a dict {'day_column', 'key', 'source', 'date_column', ...: increment_delete_predicate} deletes the days
     the run rebuilds and the keys the parent changed since this model's last run. With reads_itself
     (the query reads this table's current rows: a fold), the new rows are staged in a temporary table
     before the delete.
@@ -59,9 +59,11 @@
 
 {#- Delete of an increment (macros/increment.sql): the rows of the days rebuilt (`day_column`) and
     of the keys the parent (`source`) changed since this model's last run or holds on a rebuilt day
-    (`key`: a column or a list; `date_column`: the parent's day), optionally only among rows with
-    `prune_column` >= the window start - `prune_days`. Without a plan (no window, full refresh) the
-    window, as before. -#}
+    (`key`: a column or a list; `source_key`: the parent's names for them if they differ;
+    `date_column`: the parent's day; `key_where`: only among this model's rows that match it),
+    optionally only among rows with `prune_column` >= the window start - `prune_days`. With
+    `replace_folded_days` a fold replaces its days whole (a model of few rows a day that re-derives
+    all of them). Without a plan (no window, full refresh) the window, as before. -#}
 {% macro increment_delete_predicate(increment) -%}
     {%- set plan = increment_plan() -%}
     {%- set day_column = increment.get('day_column') -%}
@@ -74,7 +76,9 @@
     {%- if day_column -%}
         {#- rebuilt days go by the day; keys only within the days folded -#}
         {%- do parts.append(increment_rebuild_filter(plan, day_column)) -%}
-        {%- if increment.get('key') and plan['fold'] -%}
+        {%- if increment.get('replace_folded_days') -%}
+            {%- do parts.append(increment_fold_filter(plan, day_column)) -%}
+        {%- elif increment.get('key') and plan['fold'] -%}
             {%- do parts.append('(' ~ increment_fold_filter(plan, day_column) ~ ' and '
                 ~ window_table_keyed_predicate(increment, increment_changed(plan, increment['date_column'])) ~ ')') -%}
         {%- endif -%}
@@ -87,8 +91,10 @@
 
 {% macro window_table_keyed_predicate(increment, source_filter) -%}
     {%- set key = increment['key'] if increment['key'] is string else '(' ~ increment['key'] | join(', ') ~ ')' -%}
-    {%- set cols = increment['key'] if increment['key'] is string else increment['key'] | join(', ') -%}
+    {%- set source_key = increment.get('source_key', increment['key']) -%}
+    {%- set cols = source_key if source_key is string else source_key | join(', ') -%}
     {%- set predicate -%}
+        {%- if increment.get('key_where') %}({{ increment['key_where'] }}) and {% endif -%}
         {{ key }} in (select {{ cols }} from {{ ref(increment['source']) }} where {{ source_filter }})
         {%- set lowest = window_bounds(increment.get('prune_days', 0) | int)[0] -%}
         {%- if increment.get('prune_column') and lowest is not none %}

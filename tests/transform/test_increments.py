@@ -78,3 +78,70 @@ def test_a_day_whose_part_the_lake_replaced_is_reloaded_whole(built_db, tmp_path
     assert reloaded != before
     assert loads(inc, "marts.fct_events", days()[1]).keys() == {before}  # other days untouched
     assert_equals_full_refresh(inc, tmp_path)
+
+
+def test_a_new_first_event_moves_a_campaign_arrival(built_db, tmp_path):
+    """Campaign and product days fold too: an event earlier than an arrival's ad click makes it a
+    click on a listing (int_campaign_touches replaces the slice's visit, int_campaign_days counts the
+    day's arrivals again), a new ad click adds a touch and a click, product counts combine."""
+    inc = copy_warehouse(built_db[0], tmp_path / "inc" / "shopper.duckdb")
+    day = days()[1]
+    arrivals_sql = (
+        "SELECT arrival_clicks, clicks FROM intermediate.int_campaign_days WHERE campaign_id = ? AND event_date = ?"
+    )
+    with duckdb.connect(str(inc)) as con:
+        click, session, campaign = con.execute(
+            """SELECT e.event_id, e.session_id, e.campaign_id
+               FROM lake.cleaned_events AS e
+               JOIN intermediate.int_campaign_touches AS v
+                 ON v.touch_type = 'campaign_visit' AND v.session_id = e.session_id
+                AND v.campaign_id = e.campaign_id AND v.touch_time = e.event_time
+               WHERE e.event_type = 'ad_click' AND CAST(e.event_time AS DATE) = ?
+                 AND e.event_time - INTERVAL 1 SECOND >= date_trunc('hour', e.event_time)
+               ORDER BY e.event_id LIMIT 1""",
+            [day],
+        ).fetchone()
+        arrivals, clicks = con.execute(arrivals_sql, [campaign, day]).fetchone()
+        product_events = con.execute(
+            "SELECT sum(events) FROM intermediate.int_product_days WHERE event_date = ?", [day]
+        ).fetchone()[0]
+        con.execute(  # a page view a second before the arrival's click, and a second click, in a new part
+            """INSERT INTO lake.cleaned_events
+               SELECT * REPLACE ('early-view' AS event_id, 'page_view' AS event_type, NULL AS campaign_id,
+                                 NULL AS ad_id, event_time - INTERVAL 1 SECOND AS event_time,
+                                 'part-early-view.parquet' AS _lake_part)
+               FROM lake.cleaned_events WHERE event_id = ?
+               UNION ALL
+               SELECT * REPLACE ('second-click' AS event_id, event_time + INTERVAL 1 SECOND AS event_time,
+                                 'part-early-view.parquet' AS _lake_part)
+               FROM lake.cleaned_events WHERE event_id = ?""",
+            [click, click],
+        )
+        with_product = con.execute(
+            "SELECT count(product_id) FROM lake.cleaned_events WHERE event_id = ?", [click]
+        ).fetchone()[0]
+    run_dbt(inc, day_args(day))
+
+    with duckdb.connect(str(inc), read_only=True) as con:
+        assert con.execute(arrivals_sql, [campaign, day]).fetchone() == (arrivals - 1, clicks + 1)
+        assert (
+            con.execute(
+                "SELECT count(*) FROM intermediate.int_campaign_touches"
+                " WHERE session_id = ? AND touch_type = 'ad_click'",
+                [session],
+            ).fetchone()[0]
+            >= 2
+        )
+        assert (
+            con.execute("SELECT sum(events) FROM intermediate.int_product_days WHERE event_date = ?", [day]).fetchone()[
+                0
+            ]
+            == product_events + 2 * with_product
+        )
+        folded = dict(
+            con.execute(
+                "SELECT model_name, loaded_through FROM main.shopper_increments WHERE event_date = ?", [day]
+            ).fetchall()
+        )
+    assert {"int_product_days", "int_campaign_touches", "int_campaign_days"} <= folded.keys()
+    assert_equals_full_refresh(inc, tmp_path)

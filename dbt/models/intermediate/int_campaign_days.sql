@@ -1,30 +1,33 @@
-{{ config(unique_key='event_date', window_column='event_date') }}
+{{
+    config(
+        materialized='window_table',
+        window_column='event_date',
+        increment={'day_column': 'event_date', 'source': 'fct_events', 'date_column': 'event_date',
+                   'replace_folded_days': true},
+        reads_itself=true,
+        post_hook="{{ increment_record() }}",
+    )
+}}
 {#- One row per (campaign_id, event_date) with events carrying that campaign. Clicks are all its
     ad_click events; arrival_clicks those that brought a session from the campaign (the first event
-    of the session's day slice, carrying the campaign its non-ad events carry: int_session_days).
+    of the session's day slice, carrying the campaign its non-ad events carry: an ad_click touch at
+    the time of a campaign_visit touch of the same slice and campaign, int_campaign_touches).
     The others are clicks on sponsored listings shown on the site, whose impressions are the
-    ad_impression events; an arrival's impression was shown elsewhere and is no event. -#}
+    ad_impression events; an arrival's impression was shown elsewhere and is no event.
+    A run folds the new events' counts into the day's rows (macros/increment.sql) and counts the
+    day's arrivals again from its touches: a new event can make another event its slice's first. -#}
+{%- set plan = increment_plan() %}
 with events as (
-    select campaign_id, event_date, session_id, event_type, event_time
+    select campaign_id, event_date, event_type, event_time
     from {{ ref('stg_events') }}
     where campaign_id is not null
-      and {{ window_filter('event_hour', as_timestamp=true) }}
+      and ({{ increment_rebuild_hours(plan, 'event_hour') }}
+    {%- if plan['fold'] %}
+           or {{ increment_parts_filter(plan) }}
+    {%- endif %})
 ),
 
-arrivals as (
-    select c.campaign_id, c.event_date, count(*) as arrival_clicks
-    from events as c
-    inner join {{ ref('int_session_days') }} as s
-        on s.session_id = c.session_id
-        and s.event_date = c.event_date
-        and s.campaign_id = c.campaign_id
-        and s.first_event_time = c.event_time
-    where c.event_type = 'ad_click'
-      and {{ window_filter('s.event_date') }}
-    group by c.campaign_id, c.event_date
-),
-
-days as (
+new_days as (
     select
         campaign_id,
         event_date,
@@ -35,6 +38,47 @@ days as (
         count(*) as events
     from events
     group by campaign_id, event_date
+),
+{%- if plan['fold'] %}
+
+days as (
+    -- the new events' counts with the current rows of the days folded (every campaign of them)
+    select
+        campaign_id,
+        event_date,
+        min(first_event_time) as first_event_time,
+        max(last_event_time) as last_event_time,
+        sum(impressions) as impressions,
+        sum(clicks) as clicks,
+        sum(events) as events
+    from (
+        select * from new_days
+        union all
+        select campaign_id, event_date, first_event_time, last_event_time, impressions, clicks, events
+        from {{ this }}
+        where {{ increment_fold_filter(plan, 'event_date') }}
+    ) as folded
+    group by campaign_id, event_date
+),
+{%- endif %}
+
+touches as (
+    select session_id, campaign_id, touch_type, touch_time, touch_date
+    from {{ ref('int_campaign_touches') }}
+    where {{ increment_rebuild_filter(plan, 'touch_date') }} or {{ increment_fold_filter(plan, 'touch_date') }}
+),
+
+arrivals as (
+    select c.campaign_id, c.touch_date as event_date, count(*) as arrival_clicks
+    from touches as c
+    inner join touches as v
+        on v.session_id = c.session_id
+        and v.touch_date = c.touch_date
+        and v.campaign_id = c.campaign_id
+        and v.touch_time = c.touch_time
+    where c.touch_type = 'ad_click'
+      and v.touch_type = 'campaign_visit'
+    group by c.campaign_id, c.touch_date
 )
 
 select
@@ -46,5 +90,5 @@ select
     d.clicks,
     coalesce(a.arrival_clicks, 0) as arrival_clicks,
     d.events
-from days as d
+from {{ 'days' if plan['fold'] else 'new_days' }} as d
 left join arrivals as a on a.campaign_id = d.campaign_id and a.event_date = d.event_date
