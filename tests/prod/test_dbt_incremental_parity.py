@@ -1,6 +1,8 @@
 """The incremental path on both targets: day-by-day window builds (with a re-run of the first day
 after the second, so rows are replaced, not only added) give on Postgres what a full build gives,
-and the same rows as on DuckDB. test_dbt_parity.py only compares first (full) builds."""
+and the same rows as on DuckDB; then a new lake part folded in on Postgres (increments,
+dbt/macros/increment.sql) still gives what a full build gives. test_dbt_parity.py only compares
+first (full) builds."""
 
 from __future__ import annotations
 
@@ -24,7 +26,10 @@ TABLES = [
     "marts.fct_events",
     "marts.fct_order_items",
     "intermediate.int_session_days",
+    "intermediate.int_user_days",
+    "intermediate.int_product_days",
     "intermediate.int_campaign_touches",
+    "intermediate.int_campaign_days",
     "marts.kpi_daily",
     "marts.cart_abandonment_daily",
     "marts.order_attribution",
@@ -87,8 +92,61 @@ def test_day_builds_identical_on_duckdb_and_postgres_and_to_a_full_build(
             assert incremental[table], f"{table} is empty"
             assert normalise(local.execute(select).fetchall()) == incremental[table], f"{table}: DuckDB != Postgres"
 
+    with psycopg.connect(pg_url) as pg:
+        add_early_view_part(pg)
+    build_days([DAY], monkeypatch)  # folds the new part into every incremental model
+    with psycopg.connect(pg_url) as pg:
+        folded = {table: normalise(pg.execute(select).fetchall()) for table, select in selects.items()}
+        assert folded != incremental
+        (through,) = pg.execute(
+            "SELECT count(DISTINCT loaded_through) FROM shopper_increments WHERE event_date = %s", [DAY]
+        ).fetchone()  # the profile's schema (public)
+        assert through == 1  # every model folded the same (new) load
+
     full = dbt_resource(Settings.from_env()).cli(["build", "--full-refresh", *DAILY], raise_on_error=False).wait()
     assert full.is_successful()
     with psycopg.connect(pg_url) as pg:
         for table, select in selects.items():
-            assert normalise(pg.execute(select).fetchall()) == incremental[table], f"{table}: day builds != full build"
+            assert normalise(pg.execute(select).fetchall()) == folded[table], f"{table}: day builds != full build"
+
+
+def add_early_view_part(pg: psycopg.Connection) -> None:
+    """A new part file in the Postgres lake (as sync_parts loads one): a page view a second before a
+    campaign arrival's ad click (the slice's first event moves, the arrival becomes a listing click)
+    and a second click of that campaign."""
+    cols = [
+        c
+        for (c,) in pg.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'lake' "
+            "AND table_name = 'cleaned_events' ORDER BY ordinal_position"
+        ).fetchall()
+    ]
+    click = pg.execute(
+        """SELECT e.event_id FROM lake.cleaned_events AS e
+           WHERE e.event_type = 'ad_click' AND e.campaign_id IS NOT NULL AND e.event_time::date = %s
+             AND e.event_time - interval '1 second' >= date_trunc('hour', e.event_time)
+             AND e.event_time = (SELECT min(f.event_time) FROM lake.cleaned_events AS f
+                                 WHERE f.session_id = e.session_id AND f.event_time::date = %s)
+           ORDER BY e.event_id LIMIT 1""",
+        [DAY, DAY],
+    ).fetchone()[0]
+    early = {
+        "event_id": "'early-view'",
+        "event_type": "'page_view'",
+        "campaign_id": "NULL",
+        "ad_id": "NULL",
+        "event_time": "event_time - interval '1 second'",
+        "_lake_part": "'part-early-view.parquet'",
+    }
+    second = {
+        "event_id": "'second-click'",
+        "event_time": "event_time + interval '1 second'",
+        "_lake_part": "'part-early-view.parquet'",
+    }
+    listed = ", ".join(cols)
+    for replaced in (early, second):
+        select = ", ".join(f"{replaced.get(c, c)} AS {c}" for c in cols)
+        pg.execute(
+            f"INSERT INTO lake.cleaned_events ({listed}) SELECT {select} FROM lake.cleaned_events WHERE event_id = %s",
+            [click],
+        )
