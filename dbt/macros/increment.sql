@@ -129,6 +129,13 @@
     {%- else -%}(1 = 0){%- endif -%}
 {%- endmacro %}
 
+{#- The events a run reads from the lake: the hours of the days it rebuilds, and on days it folds
+    the part files loaded since (increment_parts_filter). -#}
+{% macro increment_events_filter(plan, column='event_hour') -%}
+    ({{ increment_rebuild_hours(plan, column) }}
+    {%- if plan['fold'] %} or {{ increment_parts_filter(plan) }}{% endif %})
+{%- endmacro %}
+
 {#- The last fct_events load of a row's day: the `_loaded_at` stamp of a model's rows. -#}
 {% macro increment_stamp(plan, date_column) -%}
     {%- if not plan['loads'] -%}cast(null as {{ dbt.type_timestamp() }})

@@ -29,8 +29,8 @@
     among rows with 'prune_column' >= window start - 'prune_days' (lets DuckDB skip old row groups).
 
     Increment variant (config increment, macros/increment.sql): 'lake_parts' (fct_events) deletes the
-    days it reloads; a dict {'day_column', 'key', 'source', 'date_column', ...: increment_delete_predicate} deletes the days
-    the run rebuilds and the keys the parent changed since this model's last run. With reads_itself
+    days it reloads; a dict (keys: increment_delete_predicate) deletes the days the run rebuilds and
+    the keys the parent changed since this model's last run (or the days it folds). With reads_itself
     (the query reads this table's current rows: a fold), the new rows are staged in a temporary table
     before the delete.
 

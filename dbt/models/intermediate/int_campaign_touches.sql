@@ -39,7 +39,4 @@ select
 from {{ ref('stg_events') }}
 where event_type = 'ad_click'
   and campaign_id is not null
-  and ({{ increment_rebuild_hours(plan, 'event_hour') }}
-{%- if plan['fold'] %}
-       or {{ increment_parts_filter(plan) }}
-{%- endif %})
+  and {{ increment_events_filter(plan) }}

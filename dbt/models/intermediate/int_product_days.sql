@@ -2,8 +2,7 @@
     config(
         materialized='window_table',
         window_column='event_date',
-        increment={'day_column': 'event_date', 'source': 'fct_events', 'date_column': 'event_date',
-                   'replace_folded_days': true},
+        increment={'day_column': 'event_date', 'replace_folded_days': true},
         reads_itself=true,
         post_hook="{{ increment_record() }}",
     )
@@ -18,10 +17,7 @@ with events as (
     select event_date, product_id, category, brand, price, event_time, event_type
     from {{ ref('stg_events') }}
     where product_id is not null
-      and ({{ increment_rebuild_hours(plan, 'event_hour') }}
-    {%- if plan['fold'] %}
-           or {{ increment_parts_filter(plan) }}
-    {%- endif %})
+      and {{ increment_events_filter(plan) }}
 ),
 
 variants as (

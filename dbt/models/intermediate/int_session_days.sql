@@ -27,10 +27,7 @@
 with events as (
     select *
     from {{ ref('stg_events') }}
-    where {{ increment_rebuild_hours(plan, 'event_hour') }}
-    {%- if plan['fold'] %}
-       or {{ increment_parts_filter(plan) }}
-    {%- endif %}
+    where {{ increment_events_filter(plan) }}
 ),
 
 slices as (

@@ -41,5 +41,4 @@ select
     {{ increment_stamp(plan, 'event_date') }} as _loaded_at
 from {{ ref('stg_events') }}
 where event_type = 'purchase'
-  and ({{ increment_rebuild_hours(plan, 'event_hour') }}
-  {%- if plan['fold'] %} or {{ increment_parts_filter(plan) }}{% endif %})
+  and {{ increment_events_filter(plan) }}
