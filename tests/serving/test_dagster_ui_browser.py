@@ -11,6 +11,7 @@ import time
 import duckdb
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.serving.browser import screenshot
 from tests.serving.conftest import Deployment
@@ -83,7 +84,7 @@ def test_partitions_of_cleaned_events(page, dagster_ui, demo: Deployment):
     hour = f"{demo.days[-1]}-20:00"
     page.goto(dagster_ui + f"/assets/cleaned_events?view=partitions&partition={hour}")
     page.get_by_text(f"Materialized ({24 * len(demo.days)})").wait_for(timeout=120_000)
-    assert page.get_by_text("Failed (0)").count() == 1
+    expect(page.get_by_text("Failed (0)")).to_have_count(1, timeout=60_000)
     parts = demo.root / "lake" / "cleaned_events" / f"date={demo.days[-1]}" / "hour=20" / "part-*.parquet"
     with duckdb.connect() as con:
         (rows,) = con.execute(f"SELECT count(*) FROM read_parquet('{parts}')").fetchone()
@@ -97,17 +98,18 @@ def test_check_results_of_cleaned_events(page, dagster_ui, demo: Deployment):
     results = check_results(demo)
     page.goto(dagster_ui + "/assets/cleaned_events?view=checks")
     page.get_by_text(f"Checks ({len(CHECKS)})").wait_for(timeout=120_000)
+    # the heading renders before the rows of the list: wait for each row rather than count once
     for check in CHECKS:
-        assert page.get_by_text(check, exact=True).count() >= 1, check
+        page.get_by_text(check, exact=True).first.wait_for(timeout=60_000)
     statuses = list(results.values())
-    assert page.get_by_text("Succeeded", exact=True).count() == statuses.count("PASS")
-    assert page.get_by_text("Failed", exact=True).count() == len(CHECKS) - statuses.count("PASS")
+    expect(page.get_by_text("Succeeded", exact=True)).to_have_count(statuses.count("PASS"), timeout=60_000)
+    expect(page.get_by_text("Failed", exact=True)).to_have_count(len(CHECKS) - statuses.count("PASS"), timeout=60_000)
     page.get_by_text("quarantine_ratio", exact=True).first.click()
     page.get_by_text("Evaluation result").wait_for(timeout=60_000)
     # the check's numeric metadata (ratio, counts, window_hours) is plotted
     page.locator("canvas").first.wait_for(timeout=60_000)
     screenshot(page, "dagster-checks-cleaned-events")
-    assert page.get_by_text("Passed", exact=True).count() >= 1
+    page.get_by_text("Passed", exact=True).first.wait_for(timeout=60_000)
 
 
 def test_metadata_plots_of_cleaned_events(page, dagster_ui):
