@@ -6,17 +6,18 @@ Runs are launched the two ways users launch them, on a temporary DAGSTER_HOME se
 dagster.yaml and an empty data folder (each run is ``lake_job`` over an hour without landing files,
 so its step ends at once and the runs measure nothing but their start):
 
-* ``daemon``: ``dagster dev`` (webserver, daemon and code server, as bench_kafka_latency.py runs it);
-  each run is submitted through the webserver's GraphQL API (what the UI does; a sensor's run is
-  created by the daemon instead, the rest is the same): the ``QueuedRunCoordinator`` queues it, the
-  daemon dequeues it, the run launcher asks the code server to start it, and the code server spawns
-  the run worker. A thread notes the start time of every process the code server spawns (from the
-  kernel, so polling every 0.2 s loses no precision).
+* ``daemon``: ``dagster dev`` (webserver, daemon and code server, as bench_kafka_latency.py runs it)
+  on the repo's dagster.yaml; each run is submitted through the webserver's GraphQL API (what the UI
+  does; a sensor's run is created by the daemon instead, the rest is the same): the
+  ``QueuedRunCoordinator`` queues it, the daemon dequeues it, and the run launcher
+  (``ForkingRunLauncher``) forks its worker from the fork server that has the code location loaded.
+* ``spawn``: the same, with the launcher prod uses (``HeartbeatRunLauncher``, Dagster's default
+  launcher plus a heartbeat check): the code server spawns each run worker, a fresh interpreter that
+  imports Dagster and the code location again. ``daemon`` against ``spawn`` is the fork server's gain.
+  A thread notes the start time of every process ``dagster dev`` starts (from the kernel, so polling
+  every 0.2 s loses no precision).
 * ``cli``: ``dagster job execute -m shopper_assets.definitions``, one process that loads the code
   location, creates the run and executes it.
-* ``fork`` (an experiment, not a way users launch runs): each run's worker forked from one process
-  that has loaded the code location, executed with Dagster's internal ``execute_run``: what a start
-  without a fresh interpreter would take.
 
 Stages come from the instance's event log (``RUN_STARTING``, the worker's ``Started process for run``
 engine event, ``RUN_START``, the first ``STEP_START``); p50/p99 over the runs. Then the code location
@@ -43,6 +44,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import psutil
+import yaml
 from common import stop_dagster_dev  # bench/common.py
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -51,10 +53,12 @@ LOCATION = "shopper_assets.definitions"
 JOB = "lake_job"
 FOLLOWING_SENSORS = ("shopper_automation", "marts_follow_sensor")
 STARTED_PROCESS = re.compile(r"Started process for run \(pid: (\d+)\)")
+#: The launcher of the ``spawn`` route: prod's (deploy/dagster.prod.yaml), whose code server spawns workers.
+SPAWNING_LAUNCHER = {"module": "shopper_assets.run_health", "class": "HeartbeatRunLauncher"}
 #: Stages of a daemon-launched run: (label, from event, to event).
 DAEMON_STAGES = [
     ("queued: created -> RUN_STARTING (dequeue, launch)", "created", "RUN_STARTING"),
-    ("spawn: RUN_STARTING -> worker process started", "RUN_STARTING", "worker_spawned"),
+    ("start: RUN_STARTING -> worker process started", "RUN_STARTING", "worker_spawned"),
     ("worker: started -> `Started process` (python, dagster)", "worker_spawned", "worker_ready"),
     ("load: -> RUN_START (code location, plan)", "worker_ready", "RUN_START"),
     ("executor: RUN_START -> first STEP_START", "RUN_START", "STEP_START"),
@@ -69,12 +73,6 @@ CLI_STAGES = [
     ("executor: RUN_START -> first STEP_START", "RUN_START", "STEP_START"),
     ("launch -> first step", "launched", "STEP_START"),
     ("whole command", "launched", "exited"),
-]
-#: Stages of a run whose worker was forked (launched = the fork).
-FORK_STAGES = [
-    ("fork -> RUN_START", "launched", "RUN_START"),
-    ("executor: RUN_START -> first STEP_START", "RUN_START", "STEP_START"),
-    ("launch -> first step: fork -> STEP_START", "launched", "STEP_START"),
 ]
 
 
@@ -201,12 +199,12 @@ def daemon_route(
     return rows
 
 
-def cli_route(env: dict[str, str], home: pathlib.Path, hours: list[str], log: pathlib.Path) -> list[dict]:
+def cli_route(env: dict[str, str], hours: list[str], log: pathlib.Path) -> list[dict]:
     """``dagster job execute`` for each hour; their stages (launch = the command's start)."""
     from dagster import DagsterInstance
 
     rows = []
-    with DagsterInstance.from_config(str(home)) as instance:
+    with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         for hour in hours:
             before = {r.dagster_run.run_id for r in instance.get_run_records()}
             command = [str(BIN / "dagster"), "job", "execute", "-m", LOCATION, "-j", JOB]
@@ -218,44 +216,6 @@ def cli_route(env: dict[str, str], home: pathlib.Path, hours: list[str], log: pa
             (run_id,) = {r.dagster_run.run_id for r in instance.get_run_records()} - before
             rows.append({"launched": launched, "exited": ended, **run_events(instance, run_id)})
     return rows
-
-
-FORKED_WORKER = """
-import json, os, sys, time
-from dagster import DagsterInstance
-from dagster._core.definitions.reconstruct import ReconstructableRepository
-from dagster._core.execution.api import execute_run
-
-repository = ReconstructableRepository.for_module(sys.argv[1], "defs", os.getcwd())
-job = repository.get_reconstructable_job(sys.argv[2])
-job_def = job.get_definition()  # the code location, loaded once
-with DagsterInstance.get() as instance:
-    for hour in json.loads(sys.argv[3]):
-        run = instance.create_run_for_job(
-            job_def=job_def, tags={"dagster/partition": hour}, job_code_origin=job.get_python_origin()
-        )
-        launched = time.time()
-        pid = os.fork()
-        if pid == 0:
-            execute_run(job, run, instance, raise_on_error=False)
-            os._exit(0)
-        os.waitpid(pid, 0)
-        print(json.dumps({"run_id": run.run_id, "launched": launched}), flush=True)
-"""
-
-
-def fork_route(env: dict[str, str], home: pathlib.Path, hours: list[str], log: pathlib.Path) -> list[dict]:
-    """What a run's start would take if its worker were forked from a process that has the code location
-    loaded (Dagster's code server spawns a fresh interpreter instead): an experiment with Dagster's
-    internal ``execute_run``, not a way users launch runs."""
-    from dagster import DagsterInstance
-
-    command = [sys.executable, "-c", FORKED_WORKER, LOCATION, JOB, json.dumps(hours)]
-    with log.open("wb") as err:
-        out = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=err, text=True, check=True)
-    launched = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-    with DagsterInstance.from_config(str(home)) as instance:
-        return [{"launched": r["launched"], **run_events(instance, r["run_id"])} for r in launched]
 
 
 def code_location_load(env: dict[str, str], repeat: int) -> None:
@@ -298,13 +258,16 @@ def code_location_load(env: dict[str, str], repeat: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=10, help="runs measured per route")
-    parser.add_argument("--routes", default="daemon,cli,fork", help="comma-separated: daemon, cli, fork")
+    parser.add_argument("--routes", default="daemon,spawn,cli", help="comma-separated: daemon, spawn, cli")
     parser.add_argument(
         "--burst", type=int, default=1, help="daemon route: runs submitted at once (as a sensor's lake and dbt runs)"
     )
     parser.add_argument("--repeat", type=int, default=5, help="fresh processes timing the code location load")
     parser.add_argument(
-        "--instance", type=pathlib.Path, default=ROOT / "dagster.yaml", help="the dagster.yaml to measure with"
+        "--instance",
+        type=pathlib.Path,
+        default=ROOT / "dagster.yaml",
+        help="the dagster.yaml to measure with (spawn swaps its run launcher)",
     )
     parser.add_argument("--keep", type=pathlib.Path, help="use this directory and keep it")
     args = parser.parse_args()
@@ -312,44 +275,53 @@ def main() -> int:
         parser.error("--runs must be 1..11 (each route runs its own hours of two days)")
 
     work = args.keep or pathlib.Path(tempfile.mkdtemp(prefix="bench-run-start-"))
-    home = work / "dagster_home"
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(args.instance, home / "dagster.yaml")
     day = datetime.now(UTC).date() - timedelta(days=2)  # two whole days of hours: a run per hour, none twice
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "SHOPPER_DATA_DIR": str(work / "data"),
-        "SHOPPER_START_DATE": day.isoformat(),
-    }
-    subprocess.run([str(BIN / "dagster"), "instance", "migrate"], env=env, check=True, capture_output=True)
+    instance_yaml = yaml.safe_load(args.instance.read_text())
+    spawning = instance_yaml | {"run_launcher": instance_yaml["run_launcher"] | SPAWNING_LAUNCHER}
+    homes = {"daemon": instance_yaml, "spawn": spawning, "cli": instance_yaml}
+    envs = {}
+    for route, settings in homes.items():
+        home = work / f"dagster_home_{route}"
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "dagster.yaml").write_text(yaml.safe_dump(settings))
+        envs[route] = {
+            **os.environ,
+            "DAGSTER_HOME": str(home),
+            "SHOPPER_DATA_DIR": str(work / "data"),
+            "SHOPPER_START_DATE": day.isoformat(),
+        }
+        subprocess.run([str(BIN / "dagster"), "instance", "migrate"], env=envs[route], check=True, capture_output=True)
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     routes = args.routes.split(",")
     hour_keys = [f"{day + timedelta(days=h // 24)}-{h % 24:02d}:00" for h in range(48)]
-    if "daemon" in routes:
+    medians = {}
+    for route, first_hour, launcher in (
+        ("daemon", 0, "forked by ForkingRunLauncher"),
+        ("spawn", 24, "spawned by the code server"),
+    ):
+        if route not in routes:
+            continue
         # one more run than measured: the first waits for the code location to load
-        rows = daemon_route(env, home, hour_keys[: args.runs + 1], work / "dagster_dev.log", args.burst)
-        stage_table(
-            f"daemon-launched runs (dagster dev: queued run coordinator, launcher, code server), {args.burst} at once",
-            rows,
-            DAEMON_STAGES,
-        )
+        hours = hour_keys[first_hour : first_hour + args.runs + 1]
+        env, home = envs[route], pathlib.Path(envs[route]["DAGSTER_HOME"])
+        rows = daemon_route(env, home, hours, work / f"dagster_dev_{route}.log", args.burst)
+        title = f"{route}: runs through dagster dev (queued run coordinator, daemon), workers {launcher}"
+        stage_table(f"{title}, {args.burst} at once", rows, DAEMON_STAGES)
         if args.burst > 1:
             later = [r for r in rows if r["position"] > 0]
             stage_table("  of which the runs submitted after another one at the same moment", later, DAEMON_STAGES)
-    later_routes = (
-        ("cli", cli_route, hour_keys[12 : 12 + args.runs], "dagster job execute", CLI_STAGES),
-        (
-            "fork",
-            fork_route,
-            hour_keys[24 : 24 + args.runs],
-            "experiment: workers forked, code location loaded",
-            FORK_STAGES,
-        ),
-    )
-    for route, measure, hours, title, stages in later_routes:
-        if route in routes:
-            stage_table(title, measure(env, home, hours, work / f"{route}.log"), stages)
+        medians[route] = np.median([r["STEP_START"] - r["RUN_STARTING"] for r in rows])
+    if "cli" in routes:
+        stage_table(
+            "cli: dagster job execute",
+            cli_route(envs["cli"], hour_keys[12 : 12 + args.runs], work / "cli.log"),
+            CLI_STAGES,
+        )
+    if medians:
+        print(
+            "\nlaunch -> first step (RUN_STARTING -> STEP_START), median: "
+            + ", ".join(f"{k} {v:.2f} s" for k, v in medians.items())
+        )
     code_location_load(env, args.repeat)
     print(f"\nload average at the end {os.getloadavg()[0]:.2f}; logs and data in {work}")
     if not args.keep:

@@ -1,7 +1,9 @@
 """Writes deploy/dagster.prod.yaml: the repo's dagster.yaml with Postgres storage and prod's run slots.
 
 The two Dagster instances differ in where runs, event logs and schedules are stored (SQLite under
-$DAGSTER_HOME locally, Postgres in docker-compose) and in how many runs may be in progress: prod runs
+$DAGSTER_HOME locally, Postgres in docker-compose), in where run workers start (forked from a fork
+server on the local machine, ``ForkingRunLauncher``; by the code container's code server in prod,
+``HeartbeatRunLauncher``) and in how many runs may be in progress: prod runs
 the lake steps of different hours side by side in the pool ``lake`` (shopper_assets/deployments.py),
 ``LAKE_POOL_LIMIT`` at a time, so it needs that many run slots plus one for a dbt run and one for the
 run waiting for the next slot. Every other pool (``dbt``, and locally ``duckdb``) keeps the instance's
@@ -71,8 +73,18 @@ def render(local_yaml: str) -> str:
         flags=re.M,
     )
     settings, pools = re.subn(r"^(    default_limit: 1\n)", lambda m: PROD_POOLS + m[1], settings, flags=re.M)
-    if (runs, pools) != (1, 1):
-        raise ValueError("dagster.yaml must set concurrency.runs.max_concurrent_runs and pools.default_limit: 1")
+    settings, launchers = re.subn(
+        r"^  module: shopper_assets.fork_launcher\n  class: ForkingRunLauncher$",
+        "  module: shopper_assets.run_health\n"
+        "  class: HeartbeatRunLauncher  # (generated) runs start in the code server",
+        settings,
+        flags=re.M,
+    )
+    if (runs, pools, launchers) != (1, 1, 1):
+        raise ValueError(
+            "dagster.yaml must set concurrency.runs.max_concurrent_runs, pools.default_limit: 1 and the"
+            " ForkingRunLauncher"
+        )
     return f"{HEADER}{STORAGE}\n{settings}"
 
 

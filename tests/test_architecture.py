@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "shopper_assets"
 #: tuple entry (transform and serving; cli, demo and stream) may import each other (test 1 forbids cycles).
 LAYERS: list[tuple[str, ...]] = [
     ("contract", "sql_text"),
-    ("settings", "dagster_fixes", "run_health"),  # the last two: Dagster plumbing, no project imports
+    ("settings", "dagster_fixes", "run_health", "fork_launcher"),  # all but settings: Dagster plumbing
     ("partitions", "inputs"),  # the partitions of the settings; the CLI's checks of user input
     ("generator",),
     ("storage",),
@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("operations",),
     ("deployments",),
     ("definitions",),
+    ("fork_server",),  # run workers forked from the loaded code location (the local run launcher's)
     ("cli", "demo", "stream"),
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}

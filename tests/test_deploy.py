@@ -53,8 +53,8 @@ def _prod_instance():
 
 def test_the_prod_instance_is_dagster_yaml_plus_postgres_storage():
     """deploy/dagster.prod.yaml is generated from dagster.yaml (deploy/prod_instance.py): the committed file
-    is what the script writes, and its only settings of its own are the storage and the run slots of the
-    lake pool's runs."""
+    is what the script writes, and its only settings of its own are the storage, the run slots of the
+    lake pool's runs and the launcher (runs start in the code container, not forked on the local machine)."""
     prod_instance = _prod_instance()
     written = (ROOT / "deploy" / "dagster.prod.yaml").read_text()
     assert written == prod_instance.render((ROOT / "dagster.yaml").read_text()), "run python deploy/prod_instance.py"
@@ -63,6 +63,10 @@ def test_the_prod_instance_is_dagster_yaml_plus_postgres_storage():
     assert prod.pop("storage") == {"postgres": {"postgres_url": {"env": "DAGSTER_PG_URL"}}}
     assert prod["concurrency"]["runs"].pop("max_concurrent_runs") == prod_instance.LAKE_POOL_LIMIT + 2
     local["concurrency"]["runs"].pop("max_concurrent_runs")
+    local_launcher, prod_launcher = local.pop("run_launcher"), prod.pop("run_launcher")
+    assert (local_launcher["module"], local_launcher["class"]) == ("shopper_assets.fork_launcher", "ForkingRunLauncher")
+    assert (prod_launcher["module"], prod_launcher["class"]) == ("shopper_assets.run_health", "HeartbeatRunLauncher")
+    assert prod_launcher["config"] == local_launcher["config"]
     assert prod == local
 
 
@@ -71,7 +75,7 @@ def test_local_and_prod_instances_schedule_runs_alike():
     daemon are the same locally and in docker-compose; prod only has more run slots (its lake pool)."""
     local = yaml.safe_load((ROOT / "dagster.yaml").read_text())
     prod = yaml.safe_load((ROOT / "deploy" / "dagster.prod.yaml").read_text())
-    for section in ("sensors", "run_coordinator", "run_launcher", "run_monitoring", "freshness"):
+    for section in ("sensors", "run_coordinator", "run_monitoring", "freshness"):
         assert local[section] == prod[section], section
     assert local["concurrency"]["pools"] == prod["concurrency"]["pools"]
     assert prod["concurrency"]["runs"]["max_concurrent_runs"] > local["concurrency"]["runs"]["max_concurrent_runs"]

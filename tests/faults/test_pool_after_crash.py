@@ -1,16 +1,18 @@
-"""Issue 16, item 1: a run whose worker is killed gives the ``duckdb`` pool slot back.
+"""Issue 16, item 1: a run whose worker is killed gives the ``duckdb`` pool slot back; and issue 19's
+forked run workers (``ForkingRunLauncher``) under the same real daemon.
 
-A real ``dagster-daemon`` (run queue, run monitoring) launches real run workers through the code
-server it spawns, on a SQLite instance made from this repo's ``dagster.yaml``, with only the timings
-shortened (``TIMINGS``) so that a case takes seconds. Run A holds the slot; run B waits for it; A's
-worker is killed with SIGKILL, alone (the code server sees its child die and fails the run) or
-together with its code server (a lost container: nobody fails the run but the heartbeat check). B
-must get the slot within ``bound()``; before issue 16, it never did.
+A real ``dagster-daemon`` (run queue, run monitoring) launches real run workers, forked from the
+code location's fork server, on a SQLite instance made from this repo's ``dagster.yaml``, with only
+the timings shortened (``TIMINGS``) so that a case takes seconds. Run A holds the slot; run B waits
+for it; A's worker is killed with SIGKILL, alone (the fork server sees its child die and fails the
+run) or together with its fork server (a lost container: nobody fails the run but the heartbeat
+check). B must get the slot within ``bound()``; before issue 16, it never did.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 import shutil
@@ -27,7 +29,9 @@ import yaml
 from dagster import DagsterInstance, DagsterRunStatus, DefaultRunLauncher
 from dagster._core.launcher import WorkerStatus
 from dagster._core.storage.dagster_run import DagsterRun
+from dagster._grpc.server import DagsterApiServer
 
+from shopper_assets.fork_launcher import FORKED_WORKER_TAG, ForkingRunLauncher
 from shopper_assets.run_health import FENCED_EXIT_CODE, HEARTBEAT_INTERVAL_S, HEARTBEAT_TAG, HeartbeatRunLauncher
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,7 +102,8 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     config = instance_config()
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
     workspace = base / "workspace.yaml"
-    location = {"relative_path": str(ROOT / "tests/faults/pool_location.py"), "working_directory": str(ROOT)}
+    shutil.copy(ROOT / "tests/faults/pool_location.py", base / "pool_location.py")  # a test changes it
+    location = {"relative_path": str(base / "pool_location.py"), "working_directory": str(base)}
     workspace.write_text(yaml.safe_dump({"load_from": [{"python_file": {**location, "location_name": "pool_faults"}}]}))
     env = {**os.environ, "DAGSTER_HOME": str(home), "POOL_FAULTS_DIR": str(pids)}
     with DagsterInstance.from_config(str(home)):  # its storage, before the daemon and the CLI race to create it
@@ -148,7 +153,7 @@ def wait_for_status(home: Path, tag: str, status: DagsterRunStatus, timeout_s: f
 
 
 def test_a_killed_worker_gives_the_slot_to_the_waiting_run(daemon: Daemon):
-    """kill -9 of the run worker: its code server fails the run, run monitoring frees the slot."""
+    """kill -9 of the run worker: the fork server that forked it fails the run, run monitoring frees the slot."""
     daemon.launch("a1")
     worker, _ = daemon.pid("a1", timeout_s=120)
     daemon.launch("b1", hold_s=0)  # waits for the slot, its process started (op_granularity_run_buffer)
@@ -160,23 +165,24 @@ def test_a_killed_worker_gives_the_slot_to_the_waiting_run(daemon: Daemon):
 
     print(f"killed worker: the waiting run held the slot {got_slot - killed:.1f} s later")
     assert got_slot - killed <= bound(daemon.config)
-    wait_for_status(daemon.home, "a1", DagsterRunStatus.FAILURE)
+    messages = wait_for_status(daemon.home, "a1", DagsterRunStatus.FAILURE)
+    assert any(f"Run worker (pid {worker}, forked)" in m and "exited with code -9" in m for m in messages)
     wait_for_status(daemon.home, "b1", DagsterRunStatus.SUCCESS)
 
 
 def test_a_lost_container_gives_the_slot_back_through_the_heartbeat(daemon: Daemon):
-    """kill -9 of the run worker and of the code server that launched it (what a lost container does):
+    """kill -9 of the run worker and of the fork server that forked it (what a lost container does):
     nobody reports the run failed but run monitoring, from the missing heartbeat. (The waiting run's
-    worker, a child of the same code server, lives on: a lost container would take it too, and the
+    worker, a child of the same fork server, lives on: a lost container would take it too, and the
     run would be failed the same way and retried.)"""
     daemon.launch("a2")
     worker, _ = daemon.pid("a2", timeout_s=120)
     daemon.launch("b2", hold_s=0)
     wait_for_status(daemon.home, "b2", DagsterRunStatus.STARTED)
-    code_server = parent_of(worker)
-    assert "grpc" in Path(f"/proc/{code_server}/cmdline").read_text()
+    fork_server = parent_of(worker)
+    assert "shopper_assets.fork_server" in Path(f"/proc/{fork_server}/cmdline").read_text()
 
-    os.kill(code_server, signal.SIGKILL)
+    os.kill(fork_server, signal.SIGKILL)
     os.kill(worker, signal.SIGKILL)
     killed = time.monotonic()
     _, got_slot = daemon.pid("b2", timeout_s=bound(daemon.config) + 30)
@@ -188,13 +194,66 @@ def test_a_lost_container_gives_the_slot_back_through_the_heartbeat(daemon: Daem
     wait_for_status(daemon.home, "b2", DagsterRunStatus.SUCCESS)
 
 
+def command_of(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def test_a_forked_run_is_terminated_from_another_process(daemon: Daemon):
+    """A run's worker is forked from the fork server (not spawned by the code server) and tagged with its
+    process; the launcher of another process (the webserver's, as the UI's Terminate uses) interrupts it:
+    the run ends cancelled and gives the slot back."""
+    daemon.launch("t1")
+    worker, _ = daemon.pid("t1", timeout_s=120)
+    assert "shopper_assets.fork_server" in command_of(parent_of(worker))
+    run, messages = run_of(daemon.home, "t1")
+    assert run.tags[FORKED_WORKER_TAG] == f"{os.uname().nodename}:{worker}"
+    assert f"Started process for run (pid: {worker})." in messages
+    with DagsterInstance.from_config(str(daemon.home)) as instance:
+        assert isinstance(instance.run_launcher, ForkingRunLauncher)
+        assert instance.run_launcher.terminate(run.run_id)
+    wait_for_status(daemon.home, "t1", DagsterRunStatus.CANCELED)
+    daemon.launch("t2", hold_s=0)
+    wait_for_status(daemon.home, "t2", DagsterRunStatus.SUCCESS, timeout_s=bound(daemon.config) + 30)
+
+
+def test_changed_code_is_not_run_by_a_stale_fork_server(daemon: Daemon):
+    """Once a file the code location loaded changes, the fork server exits at the next launch, which
+    goes through the code server; the launch after it starts a fresh fork server."""
+    daemon.launch("s0", hold_s=0)  # a fork server is up
+    wait_for_status(daemon.home, "s0", DagsterRunStatus.SUCCESS)
+    location = daemon.workspace.parent / "pool_location.py"
+    os.utime(location, ns=(time.time_ns(), time.time_ns()))
+    daemon.launch("s1", hold_s=0)
+    wait_for_status(daemon.home, "s1", DagsterRunStatus.SUCCESS)
+    daemon.launch("s2", hold_s=0)
+    wait_for_status(daemon.home, "s2", DagsterRunStatus.SUCCESS)
+    tagged = {tag: FORKED_WORKER_TAG in run_of(daemon.home, tag)[0].tags for tag in ("s0", "s1", "s2")}
+    assert tagged == {"s0": True, "s1": False, "s2": True}
+    assert "goes through the code server: {'stale': ['" + str(location) in (daemon.home / "daemon.log").read_text()
+
+
+def test_dagster_still_spawns_every_run_worker():
+    """Why fork_server.py exists: Dagster's code server starts each run worker in a fresh interpreter
+    (multiprocessing's spawn), which loads the code location again. When this fails, compare Dagster's
+    own start with the forked one (bench/bench_run_start.py) before keeping ForkingRunLauncher."""
+    source = inspect.getsource(DagsterApiServer.__init__)
+    assert 'multiprocessing.get_context("spawn")' in source
+
+
+LAUNCHERS = {
+    "dagster.yaml": ("shopper_assets.fork_launcher", "ForkingRunLauncher"),
+    "dagster.prod.yaml": ("shopper_assets.run_health", "HeartbeatRunLauncher"),
+}
+
+
 def test_the_repo_instances_free_the_slots_of_dead_runs():
     """dagster.yaml and the docker-compose instance both use the mechanism, and its timings are safe: a
     worker found dead by mistake stops at its next heartbeat, before its slot is handed on."""
     for path in (ROOT / "dagster.yaml", ROOT / "deploy" / "dagster.prod.yaml"):
         config = yaml.safe_load(path.read_text())
         launcher = config["run_launcher"]
-        assert (launcher["module"], launcher["class"]) == ("shopper_assets.run_health", "HeartbeatRunLauncher")
+        # locally runs start in forked workers; prod's start in the code container (deploy/prod_instance.py)
+        assert (launcher["module"], launcher["class"]) == LAUNCHERS[path.name]
         monitoring = config["run_monitoring"]
         assert monitoring["enabled"]
         assert monitoring["free_slots_after_run_end_seconds"] > HEARTBEAT_INTERVAL_S
