@@ -192,6 +192,12 @@ def main() -> None:
     parser.add_argument("--stages", action="store_true", help="also time the floor's single stages")
     args = parser.parse_args()
     day = date.fromisoformat(args.day)
+    if args.landing and not any(args.landing.glob(f"landing/events/date={day}/*/*.jsonl.gz")):
+        parser.error(
+            f"{args.landing}/landing/events/date={day}/ holds no landing files: write them first with"
+            f" `shopper generate --start {day} --events-per-day {args.events_per_day} --out {args.landing}`,"
+            " or leave out --landing to generate them for this run only"
+        )
     work = Path(tempfile.mkdtemp(prefix="shopper-floor-"))
     platform_dir = work / "platform"
     platform_dir.mkdir()
