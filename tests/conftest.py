@@ -40,3 +40,20 @@ def write_landing_file(data_dir: Path, hour: datetime, name: str, lines: list[by
     ]
     path.write_bytes(gzip.compress(b"\n".join(encoded) + b"\n"))
     return path
+
+
+#: Folders whose tests share session fixtures that are costly to build (the demo deployment, a built
+#: warehouse, the Kafka broker, the Postgres and S3 servers): each runs on one xdist worker as a whole.
+SHARED_FIXTURE_FOLDERS = {"serving", "transform", "kafka", "prod"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group tests for ``--dist loadgroup`` (pyproject.toml): a folder of SHARED_FIXTURE_FOLDERS, else a
+    test file, runs on one worker, so no module or session fixture is built twice. Two workers on two
+    cores pay because the suite mostly waits (daemons' ticks, servers, subprocesses): one worker kept
+    about half a core busy in tests/operations and tests/kafka (/usr/bin/time: 49 % CPU)."""
+    tests_root = Path(__file__).parent
+    for item in items:
+        relative = Path(item.fspath).relative_to(tests_root)
+        group = relative.parts[0] if relative.parts[0] in SHARED_FIXTURE_FOLDERS else str(relative)
+        item.add_marker(pytest.mark.xdist_group(group))
