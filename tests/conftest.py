@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -42,18 +43,13 @@ def write_landing_file(data_dir: Path, hour: datetime, name: str, lines: list[by
     return path
 
 
-#: Folders whose tests share session fixtures that are costly to build (the demo deployment, a built
-#: warehouse, the Kafka broker, the Postgres and S3 servers): each runs on one xdist worker as a whole.
-SHARED_FIXTURE_FOLDERS = {"serving", "transform", "kafka", "prod"}
+_SESSION_START = time.time()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group tests for ``--dist loadgroup`` (pyproject.toml): a folder of SHARED_FIXTURE_FOLDERS, else a
-    test file, runs on one worker, so no module or session fixture is built twice. Two workers on two
-    cores pay because the suite mostly waits (daemons' ticks, servers, subprocesses): one worker kept
-    about half a core busy in tests/operations and tests/kafka (/usr/bin/time: 49 % CPU)."""
-    tests_root = Path(__file__).parent
-    for item in items:
-        relative = Path(item.fspath).relative_to(tests_root)
-        group = relative.parts[0] if relative.parts[0] in SHARED_FIXTURE_FOLDERS else str(relative)
-        item.add_marker(pytest.mark.xdist_group(group))
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Where the browser tests' screenshots are (taken in the xdist workers, so counted from the folder)."""
+    from tests.serving.browser import SCREENSHOTS
+
+    taken = [p for p in SCREENSHOTS.glob("*.png") if p.stat().st_mtime >= _SESSION_START]
+    if taken:
+        terminalreporter.write_line(f"Browser screenshots ({len(taken)}): {SCREENSHOTS}")

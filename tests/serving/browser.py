@@ -24,14 +24,12 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = Path(os.environ.get("SHOPPER_TEST_ARTIFACTS") or ROOT / "test-artifacts") / "screenshots"
-taken: list[Path] = []
 
 
 def screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
-    taken.append(path)
     return path
 
 

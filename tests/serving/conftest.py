@@ -98,8 +98,3 @@ def chromium():
     """A headless Chromium (Debian's) under Playwright, per module: Playwright's event loop is gone
     before other tests run Dagster in this process."""
     yield from browser.launch()
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    if browser.taken:
-        terminalreporter.write_line(f"Browser screenshots ({len(browser.taken)}): {browser.SCREENSHOTS}")
