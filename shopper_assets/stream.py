@@ -46,6 +46,7 @@ LOCATION = "shopper_assets"  # workspace.yaml's location_name
 WATCH_ASSET = "cleaned_events"
 UI_START_TIMEOUT_S = 240.0  # dagster dev loads the code location (dbt manifest included) before it answers
 ACTIVE_RUN_STATUSES = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED"]
+RESET_TIMEOUT_S = 60.0  # a sensor tick in flight when the sensor is reset (it lands a Kafka batch) ends in seconds
 FINISH_TIMEOUT_S = 10.0  # for the runs in progress at Ctrl-C: a lake run takes seconds (a dbt run may be cancelled)
 TANSU_CONSUMER_CONFIG = "session.timeout.ms=2000,heartbeat.interval.ms=500"  # tansu admits members after ~half
 
@@ -119,17 +120,36 @@ class DagsterUI:
     def sensor(self, mutation: str = "") -> str:
         """The sensor's status (RUNNING/STOPPED), after ``mutation`` (startSensor, resetSensor) if given;
         raises LookupError while the code location is not loaded yet."""
+        return self._sensor_state(mutation)["status"]
+
+    def _sensor_state(self, mutation: str = "") -> dict:
+        """The sensor's ``status`` and its latest tick's (``ticks``), after ``mutation`` if given."""
         selector = {"repositoryName": "__repository__", "repositoryLocationName": LOCATION, "sensorName": SENSOR}
         field = mutation or "sensorOrError"
         operation = "mutation" if mutation else "query"
         query = (
             f"{operation} ($s: SensorSelector!) {{ result: {field}(sensorSelector: $s) {{ __typename "
-            "... on Sensor { sensorState { status } } ... on Error { message } } }"
+            "... on Sensor { sensorState { status ticks(limit: 1) { status } } } ... on Error { message } } }"
         )
         result = (self.graphql(query, {"s": selector}).get("data") or {}).get("result") or {}
         if result.get("__typename") != "Sensor":
             raise LookupError(result.get("message") or f"{SENSOR} not found in {self.url}")
-        return result["sensorState"]["status"]
+        return result["sensorState"]
+
+    def reset_sensor(self, timeout_s: float = RESET_TIMEOUT_S) -> None:
+        """Reset the sensor to its default (stopped) and make it stay so.
+
+        The daemon writes a sensor's state back as it read it when a tick starts, so a reset that lands
+        during a tick is undone when the tick ends: the reset is repeated until the sensor is stopped
+        with no tick in flight. Raises OSError/ValueError/LookupError if the UI does not answer, or
+        TimeoutError if the sensor keeps running."""
+        deadline = time.monotonic() + timeout_s
+        state = self._sensor_state("resetSensor")
+        while state["status"] == "RUNNING" or any(t["status"] == "STARTED" for t in state["ticks"]):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{SENSOR} still running {timeout_s:.0f} s after its reset")
+            time.sleep(0.5)
+            state = self._sensor_state("resetSensor")
 
     def switch_sensor_on(self, timeout_s: float = UI_START_TIMEOUT_S) -> None:
         """Wait for the UI and its code location, then start the sensor (if it is not running)."""
@@ -179,9 +199,10 @@ class DagsterUI:
         """Reset the sensor if this stream switched it on; finish or cancel the runs of the ``dagster
         dev`` this stream started, then stop it."""
         if self.switched_on:
-            # if the UI is gone, its stored state stays on: the next stream or a click resets it
-            with contextlib.suppress(OSError, ValueError, LookupError):
-                self.sensor("resetSensor")
+            try:
+                self.reset_sensor()
+            except (OSError, ValueError, LookupError) as exc:  # the UI is gone: its stored state stays on
+                echo(f"  {SENSOR} could not be reset ({exc}): the next stream resets it, or stop it in the UI")
             self.switched_on = False
         if self.process is None:
             return
