@@ -88,11 +88,17 @@ def parse_sql(source: str) -> str:
         f"CAST(f[{i}] AS VARCHAR) AS j_{name}, s[{i}] AS v_{name}" for i, name in enumerate(_KNOWN_KEYS, start=1)
     )
     present = " + ".join(f"CAST(f[{i}] IS NOT NULL AS INTEGER)" for i in range(1, len(_KNOWN_KEYS) + 1))
-    extra = f"len(list_filter(keys, lambda k: NOT list_contains({_sql_list(_KNOWN_KEYS)}, k)))"
+    # as many keys as contract fields present: no other key and no repeat, without the list filter
+    extra = (
+        f"CASE WHEN len(keys) = n_present THEN 0 "
+        f"ELSE len(list_filter(keys, lambda k: NOT list_contains({_sql_list(_KNOWN_KEYS)}, k))) END"
+    )
     return f"""
-        SELECT * EXCLUDE (f, s), {columns}, len(keys) > {present} + n_extra AS repeated_field
+        SELECT * EXCLUDE (f, s, n_present), {columns}, len(keys) > n_present + n_extra AS repeated_field
         FROM (
           SELECT *, {extra} AS n_extra
+          FROM (
+          SELECT *, {present} AS n_present
           FROM (
             SELECT o.*,
                    CASE WHEN is_object THEN json_keys(line) END AS keys,
@@ -104,6 +110,7 @@ def parse_sql(source: str) -> str:
                        AND coalesce(json_valid(line) AND ltrim(line) LIKE '{{%', false) AS is_object
                 FROM ({source}) AS r
             ) AS o
+          ) AS n
           ) AS k
         ) AS p
     """

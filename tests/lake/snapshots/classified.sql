@@ -355,7 +355,7 @@ SELECT event_hour, landing_hour, source_file, line_number, event_id, event_type,
                coalesce(try_cast(v_schema_version AS INTEGER), 1) AS schema_version,
                CASE WHEN is_object AND n_extra > 0 THEN CAST(json_remove(json_remove(json_remove(json_remove(json_remove(json_remove(json_remove(json_remove(json_remove(json_remove(json_remove(json_remove(json_remove(json_remove(json_remove(json_remove(json_remove(json_remove(json_remove(json_remove(json_remove(json_remove(json_remove(line, '$."event_id"'), '$."event_type"'), '$."event_time"'), '$."user_id"'), '$."session_id"'), '$."page"'), '$."product_id"'), '$."category"'), '$."brand"'), '$."price"'), '$."quantity"'), '$."order_id"'), '$."discount_code"'), '$."discount_amount"'), '$."currency"'), '$."device_type"'), '$."browser"'), '$."country"'), '$."referrer"'), '$."user_type"'), '$."campaign_id"'), '$."ad_id"'), '$."schema_version"') AS VARCHAR) END AS extra_fields
                         FROM (
-        SELECT * EXCLUDE (f, s), CAST(f[1] AS VARCHAR) AS j_event_id, s[1] AS v_event_id,
+        SELECT * EXCLUDE (f, s, n_present), CAST(f[1] AS VARCHAR) AS j_event_id, s[1] AS v_event_id,
                CAST(f[2] AS VARCHAR) AS j_event_type, s[2] AS v_event_type,
                CAST(f[3] AS VARCHAR) AS j_event_time, s[3] AS v_event_time,
                CAST(f[4] AS VARCHAR) AS j_user_id, s[4] AS v_user_id,
@@ -377,9 +377,11 @@ SELECT event_hour, landing_hour, source_file, line_number, event_id, event_type,
                CAST(f[20] AS VARCHAR) AS j_user_type, s[20] AS v_user_type,
                CAST(f[21] AS VARCHAR) AS j_campaign_id, s[21] AS v_campaign_id,
                CAST(f[22] AS VARCHAR) AS j_ad_id, s[22] AS v_ad_id,
-               CAST(f[23] AS VARCHAR) AS j_schema_version, s[23] AS v_schema_version, len(keys) > CAST(f[1] IS NOT NULL AS INTEGER) + CAST(f[2] IS NOT NULL AS INTEGER) + CAST(f[3] IS NOT NULL AS INTEGER) + CAST(f[4] IS NOT NULL AS INTEGER) + CAST(f[5] IS NOT NULL AS INTEGER) + CAST(f[6] IS NOT NULL AS INTEGER) + CAST(f[7] IS NOT NULL AS INTEGER) + CAST(f[8] IS NOT NULL AS INTEGER) + CAST(f[9] IS NOT NULL AS INTEGER) + CAST(f[10] IS NOT NULL AS INTEGER) + CAST(f[11] IS NOT NULL AS INTEGER) + CAST(f[12] IS NOT NULL AS INTEGER) + CAST(f[13] IS NOT NULL AS INTEGER) + CAST(f[14] IS NOT NULL AS INTEGER) + CAST(f[15] IS NOT NULL AS INTEGER) + CAST(f[16] IS NOT NULL AS INTEGER) + CAST(f[17] IS NOT NULL AS INTEGER) + CAST(f[18] IS NOT NULL AS INTEGER) + CAST(f[19] IS NOT NULL AS INTEGER) + CAST(f[20] IS NOT NULL AS INTEGER) + CAST(f[21] IS NOT NULL AS INTEGER) + CAST(f[22] IS NOT NULL AS INTEGER) + CAST(f[23] IS NOT NULL AS INTEGER) + n_extra AS repeated_field
+               CAST(f[23] AS VARCHAR) AS j_schema_version, s[23] AS v_schema_version, len(keys) > n_present + n_extra AS repeated_field
         FROM (
-          SELECT *, len(list_filter(keys, lambda k: NOT list_contains(['event_id', 'event_type', 'event_time', 'user_id', 'session_id', 'page', 'product_id', 'category', 'brand', 'price', 'quantity', 'order_id', 'discount_code', 'discount_amount', 'currency', 'device_type', 'browser', 'country', 'referrer', 'user_type', 'campaign_id', 'ad_id', 'schema_version'], k))) AS n_extra
+          SELECT *, CASE WHEN len(keys) = n_present THEN 0 ELSE len(list_filter(keys, lambda k: NOT list_contains(['event_id', 'event_type', 'event_time', 'user_id', 'session_id', 'page', 'product_id', 'category', 'brand', 'price', 'quantity', 'order_id', 'discount_code', 'discount_amount', 'currency', 'device_type', 'browser', 'country', 'referrer', 'user_type', 'campaign_id', 'ad_id', 'schema_version'], k))) END AS n_extra
+          FROM (
+          SELECT *, CAST(f[1] IS NOT NULL AS INTEGER) + CAST(f[2] IS NOT NULL AS INTEGER) + CAST(f[3] IS NOT NULL AS INTEGER) + CAST(f[4] IS NOT NULL AS INTEGER) + CAST(f[5] IS NOT NULL AS INTEGER) + CAST(f[6] IS NOT NULL AS INTEGER) + CAST(f[7] IS NOT NULL AS INTEGER) + CAST(f[8] IS NOT NULL AS INTEGER) + CAST(f[9] IS NOT NULL AS INTEGER) + CAST(f[10] IS NOT NULL AS INTEGER) + CAST(f[11] IS NOT NULL AS INTEGER) + CAST(f[12] IS NOT NULL AS INTEGER) + CAST(f[13] IS NOT NULL AS INTEGER) + CAST(f[14] IS NOT NULL AS INTEGER) + CAST(f[15] IS NOT NULL AS INTEGER) + CAST(f[16] IS NOT NULL AS INTEGER) + CAST(f[17] IS NOT NULL AS INTEGER) + CAST(f[18] IS NOT NULL AS INTEGER) + CAST(f[19] IS NOT NULL AS INTEGER) + CAST(f[20] IS NOT NULL AS INTEGER) + CAST(f[21] IS NOT NULL AS INTEGER) + CAST(f[22] IS NOT NULL AS INTEGER) + CAST(f[23] IS NOT NULL AS INTEGER) AS n_present
           FROM (
             SELECT o.*,
                    CASE WHEN is_object THEN json_keys(line) END AS keys,
@@ -391,6 +393,7 @@ SELECT event_hour, landing_hour, source_file, line_number, event_id, event_type,
                        AND coalesce(json_valid(line) AND ltrim(line) LIKE '{%', false) AS is_object
                 FROM (SELECT * FROM raw_lines) AS r
             ) AS o
+          ) AS n
           ) AS k
         ) AS p
     ) AS p
