@@ -379,12 +379,21 @@ def cleaned_rows_sql(classified: str) -> str:
     """
 
 
-def leftovers_sql(raw: str, cleaned: str) -> str:
-    """Lines of ``raw`` that did not reach ``cleaned`` (found by lineage, so only they are parsed again)."""
+def leftover_keys_sql(raw: str, cleaned: str) -> str:
+    """(source_file, line_number) of the lines of ``raw`` that did not reach ``cleaned``, found by lineage
+    from the key columns alone: most days have few such lines, and none need not read a line's text."""
     return f"""
-        SELECT r.* FROM ({raw}) AS r
+        SELECT r.source_file, r.line_number FROM ({raw}) AS r
         ANTI JOIN (SELECT _source_file, _line_number FROM ({cleaned})) AS c
           ON r.source_file = c._source_file AND r.line_number = c._line_number
+    """
+
+
+def leftovers_sql(raw: str, keys: str) -> str:
+    """The lines of ``raw`` named by ``keys`` (``leftover_keys_sql``), whole, so only they are parsed again."""
+    return f"""
+        SELECT r.* FROM ({raw}) AS r
+        SEMI JOIN ({keys}) AS k ON r.source_file = k.source_file AND r.line_number = k.line_number
     """
 
 

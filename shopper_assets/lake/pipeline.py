@@ -11,7 +11,13 @@ import pyarrow as pa
 from shopper_assets.contract.tables import QUARANTINED_EVENTS
 from shopper_assets.contract.time_grid import hours_in
 from shopper_assets.ingestion.landing import LandingZone
-from shopper_assets.lake.cleaning import classified_sql, cleaned_rows_sql, leftovers_sql, rejected_rows_sql
+from shopper_assets.lake.cleaning import (
+    classified_sql,
+    cleaned_rows_sql,
+    leftover_keys_sql,
+    leftovers_sql,
+    rejected_rows_sql,
+)
 from shopper_assets.lake.raw import LandedBatch, landed_reader, landing_hours_for, read_landed, routing_sql
 from shopper_assets.storage.lake_store import InputsByHour, LakeSession, consumed, sql_ts, window_filter
 
@@ -221,8 +227,13 @@ def _clean_chunk(session: LakeSession, start: datetime, end: datetime, raw_parts
     # in between leaves a record no raw part matches, so the next run rebuilds.
     pending = {h: {PENDING: ""} for h in raw_parts}  # until quarantine is written too (see below)
     session.replace_window("cleaned_events", start, end, cleaned_rows_sql(classified_sql(raw)), pending)
-    leftovers = leftovers_sql(raw, session.scan("cleaned_events", start, end))
+    keys = leftover_keys_sql(raw, session.scan("cleaned_events", start, end))
+    session.con.execute(f"CREATE OR REPLACE TEMP TABLE _leftovers AS {keys}")
+    (leftover,) = session.con.execute("SELECT count(*) > 0 FROM _leftovers").fetchall()[0]
+    lines = raw if leftover else f"SELECT * FROM ({raw}) AS r WHERE false"  # none: the lines are not read
+    leftovers = leftovers_sql(lines, "SELECT * FROM _leftovers")
     session.con.execute(f"CREATE OR REPLACE TEMP TABLE _rejected AS {rejected_rows_sql(classified_sql(leftovers))}")
+    session.con.execute("DROP TABLE _leftovers")
     late_duplicates = _drop_late_duplicates(session)
     cols = ", ".join(QUARANTINED_EVENTS.column_names)
     session.replace_window("quarantined_events", start, end, f"SELECT {cols} FROM _rejected", raw_parts)

@@ -208,17 +208,26 @@ def _raw_reconciles(session: LakeSession, rows: BatchRows) -> dict:
     cleaned nor in quarantine must carry an event_id that cleaned_events holds; anything else is lost.
     """
     con = session.con
+    # the unplaced lines found from the key columns alone, then read (only if there are any) for their ids
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _unplaced AS
+        CREATE OR REPLACE TEMP TABLE _unplaced_keys AS
         WITH c AS (SELECT _source_file AS f, _line_number AS n FROM ({rows.cleaned})),
              q AS (SELECT source_file AS f, line_number AS n FROM ({rows.quarantined}))
+        SELECT source_file AS f, line_number AS n
+        FROM ({rows.raw}) AS r ANTI JOIN c ON r.source_file = c.f AND r.line_number = c.n
+                              ANTI JOIN q ON r.source_file = q.f AND r.line_number = q.n
+    """)
+    (unplaced,) = _one(session, "SELECT count(*) > 0 FROM _unplaced_keys")
+    lines = rows.raw if unplaced else f"SELECT * FROM ({rows.raw}) AS r WHERE false"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _unplaced AS
         SELECT source_file AS f, line_number AS n,
                json_extract_string(try_cast(line AS JSON), '$.event_id') AS event_id,
                date_trunc('hour', try_cast(json_extract_string(try_cast(line AS JSON), '$.event_time') AS TIMESTAMPTZ))
                    AS hour
-        FROM ({rows.raw}) AS r ANTI JOIN c ON r.source_file = c.f AND r.line_number = c.n
-                              ANTI JOIN q ON r.source_file = q.f AND r.line_number = q.n
+        FROM ({lines}) AS r SEMI JOIN _unplaced_keys AS u ON r.source_file = u.f AND r.line_number = u.n
     """)
+    con.execute("DROP TABLE _unplaced_keys")
     # A duplicate's event is in cleaned_events: in this hour, or (arrived very late) at its own hour.
     hours = {rows.hour} | {
         h.replace(tzinfo=None)

@@ -14,7 +14,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from shopper_assets.lake.cleaning import classified_sql, cleaned_rows_sql, leftovers_sql, rejected_rows_sql
+from shopper_assets.lake.cleaning import (
+    classified_sql,
+    cleaned_rows_sql,
+    leftover_keys_sql,
+    leftovers_sql,
+    rejected_rows_sql,
+)
 from shopper_assets.lake.raw import routing_sql
 from shopper_assets.storage.lake_store import LakeSession, partition_path
 from shopper_assets.storage.scratch import Scratch
@@ -45,7 +51,8 @@ def test_classification_query() -> None:
     assert_snapshot("classified.sql", classified)
     assert_snapshot("cleaned_rows.sql", cleaned_rows_sql("SELECT * FROM classified"))
     assert_snapshot("rejected_rows.sql", rejected_rows_sql("SELECT * FROM classified"))
-    assert_snapshot("leftovers.sql", leftovers_sql("SELECT * FROM raw", "SELECT * FROM cleaned"))
+    assert_snapshot("leftover_keys.sql", leftover_keys_sql("SELECT * FROM raw", "SELECT * FROM cleaned"))
+    assert_snapshot("leftovers.sql", leftovers_sql("SELECT * FROM raw", "SELECT * FROM leftover_keys"))
 
 
 def test_routing_query() -> None:

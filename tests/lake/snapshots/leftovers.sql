@@ -1,3 +1,2 @@
 SELECT r.* FROM (SELECT * FROM raw) AS r
-        ANTI JOIN (SELECT _source_file, _line_number FROM (SELECT * FROM cleaned)) AS c
-          ON r.source_file = c._source_file AND r.line_number = c._line_number
+        SEMI JOIN (SELECT * FROM leftover_keys) AS k ON r.source_file = k.source_file AND r.line_number = k.line_number
