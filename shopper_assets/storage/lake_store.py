@@ -33,9 +33,6 @@ from shopper_assets.contract.tables import LAKE_TABLES, PART_COLUMN, PARTITION_C
 from shopper_assets.sql_text import glob_literal, literal
 from shopper_assets.storage.scratch import Scratch
 
-#: zstd at level 1, not DuckDB's default 3: writing a 10M-event day's raw lines takes 8.0 s instead of 17.6 s
-#: for files 14 % larger (334 against 293 MB); reading costs the same (docs/benchmarks.md, 2026-12-04).
-PARQUET_COMPRESSION = "COMPRESSION zstd, COMPRESSION_LEVEL 1"
 PARTS_MANIFEST = "_parts.json"  # per partition folder: its write batches (see Batch)
 
 
@@ -293,7 +290,7 @@ class LakeSession:
                 f"""COPY (
                         SELECT *, strftime({column}, '%Y-%m-%d') AS date{hour}
                         FROM ({typed_select(spec, query)}) AS rows WHERE {guard}
-                    ) TO {literal(staging)} (FORMAT parquet, PARTITION_BY ({folders}), {PARQUET_COMPRESSION},
+                    ) TO {literal(staging)} (FORMAT parquet, PARTITION_BY ({folders}), COMPRESSION zstd,
                                      FILENAME_PATTERN 'part-{{i}}')"""
             ).fetchall()[0][0]
             for hour in hours:
