@@ -98,19 +98,19 @@ def parse_sql(source: str) -> str:
         FROM (
           SELECT *, {extra} AS n_extra
           FROM (
-          SELECT *, {present} AS n_present
-          FROM (
-            SELECT o.*,
-                   CASE WHEN is_object THEN json_keys(line) END AS keys,
-                   CASE WHEN is_object THEN json_extract(line, [{paths}]) END AS f,
-                   CASE WHEN is_object THEN json_extract_string(line, [{paths}]) END AS s
+            SELECT *, {present} AS n_present
             FROM (
-                SELECT r.*,
-                       raw_bytes IS NULL AND line_number > 0 AND strlen(line) <= {MAX_EVENT_BYTES}
-                       AND coalesce(json_valid(line) AND ltrim(line) LIKE '{{%', false) AS is_object
-                FROM ({source}) AS r
-            ) AS o
-          ) AS n
+              SELECT o.*,
+                     CASE WHEN is_object THEN json_keys(line) END AS keys,
+                     CASE WHEN is_object THEN json_extract(line, [{paths}]) END AS f,
+                     CASE WHEN is_object THEN json_extract_string(line, [{paths}]) END AS s
+              FROM (
+                  SELECT r.*,
+                         raw_bytes IS NULL AND line_number > 0 AND strlen(line) <= {MAX_EVENT_BYTES}
+                         AND coalesce(json_valid(line) AND ltrim(line) LIKE '{{%', false) AS is_object
+                  FROM ({source}) AS r
+              ) AS o
+            ) AS n
           ) AS k
         ) AS p
     """
@@ -381,7 +381,8 @@ def cleaned_rows_sql(classified: str) -> str:
 
 def leftover_keys_sql(raw: str, cleaned: str) -> str:
     """(source_file, line_number) of the lines of ``raw`` that did not reach ``cleaned``, found by lineage
-    from the key columns alone: most days have few such lines, and none need not read a line's text."""
+    from the key columns alone: most days have few such lines, and when there are none no line's text
+    is read (``leftovers_sql`` reads only the lines named)."""
     return f"""
         SELECT r.source_file, r.line_number FROM ({raw}) AS r
         ANTI JOIN (SELECT _source_file, _line_number FROM ({cleaned})) AS c

@@ -381,19 +381,19 @@ SELECT event_hour, landing_hour, source_file, line_number, event_id, event_type,
         FROM (
           SELECT *, CASE WHEN len(keys) = n_present THEN 0 ELSE len(list_filter(keys, lambda k: NOT list_contains(['event_id', 'event_type', 'event_time', 'user_id', 'session_id', 'page', 'product_id', 'category', 'brand', 'price', 'quantity', 'order_id', 'discount_code', 'discount_amount', 'currency', 'device_type', 'browser', 'country', 'referrer', 'user_type', 'campaign_id', 'ad_id', 'schema_version'], k))) END AS n_extra
           FROM (
-          SELECT *, CAST(f[1] IS NOT NULL AS INTEGER) + CAST(f[2] IS NOT NULL AS INTEGER) + CAST(f[3] IS NOT NULL AS INTEGER) + CAST(f[4] IS NOT NULL AS INTEGER) + CAST(f[5] IS NOT NULL AS INTEGER) + CAST(f[6] IS NOT NULL AS INTEGER) + CAST(f[7] IS NOT NULL AS INTEGER) + CAST(f[8] IS NOT NULL AS INTEGER) + CAST(f[9] IS NOT NULL AS INTEGER) + CAST(f[10] IS NOT NULL AS INTEGER) + CAST(f[11] IS NOT NULL AS INTEGER) + CAST(f[12] IS NOT NULL AS INTEGER) + CAST(f[13] IS NOT NULL AS INTEGER) + CAST(f[14] IS NOT NULL AS INTEGER) + CAST(f[15] IS NOT NULL AS INTEGER) + CAST(f[16] IS NOT NULL AS INTEGER) + CAST(f[17] IS NOT NULL AS INTEGER) + CAST(f[18] IS NOT NULL AS INTEGER) + CAST(f[19] IS NOT NULL AS INTEGER) + CAST(f[20] IS NOT NULL AS INTEGER) + CAST(f[21] IS NOT NULL AS INTEGER) + CAST(f[22] IS NOT NULL AS INTEGER) + CAST(f[23] IS NOT NULL AS INTEGER) AS n_present
-          FROM (
-            SELECT o.*,
-                   CASE WHEN is_object THEN json_keys(line) END AS keys,
-                   CASE WHEN is_object THEN json_extract(line, ['$."event_id"', '$."event_type"', '$."event_time"', '$."user_id"', '$."session_id"', '$."page"', '$."product_id"', '$."category"', '$."brand"', '$."price"', '$."quantity"', '$."order_id"', '$."discount_code"', '$."discount_amount"', '$."currency"', '$."device_type"', '$."browser"', '$."country"', '$."referrer"', '$."user_type"', '$."campaign_id"', '$."ad_id"', '$."schema_version"']) END AS f,
-                   CASE WHEN is_object THEN json_extract_string(line, ['$."event_id"', '$."event_type"', '$."event_time"', '$."user_id"', '$."session_id"', '$."page"', '$."product_id"', '$."category"', '$."brand"', '$."price"', '$."quantity"', '$."order_id"', '$."discount_code"', '$."discount_amount"', '$."currency"', '$."device_type"', '$."browser"', '$."country"', '$."referrer"', '$."user_type"', '$."campaign_id"', '$."ad_id"', '$."schema_version"']) END AS s
+            SELECT *, CAST(f[1] IS NOT NULL AS INTEGER) + CAST(f[2] IS NOT NULL AS INTEGER) + CAST(f[3] IS NOT NULL AS INTEGER) + CAST(f[4] IS NOT NULL AS INTEGER) + CAST(f[5] IS NOT NULL AS INTEGER) + CAST(f[6] IS NOT NULL AS INTEGER) + CAST(f[7] IS NOT NULL AS INTEGER) + CAST(f[8] IS NOT NULL AS INTEGER) + CAST(f[9] IS NOT NULL AS INTEGER) + CAST(f[10] IS NOT NULL AS INTEGER) + CAST(f[11] IS NOT NULL AS INTEGER) + CAST(f[12] IS NOT NULL AS INTEGER) + CAST(f[13] IS NOT NULL AS INTEGER) + CAST(f[14] IS NOT NULL AS INTEGER) + CAST(f[15] IS NOT NULL AS INTEGER) + CAST(f[16] IS NOT NULL AS INTEGER) + CAST(f[17] IS NOT NULL AS INTEGER) + CAST(f[18] IS NOT NULL AS INTEGER) + CAST(f[19] IS NOT NULL AS INTEGER) + CAST(f[20] IS NOT NULL AS INTEGER) + CAST(f[21] IS NOT NULL AS INTEGER) + CAST(f[22] IS NOT NULL AS INTEGER) + CAST(f[23] IS NOT NULL AS INTEGER) AS n_present
             FROM (
-                SELECT r.*,
-                       raw_bytes IS NULL AND line_number > 0 AND strlen(line) <= 65536
-                       AND coalesce(json_valid(line) AND ltrim(line) LIKE '{%', false) AS is_object
-                FROM (SELECT * FROM raw_lines) AS r
-            ) AS o
-          ) AS n
+              SELECT o.*,
+                     CASE WHEN is_object THEN json_keys(line) END AS keys,
+                     CASE WHEN is_object THEN json_extract(line, ['$."event_id"', '$."event_type"', '$."event_time"', '$."user_id"', '$."session_id"', '$."page"', '$."product_id"', '$."category"', '$."brand"', '$."price"', '$."quantity"', '$."order_id"', '$."discount_code"', '$."discount_amount"', '$."currency"', '$."device_type"', '$."browser"', '$."country"', '$."referrer"', '$."user_type"', '$."campaign_id"', '$."ad_id"', '$."schema_version"']) END AS f,
+                     CASE WHEN is_object THEN json_extract_string(line, ['$."event_id"', '$."event_type"', '$."event_time"', '$."user_id"', '$."session_id"', '$."page"', '$."product_id"', '$."category"', '$."brand"', '$."price"', '$."quantity"', '$."order_id"', '$."discount_code"', '$."discount_amount"', '$."currency"', '$."device_type"', '$."browser"', '$."country"', '$."referrer"', '$."user_type"', '$."campaign_id"', '$."ad_id"', '$."schema_version"']) END AS s
+              FROM (
+                  SELECT r.*,
+                         raw_bytes IS NULL AND line_number > 0 AND strlen(line) <= 65536
+                         AND coalesce(json_valid(line) AND ltrim(line) LIKE '{%', false) AS is_object
+                  FROM (SELECT * FROM raw_lines) AS r
+              ) AS o
+            ) AS n
           ) AS k
         ) AS p
     ) AS p
